@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up a development environment from a fresh clone: .venv with torch 2.13.0 (CPU) first,
+# spladekit with its extras, the splade-tiny test model, and the Milvus server binary for tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# torch first, pinned: the CPU wheel. Letting pip resolve "torch" freely pulls a multi-GB CUDA build.
+.venv/bin/python -m pip install --quiet "torch==2.13.0"
+.venv/bin/python -m pip install --quiet -e ".[onnx,eval,dev]"
+.venv/bin/python scripts/fetch_test_model.py

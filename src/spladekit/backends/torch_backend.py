@@ -1,0 +1,127 @@
+"""The PyTorch backend: exact fp32 SPLADE pooling without materialising (batch, length, vocab) logits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+# Elements of one logits chunk (batch x length x vocab-slice): 8M floats = 32 MiB, which keeps
+# the running max in cache-friendly pieces whatever the batch shape.
+_CHUNK_ELEMENTS = 8 * 1024 * 1024
+
+
+def parse_device(device: object) -> torch.device:
+    """Validate ``cpu`` / ``cuda`` / ``cuda:n`` and check that the device exists."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InvalidArgumentError(
+                f"device {device!r} was asked for but CUDA is not available here "
+                "(no GPU, or a CPU-only torch build); use device='cpu'"
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise InvalidArgumentError(
+                f"device {device!r} does not exist: this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    return torch.device(device)
+
+
+def _dtype_for(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        if device.type == "cpu" and not torch.backends.mkldnn.is_available():
+            raise InvalidArgumentError("precision='bf16' needs oneDNN on CPU; use 'fp32'")
+        return torch.bfloat16
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise InvalidArgumentError(
+                "precision='fp16' runs on CUDA only; on CPU use 'fp32' or 'bf16' "
+                "(or backend='onnx' with precision='int8')"
+            )
+        return torch.float16
+    raise InvalidArgumentError(
+        f"the torch backend supports precision 'fp32', 'bf16' or 'fp16' (CUDA), got "
+        f"{precision!r}; int8 runs through backend='onnx'"
+    )
+
+
+class TorchBackend:
+    """Runs a BERT/DistilBERT masked-LM and pools its logits chunk by chunk over the vocabulary."""
+
+    def __init__(self, model: PreTrainedModel, device: str = "cpu", precision: str = "fp32"):
+        self.device = parse_device(device)
+        self.dtype = _dtype_for(precision, self.device)
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.encoder, self.transform, decoder = _split_mlm(model)
+        self.weight = decoder.weight.detach()
+        bias = decoder.bias
+        self.bias = (
+            bias.detach() if bias is not None else torch.zeros_like(self.weight[:, 0])
+        ).float()
+        self.vocab_size = int(self.weight.shape[0])
+
+    def pool(
+        self, input_ids: NDArray[np.int64], attention_mask: NDArray[np.int64]
+    ) -> NDArray[np.float32]:
+        with torch.inference_mode():
+            ids = torch.from_numpy(input_ids).to(self.device)
+            mask = torch.from_numpy(attention_mask).to(self.device)
+            hidden = self.transform(self.encoder(ids, mask))  # (B, L, H)
+            pad = ~mask.bool().unsqueeze(-1)  # (B, L, 1)
+            batch, length, _ = hidden.shape
+            step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
+            pooled = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
+            for lo in range(0, self.vocab_size, step):
+                logits = torch.matmul(hidden, self.weight[lo : lo + step].T)  # (B, L, step)
+                logits.masked_fill_(pad, float("-inf"))
+                pooled[:, lo : lo + step] = logits.amax(dim=1).float()
+            # max_t(x_t + b) == max_t(x_t) + b, and log1p(relu(.)) is monotonic: both can be
+            # applied to the (B, V) maxima instead of the (B, L, V) logits.
+            pooled += self.bias
+            pooled.clamp_(min=0).log1p_()
+            return pooled.cpu().numpy()
+
+
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _split_mlm(model: PreTrainedModel) -> tuple[Forward, Callable[[torch.Tensor], torch.Tensor], torch.nn.Linear]:
+    """(encoder, head transform, output projection) of a BERT or DistilBERT masked-LM."""
+    model_type = model.config.model_type
+    if model_type == "bert":
+        bert = model.bert
+        predictions = model.cls.predictions
+
+        def bert_encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return bert(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
+
+        return bert_encoder, predictions.transform, predictions.decoder
+    if model_type == "distilbert":
+        distil = model.distilbert
+
+        def distil_encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return distil(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
+
+        def distil_transform(hidden: torch.Tensor) -> torch.Tensor:
+            return model.vocab_layer_norm(model.activation(model.vocab_transform(hidden)))
+
+        return distil_encoder, distil_transform, model.vocab_projector
+    raise InvalidArgumentError(f"the torch backend supports bert and distilbert, got {model_type!r}")

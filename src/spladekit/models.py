@@ -1,0 +1,216 @@
+"""Known SPLADE checkpoints and model loading (hub id or local folder, safetensors first)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidArgumentError, ModelNotAvailableError, UnsupportedModelError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+DEFAULT_MODEL = "naver/splade-cocondenser-ensembledistil"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What we know about a published SPLADE checkpoint."""
+
+    name: str
+    licence: str
+    max_length: int
+    note: str
+
+
+_NAVER_LICENCE = "CC BY-NC-SA 4.0 (non-commercial)"
+
+KNOWN_MODELS: dict[str, ModelInfo] = {
+    info.name: info
+    for info in (
+        ModelInfo(DEFAULT_MODEL, _NAVER_LICENCE, 512, "SPLADE++ ensemble distillation; the default"),
+        ModelInfo("naver/splade_v2_max", _NAVER_LICENCE, 512, "SPLADE v2, max pooling"),
+        ModelInfo("naver/splade_v2_distil", _NAVER_LICENCE, 512, "SPLADE v2 with distillation"),
+        ModelInfo(
+            "naver/splade-cocondenser-selfdistil", _NAVER_LICENCE, 512, "SPLADE++ self-distillation"
+        ),
+    )
+}
+
+SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
+
+# Keyword arguments that decide *which files* are fetched; they apply to the tokenizer and the
+# model alike because both are loaded from the one resolved folder.
+HUB_KWARGS = ("revision", "token", "cache_dir", "local_files_only")
+
+# What a SPLADE checkpoint needs; safetensors first, pickled weights only when no safetensors exist.
+_CONFIG_PATTERNS = ["*.json", "vocab.txt", "*.model", "merges.txt"]
+
+
+def _looks_like_path(name: str) -> bool:
+    # Hub ids are "name" or "owner/name"; anything else is meant as a folder.
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def _offline_message(name: str, cause: BaseException) -> str:
+    return (
+        f"model {name!r} is not in the local Hugging Face cache and the Hub could not be reached "
+        f"({type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else 'no detail'}). "
+        "Download it on a machine with Hub access (`hf download "
+        f"{name} --local-dir ./{name.split('/')[-1]}`), copy the folder here and pass its path as "
+        "model_name, or point HF_HOME at a cache that holds it."
+    )
+
+
+def resolve_model_dir(
+    name_or_path: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+) -> Path:
+    """Return a local folder holding the checkpoint, downloading it from the Hub when needed."""
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"model_name must be a Hugging Face id or a local folder path, got "
+            f"{type(name_or_path).__name__}"
+        )
+    raw = os.fspath(name_or_path)
+    path = Path(raw).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelNotAvailableError(
+                f"folder {str(path)!r} has no config.json; pass a folder saved with "
+                "save_pretrained (config.json, weights and tokenizer files)"
+            )
+        return path
+    if path.exists() or _looks_like_path(raw):
+        raise ModelNotAvailableError(
+            f"no model folder at {raw!r}; pass an existing folder or a Hugging Face id such as "
+            f"{DEFAULT_MODEL!r}"
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HFValidationError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    common: dict[str, Any] = {
+        "revision": revision,
+        "token": token,
+        "cache_dir": cache_dir,
+        "local_files_only": local_files_only,
+    }
+    try:
+        folder = Path(
+            snapshot_download(raw, allow_patterns=[*_CONFIG_PATTERNS, "*.safetensors"], **common)
+        )
+        if not any(folder.glob("*.safetensors")):
+            # Older checkpoints (the naver ones among them) may only ship pickled weights.
+            folder = Path(
+                snapshot_download(raw, allow_patterns=[*_CONFIG_PATTERNS, "pytorch_model*.bin"], **common)
+            )
+    except GatedRepoError as exc:
+        raise ModelNotAvailableError(
+            f"model {raw!r} is gated on the Hub: accept its terms there and pass token=... "
+            "(or log in with `hf auth login`)"
+        ) from exc
+    except RevisionNotFoundError as exc:
+        raise ModelNotAvailableError(f"model {raw!r} has no revision {revision!r}") from exc
+    except RepositoryNotFoundError as exc:
+        raise ModelNotAvailableError(
+            f"no model {raw!r} on the Hugging Face Hub (or it is private: pass token=...); "
+            "check the id, or pass a local folder"
+        ) from exc
+    except HFValidationError as exc:
+        raise ModelNotAvailableError(
+            f"{raw!r} is neither an existing folder nor a valid Hugging Face id (owner/name)"
+        ) from exc
+    except OSError as exc:  # offline, DNS failure, missing cache entry, connection refused
+        raise ModelNotAvailableError(_offline_message(raw, exc)) from exc
+    return folder
+
+
+def split_load_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split user keyword arguments into hub-resolution ones and model ``from_pretrained`` ones."""
+    hub = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
+    model = {k: v for k, v in kwargs.items() if k not in HUB_KWARGS}
+    if model.pop("trust_remote_code", False):
+        raise InvalidArgumentError(
+            "trust_remote_code=True is refused: spladekit never runs code downloaded with a "
+            "model; use a BERT or DistilBERT masked-LM checkpoint"
+        )
+    if "torch_dtype" in model:  # the transformers 4 spelling of `dtype`
+        model.setdefault("dtype", model.pop("torch_dtype"))
+    return hub, model
+
+
+def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
+    """Load the (fast) tokenizer saved in ``folder``."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailableError(
+            f"could not load a tokenizer from {str(folder)!r}: {exc}. The folder needs "
+            "tokenizer.json (or vocab.txt) and tokenizer_config.json"
+        ) from exc
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' per-load "Loading weights" bar, restoring the user's setting after."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
+    """Load a masked-LM from ``folder`` in eval mode; safetensors preferred, no remote code."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise UnsupportedModelError(
+            f"{str(folder)!r} is a {config.model_type!r} model; spladekit supports masked-LM "
+            f"checkpoints of type {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    try:
+        with _quiet_loading():
+            model = AutoModelForMaskedLM.from_pretrained(
+                str(folder), trust_remote_code=False, **model_kwargs
+            )
+    except TypeError as exc:
+        raise InvalidArgumentError(f"unsupported model loading argument: {exc}") from exc
+    except OSError as exc:
+        raise ModelNotAvailableError(
+            f"could not load weights from {str(folder)!r}: {exc}. The folder needs "
+            "model.safetensors (or pytorch_model.bin)"
+        ) from exc
+    model.eval()
+    return model
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "KNOWN_MODELS",
+    "ModelInfo",
+    "load_masked_lm",
+    "load_tokenizer",
+    "resolve_model_dir",
+    "split_load_kwargs",
+]
