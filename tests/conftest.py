@@ -36,3 +36,37 @@ def scifact_dir() -> Path:
     if not (SCIFACT / "corpus.jsonl").is_file():
         pytest.skip(f"SciFact is not at {SCIFACT}")
     return SCIFACT
+
+
+# -- Milvus: a Lite file per test and one real Milvus server per session --------------------
+
+
+@pytest.fixture(scope="session")
+def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """URI of a real Milvus server (C++ engine from milvus-lite 2.5.1) on a loopback port."""
+    from milvus_server import FETCH_HINT, MilvusServer, binary_path, platform_supported
+
+    if not platform_supported():
+        pytest.skip("the Milvus server binary (milvus-lite 2.5.1) exists for Linux x86_64 only")
+    if not binary_path().is_file():
+        pytest.fail(f"the Milvus server binary is missing at {binary_path()}: {FETCH_HINT}")
+    server = MilvusServer(tmp_path_factory.mktemp("milvus-server"))
+    server.start()
+    yield server.uri
+    server.stop()
+
+
+@pytest.fixture(params=["lite", pytest.param("server", marks=pytest.mark.server)])
+def milvus_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test runs twice: on a fresh Milvus Lite file, and on the shared real server."""
+    if request.param == "lite":
+        return str(tmp_path / "store.db")
+    return str(request.getfixturevalue("milvus_server_uri"))
+
+
+@pytest.fixture
+def collection_name() -> str:
+    """A collection name no other test uses (the server is shared by the session)."""
+    import uuid
+
+    return f"test_{uuid.uuid4().hex[:12]}"

@@ -42,10 +42,16 @@ class SpladeEmbeddingFunction:
         long_documents: str = "truncate",
         **kwargs: Any,
     ) -> None:
-        for name, value in (("query_instruction", query_instruction), ("doc_instruction", doc_instruction)):
+        for name, value in (
+            ("query_instruction", query_instruction),
+            ("doc_instruction", doc_instruction),
+        ):
             if not isinstance(value, str):
                 raise InputTypeError(f"{name} must be a str, got {type(value).__name__}")
-        for name, k in (("k_tokens_query", k_tokens_query), ("k_tokens_document", k_tokens_document)):
+        for name, k in (
+            ("k_tokens_query", k_tokens_query),
+            ("k_tokens_document", k_tokens_document),
+        ):
             if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
                 raise InputTypeError(f"{name} must be a positive int or None, got {k!r}")
         self.model_name = model_name

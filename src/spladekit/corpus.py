@@ -44,7 +44,9 @@ def _from_json(obj: object, line_no: int, source: str) -> Record:
     return Record(str(raw_id), text, metadata)
 
 
-def read_records(lines: Iterable[str], source: str = "input", fmt: str = "auto") -> Iterator[Record]:
+def read_records(
+    lines: Iterable[str], source: str = "input", fmt: str = "auto"
+) -> Iterator[Record]:
     """Records from JSON lines (``id``/``text``, BEIR ``_id``/``title``/``text``) or plain lines.
 
     ``fmt`` is ``auto`` (JSON lines when the first non-empty line starts with ``{``),
@@ -78,7 +80,7 @@ def read_records(lines: Iterable[str], source: str = "input", fmt: str = "auto")
 def open_text(path: str) -> IO[str]:
     """Open a UTF-8 text file with a clear error when it is missing."""
     try:
-        return open(path, encoding="utf-8")  # noqa: SIM115 - the caller closes it
+        return open(path, encoding="utf-8")
     except OSError as exc:
         raise InvalidArgumentError(f"cannot read {path!r}: {exc.strerror}") from exc
 

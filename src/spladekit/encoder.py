@@ -13,7 +13,13 @@ from scipy.sparse import csr_array
 
 from .backends import BACKENDS, PRECISIONS, Backend
 from .errors import InputTypeError, InvalidArgumentError
-from .models import DEFAULT_MODEL, load_masked_lm, load_tokenizer, resolve_model_dir, split_load_kwargs
+from .models import (
+    DEFAULT_MODEL,
+    load_masked_lm,
+    load_tokenizer,
+    resolve_model_dir,
+    split_load_kwargs,
+)
 from .sparse import decode_rows, prune_dense, stack_rows
 
 if TYPE_CHECKING:
@@ -91,14 +97,17 @@ class SpladeEncoder:
         _check_positive("window_stride", window_stride, allow_none=True)
         self.threshold = _check_threshold(threshold)
         if backend not in BACKENDS:
-            raise InvalidArgumentError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+            raise InvalidArgumentError(
+                f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}"
+            )
         if precision not in PRECISIONS:
             raise InvalidArgumentError(
                 f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}"
             )
         if long_documents not in LONG_DOCUMENT_MODES:
             raise InvalidArgumentError(
-                f"long_documents must be one of {', '.join(LONG_DOCUMENT_MODES)}; got {long_documents!r}"
+                f"long_documents must be one of {', '.join(LONG_DOCUMENT_MODES)}; "
+                f"got {long_documents!r}"
             )
         self.batch_size = batch_size
         self.max_tokens_per_batch = max_tokens_per_batch
@@ -114,7 +123,9 @@ class SpladeEncoder:
         self.precision = precision
         self.device = device
         self.model_max_length = _model_max_length(self.tokenizer)
-        self.query_max_length = min(query_max_length or self.model_max_length, self.model_max_length)
+        self.query_max_length = min(
+            query_max_length or self.model_max_length, self.model_max_length
+        )
         self.document_max_length = min(
             document_max_length or self.model_max_length, self.model_max_length
         )
@@ -143,7 +154,9 @@ class SpladeEncoder:
         self, texts: Sequence[str], *, top_k: int | None = None, progress: Progress | None = None
     ) -> csr_array:
         """Encode documents with ``document_max_length``."""
-        return self.encode(texts, max_length=self.document_max_length, top_k=top_k, progress=progress)
+        return self.encode(
+            texts, max_length=self.document_max_length, top_k=top_k, progress=progress
+        )
 
     def encode_queries(
         self, texts: Sequence[str], *, top_k: int | None = None, progress: Progress | None = None
@@ -176,16 +189,16 @@ class SpladeEncoder:
             self.last_stats = EncodeStats(0, 0, 0, 0)
             return stack_rows([], self.dim)
         if max_length is not None and max_length < 3:
-            raise InvalidArgumentError(f"max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}")
+            raise InvalidArgumentError(
+                f"max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}"
+            )
         limit = min(max_length or self.model_max_length, self.model_max_length)
         run = self._encode_windowed if self.long_documents == "window" else self._encode_truncated
         rows, stats = run(items, limit, top_k, thr, progress)
         self.last_stats = stats
         return stack_rows(rows, self.dim)
 
-    def decode(
-        self, vectors: object, top_k: int | None = None
-    ) -> list[list[tuple[str, float]]]:
+    def decode(self, vectors: object, top_k: int | None = None) -> list[list[tuple[str, float]]]:
         """(token, weight) pairs per row, heaviest first: what each vector means."""
         return decode_rows(vectors, self.vocabulary, top_k)
 
@@ -306,7 +319,12 @@ def _model_max_length(tokenizer: PreTrainedTokenizerBase) -> int:
 
 
 def _make_backend(
-    name: str, folder: os.PathLike[str], *, device: str, precision: str, model_kwargs: dict[str, Any]
+    name: str,
+    folder: os.PathLike[str],
+    *,
+    device: str,
+    precision: str,
+    model_kwargs: dict[str, Any],
 ) -> Backend:
     from pathlib import Path
 

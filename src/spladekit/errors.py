@@ -8,7 +8,7 @@ class SpladeError(Exception):
 
 
 class InputTypeError(SpladeError, TypeError):
-    """An argument has the wrong type (for example a bare ``str`` where a list of texts is expected)."""
+    """An argument has the wrong type (say a bare ``str`` where a list of texts is expected)."""
 
 
 class InvalidArgumentError(SpladeError, ValueError):

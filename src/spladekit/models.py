@@ -32,7 +32,9 @@ _NAVER_LICENCE = "CC BY-NC-SA 4.0 (non-commercial)"
 KNOWN_MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
-        ModelInfo(DEFAULT_MODEL, _NAVER_LICENCE, 512, "SPLADE++ ensemble distillation; the default"),
+        ModelInfo(
+            DEFAULT_MODEL, _NAVER_LICENCE, 512, "SPLADE++ ensemble distillation; the default"
+        ),
         ModelInfo("naver/splade_v2_max", _NAVER_LICENCE, 512, "SPLADE v2, max pooling"),
         ModelInfo("naver/splade_v2_distil", _NAVER_LICENCE, 512, "SPLADE v2 with distillation"),
         ModelInfo(
@@ -115,7 +117,9 @@ def resolve_model_dir(
         if not any(folder.glob("*.safetensors")):
             # Older checkpoints (the naver ones among them) may only ship pickled weights.
             folder = Path(
-                snapshot_download(raw, allow_patterns=[*_CONFIG_PATTERNS, "pytorch_model*.bin"], **common)
+                snapshot_download(
+                    raw, allow_patterns=[*_CONFIG_PATTERNS, "pytorch_model*.bin"], **common
+                )
             )
     except GatedRepoError as exc:
         raise ModelNotAvailableError(

@@ -22,7 +22,7 @@ class Backend(Protocol):
     def pool(
         self, input_ids: NDArray[np.int64], attention_mask: NDArray[np.int64]
     ) -> NDArray[np.float32]:
-        """SPLADE weights ``max_t log1p(relu(logits[t]))`` over real tokens: (batch, vocab) float32."""
+        """Weights ``max_t log1p(relu(logits[t]))`` over real tokens, (batch, vocab) float32."""
         ...
 
 

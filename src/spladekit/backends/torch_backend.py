@@ -1,10 +1,10 @@
-"""The PyTorch backend: exact fp32 SPLADE pooling without materialising (batch, length, vocab) logits."""
+"""The PyTorch backend: exact SPLADE pooling that never holds (batch, length, vocab) logits."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class TorchBackend:
     def __init__(self, model: PreTrainedModel, device: str = "cpu", precision: str = "fp32"):
         self.device = parse_device(device)
         self.dtype = _dtype_for(precision, self.device)
-        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.model = model.to(self.device).to(self.dtype)
         self.encoder, self.transform, decoder = _split_mlm(model)
         self.weight = decoder.weight.detach()
         bias = decoder.bias
@@ -85,14 +85,16 @@ class TorchBackend:
             ids = torch.from_numpy(input_ids).to(self.device)
             mask = torch.from_numpy(attention_mask).to(self.device)
             hidden = self.transform(self.encoder(ids, mask))  # (B, L, H)
-            pad = ~mask.bool().unsqueeze(-1)  # (B, L, 1)
+            # Padding positions take a copy of the [CLS] position's state: a duplicate of a real
+            # position cannot change a max, so no -inf masking pass over the logits is needed.
+            real = mask.bool().unsqueeze(-1)
+            hidden = torch.where(real, hidden, hidden[:, :1, :])
             batch, length, _ = hidden.shape
             step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
             pooled = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
             for lo in range(0, self.vocab_size, step):
                 logits = torch.matmul(hidden, self.weight[lo : lo + step].T)  # (B, L, step)
-                logits.masked_fill_(pad, float("-inf"))
-                pooled[:, lo : lo + step] = logits.amax(dim=1).float()
+                pooled[:, lo : lo + step] = logits.amax(dim=1)
             # max_t(x_t + b) == max_t(x_t) + b, and log1p(relu(.)) is monotonic: both can be
             # applied to the (B, V) maxima instead of the (B, L, V) logits.
             pooled += self.bias
@@ -101,9 +103,10 @@ class TorchBackend:
 
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _split_mlm(model: PreTrainedModel) -> tuple[Forward, Callable[[torch.Tensor], torch.Tensor], torch.nn.Linear]:
+def _split_mlm(model: Any) -> tuple[Forward, Transform, torch.nn.Linear]:
     """(encoder, head transform, output projection) of a BERT or DistilBERT masked-LM."""
     model_type = model.config.model_type
     if model_type == "bert":
@@ -124,4 +127,6 @@ def _split_mlm(model: PreTrainedModel) -> tuple[Forward, Callable[[torch.Tensor]
             return model.vocab_layer_norm(model.activation(model.vocab_transform(hidden)))
 
         return distil_encoder, distil_transform, model.vocab_projector
-    raise InvalidArgumentError(f"the torch backend supports bert and distilbert, got {model_type!r}")
+    raise InvalidArgumentError(
+        f"the torch backend supports bert and distilbert, got {model_type!r}"
+    )
