@@ -28,7 +28,8 @@ query_vectors = ef.encode_queries(queries)
 print(f"model: {model}")
 print(f"dim: {ef.dim}  documents: {doc_vectors.shape}  queries: {query_vectors.shape}\n")
 
-for text, tokens in zip(docs + queries, ef.decode(doc_vectors, 6) + ef.decode(query_vectors, 6), strict=True):
+explained = ef.decode(doc_vectors, 6) + ef.decode(query_vectors, 6)
+for text, tokens in zip(docs + queries, explained, strict=True):
     shown = ", ".join(f"{tok} {weight:.2f}" for tok, weight in tokens)
     print(f"{text[:60]:<60}  {shown}")
 

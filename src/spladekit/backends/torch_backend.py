@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedModel
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -66,7 +63,7 @@ def _dtype_for(precision: str, device: torch.device) -> torch.dtype:
 class TorchBackend:
     """Runs a BERT/DistilBERT masked-LM and pools its logits chunk by chunk over the vocabulary."""
 
-    def __init__(self, model: PreTrainedModel, device: str = "cpu", precision: str = "fp32"):
+    def __init__(self, model: Any, device: str = "cpu", precision: str = "fp32") -> None:
         self.device = parse_device(device)
         self.dtype = _dtype_for(precision, self.device)
         self.model = model.to(self.device).to(self.dtype)
