@@ -40,12 +40,29 @@ def parse_device(device: object) -> torch.device:
     return torch.device(device)
 
 
+def cpu_has_bf16() -> bool:
+    """Whether the CPU has native bf16 matrix instructions (Linux: read from /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def _dtype_for(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp32":
         return torch.float32
     if precision == "bf16":
-        if device.type == "cpu" and not torch.backends.mkldnn.is_available():
-            raise InvalidArgumentError("precision='bf16' needs oneDNN on CPU; use 'fp32'")
+        if device.type == "cpu" and not cpu_has_bf16():
+            raise InvalidArgumentError(
+                "precision='bf16' on CPU needs AVX512-BF16 or AMX, which this CPU lacks (bf16 "
+                "would be emulated, many times slower than fp32); use precision='fp32', or "
+                "backend='onnx' with precision='int8'"
+            )
         return torch.bfloat16
     if precision == "fp16":
         if device.type != "cuda":
@@ -74,6 +91,9 @@ class TorchBackend:
             bias.detach() if bias is not None else torch.zeros_like(self.weight[:, 0])
         ).float()
         self.vocab_size = int(self.weight.shape[0])
+        self._numpy_head = self.device.type == "cpu" and self.dtype == torch.float32
+        self._weight_np = self.weight.numpy() if self._numpy_head else np.empty((0, 0), np.float32)
+        self._bias_np = self.bias.cpu().numpy()
 
     def pool(
         self, input_ids: NDArray[np.int64], attention_mask: NDArray[np.int64]
@@ -86,17 +106,36 @@ class TorchBackend:
             # position cannot change a max, so no -inf masking pass over the logits is needed.
             real = mask.bool().unsqueeze(-1)
             hidden = torch.where(real, hidden, hidden[:, :1, :])
-            batch, length, _ = hidden.shape
-            step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
-            pooled = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
-            for lo in range(0, self.vocab_size, step):
-                logits = torch.matmul(hidden, self.weight[lo : lo + step].T)  # (B, L, step)
-                pooled[:, lo : lo + step] = logits.amax(dim=1)
+            if self._numpy_head:
+                pooled = self._head_max_numpy(hidden.numpy())
+            else:
+                pooled = self._head_max_torch(hidden)
             # max_t(x_t + b) == max_t(x_t) + b, and log1p(relu(.)) is monotonic: both can be
             # applied to the (B, V) maxima instead of the (B, L, V) logits.
-            pooled += self.bias
-            pooled.clamp_(min=0).log1p_()
-            return pooled.cpu().numpy()
+            pooled += self._bias_np
+            np.maximum(pooled, 0, out=pooled)
+            return np.log1p(pooled, out=pooled)
+
+    def _head_max_torch(self, hidden: torch.Tensor) -> NDArray[np.float32]:
+        batch, length, _ = hidden.shape
+        step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
+        pooled = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
+        for lo in range(0, self.vocab_size, step):
+            logits = torch.matmul(hidden, self.weight[lo : lo + step].T)  # (B, L, step)
+            pooled[:, lo : lo + step] = logits.amax(dim=1)
+        return pooled.cpu().numpy()
+
+    def _head_max_numpy(self, hidden: NDArray[np.float32]) -> NDArray[np.float32]:
+        # On CPU, numpy's OpenBLAS runs this (tokens x hidden) @ (hidden x vocab) product
+        # markedly faster than torch's MKL (measured ~1.5x on AMD EPYC).
+        batch, length, width = hidden.shape
+        flat = hidden.reshape(batch * length, width)
+        step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
+        pooled = np.empty((batch, self.vocab_size), dtype=np.float32)
+        for lo in range(0, self.vocab_size, step):
+            logits = flat @ self._weight_np[lo : lo + step].T  # (B*L, step)
+            pooled[:, lo : lo + step] = logits.reshape(batch, length, -1).max(axis=1)
+        return pooled
 
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
