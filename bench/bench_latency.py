@@ -48,7 +48,7 @@ def main() -> None:
             encoder.encode_queries([query])
             times.append((time.perf_counter() - start) * 1000)
         times.sort()
-        p99 = times[min(len(times) - 1, int(round(0.99 * (len(times) - 1))))]
+        p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
         print(
             f"{mode:<12} {statistics.median(times):8.2f} {p99:8.2f} {statistics.fmean(times):8.2f}"
         )
