@@ -12,3 +12,5 @@ fi
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".[onnx,eval,dev]"
 .venv/bin/python scripts/fetch_test_model.py
+# The C++ Milvus engine (milvus-lite 2.5.1 wheel), unpacked outside the venv, for server tests.
+.venv/bin/python scripts/fetch_milvus_server.py

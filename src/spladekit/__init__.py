@@ -29,20 +29,30 @@ _LAZY = {
     "DEFAULT_MODEL": "models",
     "to_milvus_rows": "sparse",
     "decode_rows": "sparse",
+    "MilvusStore": "milvus",
+    "Hit": "milvus",
+    "StoredDocument": "milvus",
+    "Retriever": "retrieval",
+    "IndexReport": "retrieval",
 }
 
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
     "EncodeStats",
+    "Hit",
+    "IndexReport",
     "InputTypeError",
     "InvalidArgumentError",
+    "MilvusStore",
     "MissingDependencyError",
     "ModelNotAvailableError",
+    "Retriever",
     "SpladeEmbeddingFunction",
     "SpladeEncoder",
     "SpladeError",
     "StoreError",
+    "StoredDocument",
     "UnsupportedModelError",
     "__version__",
     "decode_rows",
@@ -52,7 +62,9 @@ __all__ = [
 if TYPE_CHECKING:
     from .compat import SpladeEmbeddingFunction
     from .encoder import EncodeStats, SpladeEncoder
+    from .milvus import Hit, MilvusStore, StoredDocument
     from .models import DEFAULT_MODEL, KNOWN_MODELS
+    from .retrieval import IndexReport, Retriever
     from .sparse import decode_rows, to_milvus_rows
 
 

@@ -43,15 +43,25 @@ def main() -> None:
 def model_options(func: F) -> F:
     """--model, --device, --batch-size: shared by every command that encodes."""
     func = click.option(
-        "--batch-size", type=click.IntRange(min=1), default=32, show_default=True,
+        "--batch-size",
+        type=click.IntRange(min=1),
+        default=32,
+        show_default=True,
         help="Texts per forward pass.",
     )(func)
     func = click.option(
-        "--device", default="cpu", show_default=True, envvar="SPLADEKIT_DEVICE",
+        "--device",
+        default="cpu",
+        show_default=True,
+        envvar="SPLADEKIT_DEVICE",
         help="cpu, cuda or cuda:N.",
     )(func)
     func = click.option(
-        "--model", "model", default=DEFAULT_MODEL, show_default=True, envvar="SPLADEKIT_MODEL",
+        "--model",
+        "model",
+        default=DEFAULT_MODEL,
+        show_default=True,
+        envvar="SPLADEKIT_MODEL",
         help="Hugging Face id or local folder [env: SPLADEKIT_MODEL].",
     )(func)
     return func
@@ -77,7 +87,9 @@ def gather_records(texts: tuple[str, ...], input_path: str | None, fmt: str) -> 
         return [Record(str(i), t) for i, t in enumerate(texts)]
     if input_path in (None, "-"):
         if input_path is None and sys.stdin.isatty():
-            raise click.UsageError("no texts: pass them as arguments, --input FILE, or pipe them in")
+            raise click.UsageError(
+                "no texts: pass them as arguments, --input FILE, or pipe them in"
+            )
         return list(read_records(sys.stdin, "stdin", fmt))
     with open_text(input_path) as handle:
         return list(read_records(handle, input_path, fmt))
@@ -85,13 +97,34 @@ def gather_records(texts: tuple[str, ...], input_path: str | None, fmt: str) -> 
 
 @main.command()
 @click.argument("texts", nargs=-1)
-@click.option("--input", "-i", "input_path", help="Text file (one per line), JSON lines, BEIR corpus.jsonl, or - for stdin.")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "text"]), default="auto", show_default=True)
-@click.option("--queries", is_flag=True, help="Encode as queries (query max length) instead of documents.")
+@click.option(
+    "--input",
+    "-i",
+    "input_path",
+    help="Text file (one per line), JSON lines, BEIR corpus.jsonl, or - for stdin.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "text"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--queries", is_flag=True, help="Encode as queries (query max length) instead of documents."
+)
 @model_options
-@click.option("--top-k", type=click.IntRange(min=1), default=None, help="Keep at most K weights per text.")
+@click.option(
+    "--top-k", type=click.IntRange(min=1), default=None, help="Keep at most K weights per text."
+)
 @click.option("--explain", is_flag=True, help="Add the tokens behind each weight.")
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="Output file (default stdout).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="Output file (default stdout).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary on stderr.")
 def encode(
     texts: tuple[str, ...],
@@ -148,11 +181,16 @@ SNIPPET = 120
 def store_options(func: F) -> F:
     """--uri, --token: where the Milvus collection lives."""
     func = click.option(
-        "--token", envvar="MILVUS_TOKEN", default=None,
+        "--token",
+        envvar="MILVUS_TOKEN",
+        default=None,
         help="Milvus server token, user:password or API key [env: MILVUS_TOKEN].",
     )(func)
     func = click.option(
-        "--uri", envvar="SPLADEKIT_URI", default=DEFAULT_URI, show_default=True,
+        "--uri",
+        envvar="SPLADEKIT_URI",
+        default=DEFAULT_URI,
+        show_default=True,
         help="Milvus Lite file (*.db) or server address such as http://localhost:19530 "
         "[env: SPLADEKIT_URI].",
     )(func)
@@ -161,8 +199,11 @@ def store_options(func: F) -> F:
 
 def collection_option(func: F) -> F:
     return click.option(
-        "--collection", envvar="SPLADEKIT_COLLECTION", default=DEFAULT_COLLECTION,
-        show_default=True, help="Collection name [env: SPLADEKIT_COLLECTION].",
+        "--collection",
+        envvar="SPLADEKIT_COLLECTION",
+        default=DEFAULT_COLLECTION,
+        show_default=True,
+        help="Collection name [env: SPLADEKIT_COLLECTION].",
     )(func)
 
 
@@ -176,17 +217,30 @@ def _count_lines(path: str) -> int | None:
 
 @main.command()
 @click.argument("corpus")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "text"]), default="auto",
-              show_default=True,
-              help="JSON lines (id, text, metadata), BEIR corpus.jsonl, or plain text lines.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "jsonl", "text"]),
+    default="auto",
+    show_default=True,
+    help="JSON lines (id, text, metadata), BEIR corpus.jsonl, or plain text lines.",
+)
 @store_options
 @collection_option
 @model_options
-@click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Documents encoded and written per step; each written step survives a crash.")
-@click.option("--index-algo", default=None,
-              help="inverted_index_algo for a new collection: DAAT_MAXSCORE (default), "
-              "DAAT_WAND or TAAT_NAIVE.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Documents encoded and written per step; each written step survives a crash.",
+)
+@click.option(
+    "--index-algo",
+    default=None,
+    help="inverted_index_algo for a new collection: DAAT_MAXSCORE (default), "
+    "DAAT_WAND or TAAT_NAIVE.",
+)
 @click.option("--reencode", is_flag=True, help="Encode and replace documents already stored too.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
 def index(
@@ -248,15 +302,35 @@ def index(
 @store_options
 @collection_option
 @model_options
-@click.option("-k", "--top-k", "k", type=click.IntRange(1, 16384), default=10, show_default=True,
-              help="Hits per query.")
-@click.option("--drop-ratio-search", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
-              show_default=True,
-              help="Ignore this fraction of each query's smallest weights (server only).")
-@click.option("--filter", "filter_expr", default=None,
-              help='Milvus expression on stored fields, e.g. \'metadata["year"] > 2020\'.')
-@click.option("--width", type=click.IntRange(min=0), default=SNIPPET, show_default=True,
-              help="Characters of each text to show (0: none).")
+@click.option(
+    "-k",
+    "--top-k",
+    "k",
+    type=click.IntRange(1, 16384),
+    default=10,
+    show_default=True,
+    help="Hits per query.",
+)
+@click.option(
+    "--drop-ratio-search",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Ignore this fraction of each query's smallest weights (server only).",
+)
+@click.option(
+    "--filter",
+    "filter_expr",
+    default=None,
+    help="Milvus expression on stored fields, e.g. 'metadata[\"year\"] > 2020'.",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=0),
+    default=SNIPPET,
+    show_default=True,
+    help="Characters of each text to show (0: none).",
+)
 def search(
     queries: tuple[str, ...],
     uri: str,
@@ -278,13 +352,19 @@ def search(
     encoder = SpladeEncoder(model, device=device, batch_size=batch_size)
     with MilvusStore(uri, token=token, collection=collection, create=False) as store:
         results = Retriever(encoder, store).search_many(
-            list(queries), k, drop_ratio_search=drop_ratio_search, filter=filter_expr,
+            list(queries),
+            k,
+            drop_ratio_search=drop_ratio_search,
+            filter=filter_expr,
             with_text=width > 0,
         )
     for query, hits in zip(queries, results, strict=True):
         for rank, hit in enumerate(hits, start=1):
             line: dict[str, Any] = {
-                "query": query, "rank": rank, "id": hit.id, "score": round(hit.score, 6)
+                "query": query,
+                "rank": rank,
+                "id": hit.id,
+                "score": round(hit.score, 6),
             }
             if width > 0:
                 text = " ".join(hit.text.split())
@@ -307,14 +387,21 @@ def _eval_collection(dataset_dir: str, model: str) -> str:
 
 @main.command("eval")
 @click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--split", default="test", show_default=True,
-              help="Evaluate on qrels/<split>.tsv.")
+@click.option("--split", default="test", show_default=True, help="Evaluate on qrels/<split>.tsv.")
 @store_options
-@click.option("--collection", default=None,
-              help="Collection name [default: eval_<dataset>_<model>, reused across runs].")
+@click.option(
+    "--collection",
+    default=None,
+    help="Collection name [default: eval_<dataset>_<model>, reused across runs].",
+)
 @model_options
-@click.option("--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Documents encoded and written per step.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Documents encoded and written per step.",
+)
 @click.option("--no-bm25", is_flag=True, help="Skip the BM25 baseline.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
@@ -349,8 +436,11 @@ def eval_command(
     with MilvusStore(uri, token=token, collection=name) as store:
         with progress_bar(len(dataset.corpus), "doc", not quiet) as advance:
             report = evaluate(
-                Retriever(encoder, store), dataset, index_batch_size=chunk_size,
-                with_bm25=not no_bm25, progress=advance,
+                Retriever(encoder, store),
+                dataset,
+                index_batch_size=chunk_size,
+                with_bm25=not no_bm25,
+                progress=advance,
             )
         stored = store.count()
     unique = len({r.id for r in dataset.corpus})

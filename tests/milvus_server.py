@@ -1,0 +1,113 @@
+"""A real Milvus server process for tests and benchmarks.
+
+The C++ Milvus engine from the ``milvus-lite==2.5.1`` wheel, unpacked outside the virtual
+environment by ``scripts/fetch_milvus_server.py``, serves the Milvus gRPC API on a loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+VERSION = "2.5.1"
+FETCH_HINT = "run `.venv/bin/python scripts/fetch_milvus_server.py` (scripts/setup.sh does)"
+
+
+def server_dir() -> Path:
+    default = Path.home() / ".cache" / "spladekit" / f"milvus-server-{VERSION}"
+    return Path(os.environ.get("SPLADEKIT_MILVUS_SERVER", default)).expanduser()
+
+
+def platform_supported() -> bool:
+    """The binary exists for Linux x86_64 only."""
+    return sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
+
+
+def binary_path() -> Path:
+    return server_dir() / "lib" / "milvus"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MilvusServer:
+    """Start the server on a free loopback port with its data in ``data_dir``; stop it after."""
+
+    def __init__(self, data_dir: Path, binary: Path | None = None) -> None:
+        self.binary = binary or binary_path()
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "milvus-server.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Launch the process and wait until it answers a Milvus call; return its URI."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lib = str(self.binary.parent)
+        env = dict(os.environ)
+        if env.get("LD_LIBRARY_PATH"):
+            lib += ":" + env["LD_LIBRARY_PATH"]
+        env["LD_LIBRARY_PATH"] = lib
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                [
+                    str(self.binary), str(self.data_dir / "server.db"),
+                    f"127.0.0.1:{self.port}", "ERROR",
+                ],
+                cwd=self.data_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"Milvus server exited with code {self._process.returncode}; log: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    pass
+                from pymilvus import MilvusClient
+
+                # dedicated: closed for good on close(), so no idle channel keeps pinging the
+                # server (it answers idle pings with GOAWAY "too_many_pings").
+                client = MilvusClient(uri=self.uri, timeout=5, dedicated=True)
+                client.list_collections()
+                client.close()
+                return self.uri
+            except Exception as exc:  # not up yet: retry until the deadline
+                last_error = exc
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"Milvus server did not answer on {self.uri} in {timeout:.0f} s: {last_error}"
+        )
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def __enter__(self) -> MilvusServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
