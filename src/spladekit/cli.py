@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any, TypeVar
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .backends import BACKENDS, PRECISIONS
 from .corpus import Record, open_text, read_records
+from .encoder import LONG_DOCUMENT_MODES
 from .errors import SpladeError
 from .models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from .encoder import SpladeEncoder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,31 +47,93 @@ def main() -> None:
     """SPLADE sparse vectors: encode texts, index and search them in Milvus, evaluate."""
 
 
+@dataclass(frozen=True)
+class EncoderOptions:
+    """The encoder settings shared by every command that encodes."""
+
+    model: str
+    device: str
+    batch_size: int
+    backend: str
+    precision: str
+    long_documents: str
+
+    def build(self) -> SpladeEncoder:
+        from .encoder import SpladeEncoder
+
+        return SpladeEncoder(
+            self.model,
+            device=self.device,
+            batch_size=self.batch_size,
+            backend=self.backend,
+            precision=self.precision,
+            long_documents=self.long_documents,
+        )
+
+
+_ENCODER_FIELDS = ("model", "device", "batch_size", "backend", "precision", "long_documents")
+
+
 def model_options(func: F) -> F:
-    """--model, --device, --batch-size: shared by every command that encodes."""
-    func = click.option(
-        "--batch-size",
-        type=click.IntRange(min=1),
-        default=32,
-        show_default=True,
-        help="Texts per forward pass.",
-    )(func)
-    func = click.option(
-        "--device",
-        default="cpu",
-        show_default=True,
-        envvar="SPLADEKIT_DEVICE",
-        help="cpu, cuda or cuda:N.",
-    )(func)
-    func = click.option(
-        "--model",
-        "model",
-        default=DEFAULT_MODEL,
-        show_default=True,
-        envvar="SPLADEKIT_MODEL",
-        help="Hugging Face id or local folder [env: SPLADEKIT_MODEL].",
-    )(func)
-    return func
+    """--model, --device, --batch-size, --backend, --precision, --long-documents.
+
+    The command receives them as one ``encoder_options: EncoderOptions`` argument.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _ENCODER_FIELDS}
+        return func(*args, encoder_options=EncoderOptions(**values), **kwargs)
+
+    options = [
+        click.option(
+            "--model",
+            "model",
+            default=DEFAULT_MODEL,
+            show_default=True,
+            envvar="SPLADEKIT_MODEL",
+            help="Hugging Face id, local folder, or exported ONNX folder [env: SPLADEKIT_MODEL].",
+        ),
+        click.option(
+            "--device",
+            default="cpu",
+            show_default=True,
+            envvar="SPLADEKIT_DEVICE",
+            help="cpu, cuda or cuda:N.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=32,
+            show_default=True,
+            help="Texts per forward pass.",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(list(BACKENDS)),
+            default="torch",
+            show_default=True,
+            help="torch (exact) or onnx (ONNX Runtime; see export-onnx).",
+        ),
+        click.option(
+            "--precision",
+            type=click.Choice(list(PRECISIONS)),
+            default="fp32",
+            show_default=True,
+            help="fp32 (exact), bf16 (CPUs with native bf16, CUDA), fp16 (CUDA), int8 (onnx).",
+        ),
+        click.option(
+            "--long-documents",
+            type=click.Choice(list(LONG_DOCUMENT_MODES)),
+            default="truncate",
+            show_default=True,
+            help="Texts over the model's limit: truncate, or encode in windows and max-pool.",
+        ),
+    ]
+    decorated: Any = wrapper
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated
 
 
 @contextmanager
@@ -131,19 +200,15 @@ def encode(
     input_path: str | None,
     fmt: str,
     queries: bool,
-    model: str,
-    device: str,
-    batch_size: int,
+    encoder_options: EncoderOptions,
     top_k: int | None,
     explain: bool,
     output: IO[str],
     quiet: bool,
 ) -> None:
     """Encode TEXTS (or --input / stdin) into SPLADE vectors, one JSON line per text."""
-    from .encoder import SpladeEncoder
-
     records = gather_records(texts, input_path, fmt)
-    encoder = SpladeEncoder(model, device=device, batch_size=batch_size)
+    encoder = encoder_options.build()
     method = encoder.encode_queries if queries else encoder.encode_documents
     truncated = 0
     with progress_bar(len(records), "text", not quiet) as advance:
@@ -166,7 +231,7 @@ def encode(
         limit = encoder.query_max_length if queries else encoder.document_max_length
         click.echo(
             f"note: {truncated} of {len(records)} texts were longer than {limit} tokens and were "
-            "truncated",
+            "truncated (--long-documents window keeps all of them)",
             err=True,
         )
 
@@ -249,9 +314,7 @@ def index(
     uri: str,
     token: str | None,
     collection: str,
-    model: str,
-    device: str,
-    batch_size: int,
+    encoder_options: EncoderOptions,
     chunk_size: int,
     index_algo: str | None,
     reencode: bool,
@@ -263,12 +326,11 @@ def index(
     interrupted run can be started again with the same command. Prints one JSON line with the
     counts (seen, encoded, skipped, empty) when done.
     """
-    from .encoder import SpladeEncoder
     from .milvus import MilvusStore
     from .retrieval import Retriever
 
     total = _count_lines(corpus)
-    encoder = SpladeEncoder(model, device=device, batch_size=batch_size)
+    encoder = encoder_options.build()
     store = MilvusStore(uri, token=token, collection=collection, inverted_index_algo=index_algo)
     with store:
         retriever = Retriever(encoder, store)
@@ -336,20 +398,17 @@ def search(
     uri: str,
     token: str | None,
     collection: str,
-    model: str,
-    device: str,
-    batch_size: int,
+    encoder_options: EncoderOptions,
     k: int,
     drop_ratio_search: float,
     filter_expr: str | None,
     width: int,
 ) -> None:
     """Search the collection for each of QUERIES: one JSON line per hit, best first."""
-    from .encoder import SpladeEncoder
     from .milvus import MilvusStore
     from .retrieval import Retriever
 
-    encoder = SpladeEncoder(model, device=device, batch_size=batch_size)
+    encoder = encoder_options.build()
     with MilvusStore(uri, token=token, collection=collection, create=False) as store:
         results = Retriever(encoder, store).search_many(
             list(queries),
@@ -374,7 +433,7 @@ def search(
             click.echo(json.dumps(line, ensure_ascii=False))
 
 
-def _eval_collection(dataset_dir: str, model: str) -> str:
+def _eval_collection(dataset_dir: str, options: EncoderOptions) -> str:
     """A collection per dataset and model, so that eval never mixes in other documents."""
     import re
     from pathlib import Path
@@ -382,7 +441,12 @@ def _eval_collection(dataset_dir: str, model: str) -> str:
     def part(name: str) -> str:
         return re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower() or "x"
 
-    return f"eval_{part(Path(dataset_dir).resolve().name)}_{part(Path(model).name)}"[:255]
+    name = f"eval_{part(Path(dataset_dir).resolve().name)}_{part(Path(options.model).name)}"
+    # Vectors from another backend, precision or long-document mode differ: never mix them.
+    variant = (options.backend, options.precision, options.long_documents)
+    if variant != ("torch", "fp32", "truncate"):
+        name += "_" + "_".join(part(v) for v in variant)
+    return name[:255]
 
 
 @main.command("eval")
@@ -411,9 +475,7 @@ def eval_command(
     uri: str,
     token: str | None,
     collection: str | None,
-    model: str,
-    device: str,
-    batch_size: int,
+    encoder_options: EncoderOptions,
     chunk_size: int,
     no_bm25: bool,
     as_json: bool,
@@ -425,14 +487,13 @@ def eval_command(
     MRR@10 and Recall@100 beside a BM25 baseline computed in the same run, with documents/s and
     queries/s.
     """
-    from .encoder import SpladeEncoder
     from .evaluate import METRICS, evaluate, load_beir
     from .milvus import MilvusStore
     from .retrieval import Retriever
 
     dataset = load_beir(dataset_dir, split)
-    name = collection or _eval_collection(dataset_dir, model)
-    encoder = SpladeEncoder(model, device=device, batch_size=batch_size)
+    name = collection or _eval_collection(dataset_dir, encoder_options)
+    encoder = encoder_options.build()
     with MilvusStore(uri, token=token, collection=name) as store:
         with progress_bar(len(dataset.corpus), "doc", not quiet) as advance:
             report = evaluate(
@@ -452,7 +513,7 @@ def eval_command(
         )
     if as_json:
         out = report.to_dict()
-        out.update(collection=name, uri=uri, split=split, model=model)
+        out.update(collection=name, uri=uri, split=split, model=encoder_options.model)
         click.echo(json.dumps(out))
         return
     click.echo(
