@@ -1,0 +1,329 @@
+"""Encode benchmark: spladekit against pymilvus-model 0.3.4 on the same SciFact documents.
+
+    .venv/bin/python bench/bench_encode.py --model tiny          # splade-tiny, 2,000 docs
+    .venv/bin/python bench/bench_encode.py --model bert-base     # random BERT-base, 200 docs
+
+Each side (the reference, then each spladekit mode) runs in its own fresh subprocess, so the
+peak RSS the OS reports for it is its own and includes model loading. docs/s counts encode time
+only (tokenisation included, model loading excluded). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+MODELS = Path.home() / ".cache" / "spladekit" / "models"
+SCIFACT = REPO.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
+REFERENCE_PYTHON = os.environ.get("SPLADEKIT_REFERENCE_PYTHON", "/tmp/ref/venv/bin/python")
+REFERENCE_BATCH_SIZE = 32  # the reference's default; it is what users of it get
+
+# spladekit modes: name -> SpladeEncoder keyword arguments. A new mode (torch-bf16, onnx-fp32,
+# onnx-int8...) is one more entry here; everything else about the harness stays the same.
+MODES: dict[str, dict[str, Any]] = {
+    "torch-fp32": {"backend": "torch", "precision": "fp32"},
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What spladekit must reach against the reference on a model: speed up, RSS down."""
+
+    min_speed_ratio: float
+    max_rss_ratio: float
+
+    def describe(self) -> str:
+        return (
+            f"speed ratio >= {self.min_speed_ratio:g}, RSS ratio <= {self.max_rss_ratio:.3f} "
+            f"(1/{1 / self.max_rss_ratio:.0f} of the reference's peak RSS)"
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    folder: Path
+    default_n: int
+    target: Target | None
+    how_to_get: str
+
+
+NAMED_MODELS = {
+    "tiny": ModelSpec(
+        MODELS / "splade-tiny", 2000, Target(4.0, 1 / 5), "python scripts/fetch_test_model.py"
+    ),
+    "bert-base": ModelSpec(
+        MODELS / "bert-base-random", 200, Target(1.4, 1 / 3), "python bench/make_random_model.py"
+    ),
+}
+
+
+def resolve_model(name: str) -> ModelSpec:
+    spec = NAMED_MODELS.get(name) or ModelSpec(Path(name).expanduser(), 200, None, "")
+    if not (spec.folder / "config.json").is_file():
+        hint = f"; build it with `{spec.how_to_get}`" if spec.how_to_get else ""
+        raise SystemExit(f"no model at {spec.folder}{hint}")
+    return spec
+
+
+def load_scifact(n: int, path: Path = SCIFACT) -> list[str]:
+    """The first n SciFact documents as title + " " + text."""
+    if not path.is_file():
+        raise SystemExit(f"SciFact corpus not found at {path}")
+    texts: list[str] = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if len(texts) == n:
+                break
+            doc = json.loads(line)
+            texts.append(f"{doc['title']} {doc['text']}")
+    if len(texts) < n:
+        raise SystemExit(f"asked for {n} documents but {path} has only {len(texts)}")
+    return texts
+
+
+# -- the two kinds of worker --------------------------------------------------------------------
+
+
+def run_worker(command: list[str], out: Path) -> dict[str, Any]:
+    """Run one side in a fresh process and read back its result JSON."""
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"benchmark worker failed (exit {proc.returncode}): {' '.join(command)}\n"
+            f"{proc.stderr[-4000:]}"
+        )
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return result
+
+
+def run_reference(model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
+    out = work / "reference.json"
+    command = [
+        REFERENCE_PYTHON,
+        str(BENCH / "_reference_runner.py"),
+        "--model",
+        str(model),
+        "--texts",
+        str(texts_file),
+        "--out",
+        str(out),
+        "--batch-size",
+        str(REFERENCE_BATCH_SIZE),
+    ]
+    return run_worker(command, out)
+
+
+def run_spladekit(mode: str, model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
+    out = work / f"spladekit-{mode}.json"
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        mode,
+        "--model",
+        str(model),
+        "--texts",
+        str(texts_file),
+        "--worker-out",
+        str(out),
+    ]
+    return run_worker(command, out)
+
+
+def spladekit_worker(mode: str, model: Path, texts_file: Path, out: Path) -> None:
+    """spladekit's side, inside the fresh process: SpladeEncoder at its defaults plus the mode."""
+    from _reference_runner import measure, torch_threads  # bench/ is sys.path[0] here
+
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
+
+    def load() -> Any:
+        from spladekit import SpladeEncoder
+
+        return SpladeEncoder(model, **MODES[mode]).encode_documents
+
+    result = measure(load, texts, out.with_suffix(".npz"))
+    result.update(impl=f"spladekit {mode}", settings=MODES[mode], threads=torch_threads())
+    out.write_text(json.dumps(result), encoding="utf-8")
+
+
+# -- comparing and reporting --------------------------------------------------------------------
+
+
+def load_vectors(path: str) -> Any:
+    from scipy.sparse import csr_array
+
+    parts = np.load(path)
+    matrix = csr_array(
+        (parts["data"], parts["indices"], parts["indptr"]), shape=tuple(parts["shape"])
+    )
+    matrix.eliminate_zeros()  # the reference's explicit zeros carry no weight
+    matrix.sort_indices()
+    return matrix
+
+
+def unpadded_rows(lengths: list[int], batch_size: int) -> np.ndarray:
+    """Rows that were the longest of their reference batch: the only ones it saw without padding."""
+    size = np.asarray(lengths, dtype=np.int64)
+    if size.size == 0:
+        return size
+    starts = np.arange(0, size.size, batch_size)
+    longest = np.repeat(np.maximum.reduceat(size, starts), np.diff(np.append(starts, size.size)))
+    return np.flatnonzero(size == longest)
+
+
+def parity(reference: Any, ours: Any, rows: np.ndarray) -> dict[str, float]:
+    """Share of rows with the same non-zero set, and the largest weight difference, over rows."""
+    if rows.size == 0:
+        return {"rows": 0, "same_nonzero_set": float("nan"), "max_abs_diff": float("nan")}
+    a, b = reference[rows], ours[rows]
+    same = sum(
+        np.array_equal(
+            a.indices[a.indptr[i] : a.indptr[i + 1]], b.indices[b.indptr[i] : b.indptr[i + 1]]
+        )
+        for i in range(rows.size)
+    )
+    diff = abs(a - b)
+    return {
+        "rows": int(rows.size),
+        "same_nonzero_set": same / rows.size,
+        "max_abs_diff": float(diff.max()) if diff.nnz else 0.0,
+    }
+
+
+def compare(reference: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    ref_vectors = load_vectors(reference["vectors"])
+    our_vectors = load_vectors(ours["vectors"])
+    everything = np.arange(ref_vectors.shape[0])
+    alone = unpadded_rows(reference["token_lengths"], reference["batch_size"])
+    return {
+        "all_docs": parity(ref_vectors, our_vectors, everything),
+        "docs_the_reference_did_not_pad": parity(ref_vectors, our_vectors, alone),
+    }
+
+
+def print_report(
+    model_name: str,
+    spec: ModelSpec,
+    n: int,
+    results: list[dict[str, Any]],
+    reference: dict[str, Any] | None,
+) -> None:
+    print(
+        f"\nmodel {model_name} ({spec.folder}), {n} SciFact docs, "
+        f"{os.cpu_count()} CPUs, torch threads per side: "
+        + ", ".join(f"{r['impl']}={r['threads']}" for r in results)
+    )
+    header = (
+        f"{'impl':<28} {'docs/s':>9} {'peak RSS MiB':>13} {'load s':>7} {'nnz/doc':>8} "
+        f"{'speed vs ref':>13} {'RSS ours/ref':>13}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        speed = rss = ""
+        if reference is not None and r is not reference:
+            speed = f"{r['docs_per_s'] / reference['docs_per_s']:.2f}x"
+            rss = f"{r['peak_rss_mib'] / reference['peak_rss_mib']:.3f}"
+        print(
+            f"{r['impl']:<28} {r['docs_per_s']:>9.2f} {r['peak_rss_mib']:>13.0f} "
+            f"{r['load_s']:>7.1f} {r['nnz_mean']:>8.1f} {speed:>13} {rss:>13}"
+        )
+    if spec.target is not None:
+        print(f"target for {model_name}: {spec.target.describe()}")
+    for r in results:
+        if r is reference or reference is None:
+            continue
+        if spec.target is not None:
+            speed_ok = r["docs_per_s"] / reference["docs_per_s"] >= spec.target.min_speed_ratio
+            rss_ok = r["peak_rss_mib"] / reference["peak_rss_mib"] <= spec.target.max_rss_ratio
+            print(
+                f"  {r['impl']}: speed target {'met' if speed_ok else 'MISSED'}, "
+                f"RSS target {'met' if rss_ok else 'MISSED'}"
+            )
+        for subset, p in r["parity"].items():
+            print(
+                f"  parity {r['impl']} vs reference, {subset} ({p['rows']} docs): "
+                f"same non-zero set {p['same_nonzero_set']:.1%}, "
+                f"max abs diff {p['max_abs_diff']:.2g}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", default="tiny", help="tiny | bert-base | a local model folder (default tiny)"
+    )
+    parser.add_argument(
+        "--n", type=int, help="number of SciFact docs (default 2000 for tiny, 200 otherwise)"
+    )
+    parser.add_argument(
+        "--modes", default="torch-fp32", help=f"comma-separated spladekit modes: {', '.join(MODES)}"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--skip-reference", action="store_true", help="run spladekit only (no ratios, no parity)"
+    )
+    # Internal: how the parent runs spladekit's side in a fresh process.
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        spladekit_worker(args.worker, Path(args.model), args.texts, args.worker_out)
+        return
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
+    spec = resolve_model(args.model)
+    n = args.n or spec.default_n
+    texts = load_scifact(n)
+
+    with tempfile.TemporaryDirectory(prefix="spladekit-bench-") as tmp:
+        work = Path(tmp)
+        texts_file = work / "texts.json"
+        texts_file.write_text(json.dumps(texts), encoding="utf-8")
+        results: list[dict[str, Any]] = []
+        reference = None
+        if not args.skip_reference:
+            print(f"reference: pymilvus-model on {n} docs ...", flush=True)
+            reference = run_reference(spec.folder, texts_file, work)
+            results.append(reference)
+        for mode in modes:
+            print(f"spladekit {mode} on {n} docs ...", flush=True)
+            ours = run_spladekit(mode, spec.folder, texts_file, work)
+            if reference is not None:
+                ours["parity"] = compare(reference, ours)
+            results.append(ours)
+        print_report(args.model, spec, n, results, reference)
+
+    if args.json:
+        for r in results:
+            r.pop("vectors", None)
+            r.pop("token_lengths", None)
+        payload = {
+            "model": args.model,
+            "model_dir": str(spec.folder),
+            "n": n,
+            "cpus": os.cpu_count(),
+            "target": None if spec.target is None else vars(spec.target),
+            "results": results,
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
