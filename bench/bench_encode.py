@@ -33,6 +33,9 @@ REFERENCE_BATCH_SIZE = 32  # the reference's default; it is what users of it get
 # onnx-int8...) is one more entry here; everything else about the harness stays the same.
 MODES: dict[str, dict[str, Any]] = {
     "torch-fp32": {"backend": "torch", "precision": "fp32"},
+    "torch-bf16": {"backend": "torch", "precision": "bf16"},
+    "onnx-fp32": {"backend": "onnx", "precision": "fp32"},
+    "onnx-int8": {"backend": "onnx", "precision": "int8"},
 }
 
 
@@ -95,13 +98,18 @@ def load_scifact(n: int, path: Path = SCIFACT) -> list[str]:
 # -- the two kinds of worker --------------------------------------------------------------------
 
 
+class WorkerFailed(RuntimeError):
+    """A side could not run; the message ends with the worker's last error line."""
+
+
 def run_worker(command: list[str], out: Path) -> dict[str, Any]:
     """Run one side in a fresh process and read back its result JSON."""
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise SystemExit(
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise WorkerFailed(
             f"benchmark worker failed (exit {proc.returncode}): {' '.join(command)}\n"
-            f"{proc.stderr[-4000:]}"
+            f"{proc.stderr[-4000:]}\n{lines[-1] if lines else ''}"
         )
     result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     return result
@@ -122,6 +130,21 @@ def run_reference(model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
         str(REFERENCE_BATCH_SIZE),
     ]
     return run_worker(command, out)
+
+
+def onnx_folder(model: Path) -> Path:
+    """Export once (fp32 + int8) into spladekit's cache, in a separate process, so that the
+    ONNX workers' load time and peak RSS cover loading the exported model, not exporting it."""
+    code = (
+        "import sys; from pathlib import Path; from spladekit.onnx_export import cached_export; "
+        "print(cached_export(Path(sys.argv[1])))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(model)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise WorkerFailed(f"ONNX export failed\n{proc.stderr[-2000:]}")
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 def run_spladekit(mode: str, model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
@@ -304,7 +327,16 @@ def main() -> None:
             results.append(reference)
         for mode in modes:
             print(f"spladekit {mode} on {n} docs ...", flush=True)
-            ours = run_spladekit(mode, spec.folder, texts_file, work)
+            folder = spec.folder
+            try:
+                if MODES[mode]["backend"] == "onnx":
+                    folder = onnx_folder(spec.folder)
+                ours = run_spladekit(mode, folder, texts_file, work)
+            except WorkerFailed as exc:
+                # A mode this machine cannot run (bf16 without native support, say) is
+                # reported, not fatal: the other modes still make the table.
+                print(f"  not run: {str(exc).splitlines()[-1]}", flush=True)
+                continue
             if reference is not None:
                 ours["parity"] = compare(reference, ours)
             results.append(ours)

@@ -52,9 +52,17 @@ def recall_against_exact(found: list[list[str]], exact: list[list[str]]) -> floa
 
 
 def bench_backend(
-    label: str, uri: str, ids: list[str], texts: list[str], docs: csr_array,
-    queries: csr_array, qids: list[str], qrels: dict[str, dict[str, int]],
-    exact10: list[list[str]], drop_ratio: float = 0.0, reuse: bool = False,
+    label: str,
+    uri: str,
+    ids: list[str],
+    texts: list[str],
+    docs: csr_array,
+    queries: csr_array,
+    qids: list[str],
+    qrels: dict[str, dict[str, int]],
+    exact10: list[list[str]],
+    drop_ratio: float = 0.0,
+    reuse: bool = False,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"backend": label, "drop_ratio_search": drop_ratio}
     with MilvusStore(uri, collection="bench") as store:
@@ -100,7 +108,9 @@ def main() -> int:
     parser.add_argument("--no-server", action="store_true", help="Milvus Lite only.")
     parser.add_argument("--json", action="store_true", help="Print the rows as JSON too.")
     parser.add_argument(
-        "--max-docs", type=int, default=None,
+        "--max-docs",
+        type=int,
+        default=None,
         help="Use only the first N documents: a quick check of the script, not a figure.",
     )
     args = parser.parse_args()
@@ -133,17 +143,37 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         lite_uri = str(Path(tmp) / "bench.db")
-        rows.append(bench_backend(
-            "Milvus Lite 3.2.2", lite_uri, ids, texts, docs, queries, qids, dataset.qrels,
-            exact10,
-        ))
+        rows.append(
+            bench_backend(
+                "Milvus Lite 3.2.2",
+                lite_uri,
+                ids,
+                texts,
+                docs,
+                queries,
+                qids,
+                dataset.qrels,
+                exact10,
+            )
+        )
         if not args.no_server and platform_supported() and binary_path().is_file():
             with MilvusServer(Path(tmp) / "server") as server:
                 for ratio in (0.0, 0.2):
-                    rows.append(bench_backend(
-                        "Milvus server 2.5.1", server.uri, ids, texts, docs, queries, qids,
-                        dataset.qrels, exact10, drop_ratio=ratio, reuse=ratio > 0,
-                    ))
+                    rows.append(
+                        bench_backend(
+                            "Milvus server 2.5.1",
+                            server.uri,
+                            ids,
+                            texts,
+                            docs,
+                            queries,
+                            qids,
+                            dataset.qrels,
+                            exact10,
+                            drop_ratio=ratio,
+                            reuse=ratio > 0,
+                        )
+                    )
         elif not args.no_server:
             print(
                 "note: no Milvus server binary; run scripts/fetch_milvus_server.py",

@@ -34,6 +34,7 @@ _LAZY = {
     "StoredDocument": "milvus",
     "Retriever": "retrieval",
     "IndexReport": "retrieval",
+    "export_onnx": "onnx_export",
 }
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "UnsupportedModelError",
     "__version__",
     "decode_rows",
+    "export_onnx",
     "to_milvus_rows",
 ]
 
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from .encoder import EncodeStats, SpladeEncoder
     from .milvus import Hit, MilvusStore, StoredDocument
     from .models import DEFAULT_MODEL, KNOWN_MODELS
+    from .onnx_export import export_onnx
     from .retrieval import IndexReport, Retriever
     from .sparse import decode_rows, to_milvus_rows
 

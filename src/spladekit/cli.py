@@ -54,7 +54,7 @@ class EncoderOptions:
     model: str
     device: str
     batch_size: int
-    backend: str
+    backend: str | None
     precision: str
     long_documents: str
 
@@ -111,9 +111,9 @@ def model_options(func: F) -> F:
         click.option(
             "--backend",
             type=click.Choice(list(BACKENDS)),
-            default="torch",
-            show_default=True,
-            help="torch (exact) or onnx (ONNX Runtime; see export-onnx).",
+            default=None,
+            help="torch (exact) or onnx (ONNX Runtime; see export-onnx). Default: onnx for an "
+            "exported folder, else torch.",
         ),
         click.option(
             "--precision",
@@ -443,8 +443,8 @@ def _eval_collection(dataset_dir: str, options: EncoderOptions) -> str:
 
     name = f"eval_{part(Path(dataset_dir).resolve().name)}_{part(Path(options.model).name)}"
     # Vectors from another backend, precision or long-document mode differ: never mix them.
-    variant = (options.backend, options.precision, options.long_documents)
-    if variant != ("torch", "fp32", "truncate"):
+    variant = (options.backend or "auto", options.precision, options.long_documents)
+    if variant[1:] != ("fp32", "truncate") or options.backend == "onnx":
         name += "_" + "_".join(part(v) for v in variant)
     return name[:255]
 
@@ -535,6 +535,28 @@ def eval_command(
     click.echo(
         f"search: {report.queries_per_second:.1f} queries/s (encode + one batched Milvus call)"
     )
+
+
+@main.command("export-onnx")
+@click.argument("model")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--quantize",
+    type=click.Choice(["int8"]),
+    default=None,
+    help="Also write an int8 model (quantised MLM head; CPU only).",
+)
+@click.option("--opset", type=click.IntRange(18, 21), default=18, show_default=True)
+def export_onnx_command(model: str, out_dir: str, quantize: str | None, opset: int) -> None:
+    """Export MODEL to ONNX in OUT_DIR, SPLADE pooling included (finished (B, V) vectors).
+
+    The folder loads like a model name: spladekit encode --model OUT_DIR ...
+    """
+    from .onnx_export import export_onnx
+
+    folder = export_onnx(model, out_dir, quantize=quantize, opset=opset)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    click.echo(json.dumps({"folder": str(folder), "files": files}))
 
 
 if __name__ == "__main__":  # pragma: no cover

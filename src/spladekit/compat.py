@@ -37,7 +37,7 @@ class SpladeEmbeddingFunction:
         query_max_length: int | None = None,
         document_max_length: int | None = None,
         threshold: float = 0.0,
-        backend: str = "torch",
+        backend: str | None = None,
         precision: str = "fp32",
         long_documents: str = "truncate",
         **kwargs: Any,

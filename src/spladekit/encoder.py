@@ -88,7 +88,7 @@ class SpladeEncoder:
         query_max_length: int | None = None,
         document_max_length: int | None = None,
         threshold: float = 0.0,
-        backend: str = "torch",
+        backend: str | None = None,
         precision: str = "fp32",
         long_documents: str = "truncate",
         window_stride: int | None = None,
@@ -100,7 +100,7 @@ class SpladeEncoder:
         _check_positive("document_max_length", document_max_length, allow_none=True)
         _check_positive("window_stride", window_stride, allow_none=True)
         self.threshold = _check_threshold(threshold)
-        if backend not in BACKENDS:
+        if backend is not None and backend not in BACKENDS:
             raise InvalidArgumentError(
                 f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}"
             )
@@ -119,6 +119,11 @@ class SpladeEncoder:
         hub_kwargs, model_kwargs = split_load_kwargs(load_kwargs)
         self.model_name = os.fspath(model_name_or_path)
         self.model_dir = resolve_model_dir(model_name_or_path, **hub_kwargs)
+        if backend is None:
+            # An exported ONNX folder loads like any model name; everything else runs on torch.
+            from .backends.onnx_backend import is_onnx_folder
+
+            backend = "onnx" if is_onnx_folder(self.model_dir) else "torch"
         self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(self.model_dir)
         self.backend: Backend = _make_backend(
             backend, self.model_dir, device=device, precision=precision, model_kwargs=model_kwargs
@@ -366,6 +371,11 @@ def _make_backend(
         return TorchBackend(model, device=device, precision=precision)
     from .backends.onnx_backend import OnnxBackend
 
+    if model_kwargs:
+        raise InvalidArgumentError(
+            f"backend='onnx' takes no model loading arguments, got {sorted(model_kwargs)}; "
+            "export the model with the options you need (spladekit export-onnx)"
+        )
     return OnnxBackend(Path(folder), device=device, precision=precision)
 
 

@@ -17,6 +17,10 @@ _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 # Elements of one logits chunk (batch x length x vocab-slice): 8M floats = 32 MiB, which keeps
 # the running max in cache-friendly pieces whatever the batch shape.
 _CHUNK_ELEMENTS = 8 * 1024 * 1024
+# The CPU head's blocks: about this many token rows by a vocabulary slice of ~5M logits
+# (tuned on a 2-core AMD EPYC; see _head_max_numpy).
+_BLOCK_ROWS = 2560
+_BLOCK_ELEMENTS = 5 * 1024 * 1024
 
 
 def parse_device(device: object) -> torch.device:
@@ -128,21 +132,28 @@ class TorchBackend:
 
     def _head_max_numpy(self, hidden: NDArray[np.float32]) -> NDArray[np.float32]:
         # On CPU, numpy's OpenBLAS runs this (tokens x hidden) @ (hidden x vocab) product
-        # markedly faster than torch's MKL (measured ~1.5x on AMD EPYC). Logit chunks go into
-        # one reused buffer: fresh allocations of varying size each batch fragment the heap
-        # and inflate peak RSS.
+        # markedly faster than torch's MKL (measured ~1.6x on AMD EPYC). Blocks of a few texts
+        # by a vocabulary slice keep each logits block small enough that the max pass reads it
+        # from cache (~15% faster than one block over the whole batch), and blocks go into one
+        # reused buffer: fresh allocations of varying size fragment the heap and inflate RSS.
         batch, length, width = hidden.shape
-        rows = batch * length
-        flat = hidden.reshape(rows, width)
-        step = max(256, _CHUNK_ELEMENTS // max(1, rows))
+        flat = hidden.reshape(batch * length, width)
+        texts_per_block = max(1, min(batch, _BLOCK_ROWS // length))
+        rows = texts_per_block * length
+        step = max(256, _BLOCK_ELEMENTS // rows)
         if self._buffer.size < rows * step:
             self._buffer = np.empty(rows * step, dtype=np.float32)
         pooled = np.empty((batch, self.vocab_size), dtype=np.float32)
         for lo in range(0, self.vocab_size, step):
             hi = min(lo + step, self.vocab_size)
-            logits = self._buffer[: rows * (hi - lo)].reshape(rows, hi - lo)
-            np.matmul(flat, self._weight_np[lo:hi].T, out=logits)
-            logits.reshape(batch, length, hi - lo).max(axis=1, out=pooled[:, lo:hi])
+            weight = self._weight_np[lo:hi].T
+            for first in range(0, batch, texts_per_block):
+                last = min(first + texts_per_block, batch)
+                n_rows = (last - first) * length
+                logits = self._buffer[: n_rows * (hi - lo)].reshape(n_rows, hi - lo)
+                np.matmul(flat[first * length : last * length], weight, out=logits)
+                block = logits.reshape(last - first, length, hi - lo)
+                block.max(axis=1, out=pooled[first:last, lo:hi])
         return pooled
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

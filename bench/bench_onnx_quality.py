@@ -1,0 +1,167 @@
+"""Speed and quality of the ONNX backend against torch fp32, measured in one run.
+
+For torch fp32, ONNX fp32 and ONNX int8 (splade-tiny by default) it prints:
+- docs/s encoding the first N SciFact documents (title + " " + text), best of two rounds,
+  and the ratio to torch fp32 measured in the same run;
+- SciFact test nDCG@10 (300 queries, full 5,183-document corpus, exact dot-product ranking,
+  pytrec_eval) and the relative change against torch fp32. A mode is recommended only if it
+  loses at most 1% of fp32's nDCG@10.
+
+    .venv/bin/python bench/bench_onnx_quality.py [--model DIR] [--docs 500] [--scifact DIR]
+
+SciFact is read from ../shared/data/scifact (BEIR layout; non-commercial licence, never copied).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_array
+
+from spladekit import SpladeEncoder
+from spladekit.onnx_export import export_onnx
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
+SCIFACT = REPO.parent / "shared" / "data" / "scifact"
+MAX_LOSS = 0.01  # relative nDCG@10 loss allowed for a recommendation
+
+
+Qrels = dict[str, dict[str, int]]
+
+
+def load_scifact(folder: Path) -> tuple[list[str], list[str], list[str], list[str], Qrels]:
+    """(doc ids, doc texts, test query ids, query texts, qrels) of a BEIR folder."""
+    doc_ids, docs = [], []
+    with open(folder / "corpus.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            doc_ids.append(str(row["_id"]))
+            docs.append(f"{row.get('title', '')} {row['text']}".strip())
+    qrels: Qrels = {}
+    with open(folder / "qrels" / "test.tsv", encoding="utf-8") as handle:
+        next(handle)  # header
+        for line in handle:
+            qid, did, score = line.rstrip("\n").split("\t")
+            qrels.setdefault(qid, {})[did] = int(score)
+    texts = {}
+    with open(folder / "queries.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            texts[str(row["_id"])] = row["text"]
+    query_ids = [q for q in qrels if q in texts]
+    return doc_ids, docs, query_ids, [texts[q] for q in query_ids], qrels
+
+
+def docs_per_second(encoder: SpladeEncoder, texts: list[str]) -> float:
+    encoder.encode_documents(texts[:32])  # warm-up: allocations, kernel selection
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        encoder.encode_documents(texts)
+        best = min(best, time.perf_counter() - start)
+    return len(texts) / best
+
+
+def ndcg_at_10(
+    queries: csr_array,
+    corpus: csr_array,
+    query_ids: list[str],
+    doc_ids: list[str],
+    qrels: Qrels,
+) -> float:
+    import pytrec_eval
+
+    scores = (queries @ corpus.T).toarray()
+    run: dict[str, dict[str, float]] = {}
+    for row, qid in enumerate(query_ids):
+        top = np.argpartition(-scores[row], 100)[:100]
+        run[qid] = {doc_ids[j]: float(scores[row, j]) for j in top}
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"})
+    return float(np.mean([m["ndcg_cut_10"] for m in evaluator.evaluate(run).values()]))
+
+
+def cosine_rows(a: csr_array, b: csr_array) -> float:
+    x, y = a.toarray(), b.toarray()
+    return float(np.mean((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))))
+
+
+def cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    wanted = (
+                        "avx2",
+                        "avx512f",
+                        "avx512_vnni",
+                        "avx_vnni",
+                        "avx512_bf16",
+                        "amx_int8",
+                    )
+                    return " ".join(f for f in wanted if f in flags)
+    except OSError:
+        pass
+    return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=TINY)
+    parser.add_argument("--docs", type=int, default=500, help="documents for the speed test")
+    parser.add_argument("--scifact", type=Path, default=SCIFACT)
+    args = parser.parse_args()
+
+    doc_ids, docs, query_ids, query_texts, qrels = load_scifact(args.scifact)
+    print(
+        f"# {len(docs)} documents, {len(query_ids)} test queries; CPU flags: {cpu_flags()}; "
+        f"{len(os.sched_getaffinity(0))} cores available"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        folder = export_onnx(args.model, Path(tmp) / "onnx", quantize="int8")
+        print(f"# export-onnx --quantize int8: {time.perf_counter() - start:.1f} s")
+        encoders = {
+            "torch fp32": SpladeEncoder(args.model),
+            "onnx fp32": SpladeEncoder(folder, backend="onnx"),
+            "onnx int8": SpladeEncoder(folder, backend="onnx", precision="int8"),
+        }
+        sample = docs[: args.docs]
+        speed = {name: docs_per_second(enc, sample) for name, enc in encoders.items()}
+        rows = {}
+        corpus_rate = {}
+        for name, enc in encoders.items():
+            start = time.perf_counter()
+            corpus = enc.encode_documents(docs)
+            corpus_rate[name] = len(docs) / (time.perf_counter() - start)
+            queries = enc.encode_queries(query_texts)
+            rows[name] = (corpus, ndcg_at_10(queries, corpus, query_ids, doc_ids, qrels))
+            print(f"# {name}: corpus encoded at {corpus_rate[name]:.1f} docs/s", file=sys.stderr)
+
+    base_speed, (base_corpus, base_ndcg) = speed["torch fp32"], rows["torch fp32"]
+    print(
+        f"\n| mode | docs/s ({args.docs} docs) | x torch fp32 | docs/s (full corpus) | "
+        "nDCG@10 | vs torch fp32 | cosine vs torch fp32 | recommended |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name in encoders:
+        corpus, ndcg = rows[name]
+        loss = (base_ndcg - ndcg) / base_ndcg
+        print(
+            f"| {name} | {speed[name]:.1f} | {speed[name] / base_speed:.2f} | "
+            f"{corpus_rate[name]:.1f} | {ndcg:.4f} | {-loss:+.2%} | "
+            f"{cosine_rows(corpus[:1000], base_corpus[:1000]):.5f} | "
+            f"{'yes' if loss <= MAX_LOSS else 'no'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

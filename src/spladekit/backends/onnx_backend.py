@@ -1,0 +1,177 @@
+"""The ONNX Runtime backend: runs a graph exported by :mod:`spladekit.onnx_export`.
+
+The graph already contains the SPLADE pooling, so one ``run`` call returns the finished
+(batch, vocab) weights. A plain Hugging Face folder (no ``model.onnx``) is exported once into
+the user cache (``~/.cache/spladekit/onnx``) and loaded from there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+# What the onnx backend runs, and where.
+ONNX_PRECISIONS = {"fp32": ("cpu", "cuda"), "int8": ("cpu",)}
+_SUPPORTED = "'fp32' (cpu, cuda) and 'int8' (cpu)"
+
+
+def import_onnxruntime() -> Any:
+    """The onnxruntime module, or MissingDependencyError with the install command."""
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise MissingDependencyError(
+            'backend="onnx" needs onnxruntime: pip install "spladekit[onnx]" '
+            "(onnxruntime-gpu for CUDA)"
+        ) from exc
+    return onnxruntime
+
+
+def is_onnx_folder(folder: str | os.PathLike[str]) -> bool:
+    """True when ``folder`` holds an exported ONNX model and no torch weights.
+
+    The encoder can use this to pick ``backend="onnx"`` by itself for exported folders.
+    """
+    from ..onnx_export import FP32_FILE, INT8_FILE
+
+    path = Path(folder)
+    has_onnx = (path / FP32_FILE).is_file() or (path / INT8_FILE).is_file()
+    has_torch = any(path.glob("*.safetensors")) or any(path.glob("pytorch_model*.bin"))
+    return has_onnx and not has_torch
+
+
+def check_onnx_options(device: str, precision: str) -> str:
+    """Validate a device/precision pair for the onnx backend; returns the device kind."""
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    kind = device.split(":")[0]
+    devices = ONNX_PRECISIONS.get(precision)
+    if devices is None:
+        raise InvalidArgumentError(
+            f"the onnx backend supports precision {_SUPPORTED}, got {precision!r}; for bf16 or "
+            "fp16 use backend='torch'"
+        )
+    if kind not in devices:
+        raise InvalidArgumentError(
+            f"precision={precision!r} with the onnx backend runs on {' or '.join(devices)} only, "
+            f"got device={device!r}; the onnx backend supports {_SUPPORTED} (on CUDA, "
+            "backend='torch' offers fp16 and bf16)"
+        )
+    return kind
+
+
+def model_file(folder: Path, precision: str) -> Path:
+    """The ONNX file in ``folder`` for ``precision``; exports a plain HF folder into the cache."""
+    from ..onnx_export import FP32_FILE, METADATA_FILE, MODEL_FILES, cached_export
+
+    wanted = folder / MODEL_FILES[precision]
+    if wanted.is_file():
+        return wanted
+    if (folder / METADATA_FILE).is_file() or (folder / FP32_FILE).is_file():
+        raise ModelNotAvailableError(
+            f"{str(folder)!r} holds an ONNX export without a {precision} model "
+            f"({MODEL_FILES[precision]}); export it again with "
+            f"`spladekit export-onnx SOURCE_MODEL {folder}"
+            f"{' --quantize int8' if precision == 'int8' else ''}`"
+        )
+    return cached_export(folder) / MODEL_FILES[precision]
+
+
+def _default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class OnnxBackend:
+    """One reused ONNX Runtime session; ``pool`` returns (batch, vocab) float32 weights."""
+
+    def __init__(
+        self,
+        folder: Path,
+        device: str = "cpu",
+        precision: str = "fp32",
+        *,
+        threads: int | None = None,
+    ) -> None:
+        kind = check_onnx_options(device, precision)
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise InvalidArgumentError(
+                f"threads must be a positive integer or None, got {threads!r}"
+            )
+        ort = import_onnxruntime()
+        self.path = model_file(Path(folder), precision)
+        self.precision = precision
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # One run at a time, all cores on each operator: the graph is a chain, not a tree.
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = threads or _default_threads()
+        options.inter_op_num_threads = 1
+        if kind == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise InvalidArgumentError(
+                    f"device={device!r} needs onnxruntime's CUDA provider, which this install "
+                    "lacks: pip install onnxruntime-gpu (instead of onnxruntime), or use "
+                    'device="cpu"'
+                )
+            index = int(device.split(":")[1]) if ":" in device else 0
+            providers: list[Any] = [
+                ("CUDAExecutionProvider", {"device_id": index}),
+                "CPUExecutionProvider",
+            ]
+        else:
+            providers = ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own non-exported exception types
+            raise ModelNotAvailableError(
+                f"could not load the ONNX model {str(self.path)!r}: {exc}"
+            ) from exc
+        names = [i.name for i in self.session.get_inputs()]
+        if sorted(names) != ["attention_mask", "input_ids"]:
+            raise ModelNotAvailableError(
+                f"{str(self.path)!r} is not a spladekit ONNX export: its inputs are {names}, "
+                "expected input_ids and attention_mask; export it with `spladekit export-onnx`"
+            )
+        self._output = self.session.get_outputs()[0].name
+        self.vocab_size = _vocab_size(self.session, self.path.parent)
+
+    def pool(
+        self, input_ids: NDArray[np.int64], attention_mask: NDArray[np.int64]
+    ) -> NDArray[np.float32]:
+        feeds = {
+            "input_ids": np.ascontiguousarray(input_ids, dtype=np.int64),
+            "attention_mask": np.ascontiguousarray(attention_mask, dtype=np.int64),
+        }
+        (weights,) = self.session.run([self._output], feeds)
+        return np.asarray(weights, dtype=np.float32)
+
+
+def _vocab_size(session: Any, folder: Path) -> int:
+    width = session.get_outputs()[0].shape[-1]
+    if isinstance(width, int):
+        return width
+    with open(folder / "config.json", encoding="utf-8") as handle:
+        return int(json.load(handle)["vocab_size"])
+
+
+__all__ = [
+    "ONNX_PRECISIONS",
+    "OnnxBackend",
+    "check_onnx_options",
+    "import_onnxruntime",
+    "is_onnx_folder",
+]
