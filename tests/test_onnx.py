@@ -214,3 +214,54 @@ def test_missing_onnxruntime_names_the_extra(
     monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
     with pytest.raises(MissingDependencyError, match=r'pip install "spladekit\[onnx\]"'):
         OnnxBackend(onnx_dir)
+
+
+def test_an_exported_folder_picks_the_onnx_backend_by_itself(onnx_dir: Path) -> None:
+    from spladekit import SpladeEmbeddingFunction
+
+    assert SpladeEncoder(onnx_dir).backend_name == "onnx"
+    ef = SpladeEmbeddingFunction(model_name=str(onnx_dir))
+    assert ef.encoder.backend_name == "onnx"
+    assert ef.encode_queries(["graphene"]).shape == (1, 30522)
+
+
+def test_onnx_backend_refuses_model_loading_arguments(onnx_dir: Path) -> None:
+    with pytest.raises(InvalidArgumentError, match="takes no model loading arguments"):
+        SpladeEncoder(onnx_dir, backend="onnx", attn_implementation="eager")
+
+
+def test_cli_encodes_with_an_exported_folder(onnx_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from spladekit.cli import main
+
+    result = CliRunner().invoke(
+        main, ["encode", "--model", str(onnx_dir), "--precision", "int8", "-q", "graphene heat"]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"indices"' in result.stdout
+
+
+def test_cli_export_onnx_calls_the_exporter_and_lists_the_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from spladekit.cli import main
+
+    calls: list[tuple[str, str, object, object]] = []
+
+    def fake_export(model: str, out: str, *, quantize: object, opset: object) -> Path:
+        # The real export runs once per session in the onnx_dir fixture; this checks wiring.
+        calls.append((model, out, quantize, opset))
+        folder = Path(out)
+        folder.mkdir(parents=True)
+        (folder / "model.onnx").write_bytes(b"")
+        return folder
+
+    monkeypatch.setattr(onnx_export, "export_onnx", fake_export)
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(main, ["export-onnx", "some/model", str(out), "--quantize", "int8"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("some/model", str(out), "int8", 18)]
+    assert '"files": ["model.onnx"]' in result.stdout
