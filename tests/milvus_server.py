@@ -6,27 +6,40 @@ environment by ``scripts/fetch_milvus_server.py``, serves the Milvus gRPC API on
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import platform
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
-VERSION = "2.5.1"
+
+def _fetch_script() -> ModuleType:
+    # The fetch script owns where the binary lives and where it can run; reuse it.
+    path = Path(__file__).resolve().parents[1] / "scripts" / "fetch_milvus_server.py"
+    spec = importlib.util.spec_from_file_location("fetch_milvus_server", path)
+    assert spec is not None and spec.loader is not None  # a file in this repository
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_FETCH = _fetch_script()
+VERSION: str = _FETCH.VERSION
 FETCH_HINT = "run `.venv/bin/python scripts/fetch_milvus_server.py` (scripts/setup.sh does)"
 
 
 def server_dir() -> Path:
-    default = Path.home() / ".cache" / "spladekit" / f"milvus-server-{VERSION}"
-    return Path(os.environ.get("SPLADEKIT_MILVUS_SERVER", default)).expanduser()
+    folder: Path = _FETCH.server_dir()
+    return folder
 
 
 def platform_supported() -> bool:
     """The binary exists for Linux x86_64 only."""
-    return sys.platform.startswith("linux") and platform.machine().lower() in ("x86_64", "amd64")
+    supported: bool = _FETCH.supported_platform()
+    return supported
 
 
 def binary_path() -> Path:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 LONG_DOCUMENT_MODES = ("truncate", "window")
 _WIDTH_STEP = 64
+_TRIM_MIN_TOKENS = 4096
 
 Progress = Callable[[int], None]
 """Called with the number of texts just finished, for progress bars."""
@@ -316,7 +317,8 @@ class SpladeEncoder:
                 ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
             weights = self.backend.pool(ids, mask)
-            _release_free_memory()
+            if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
+                _release_free_memory()  # costs milliseconds, which single queries would feel
             yield batch, weights
 
 
