@@ -134,7 +134,9 @@ def test_eval_reports_metrics_beside_bm25_and_reuses_the_index(
     # With its relevant documents among ~40, every query finds them within the top 100.
     assert report["spladekit"]["Recall@100"] == 1.0
     assert report["documents_per_second"] > 0 and report["queries_per_second"] > 0
-    assert report["collection"] == "eval_tiny_scifact_splade_tiny"
+    # One collection per dataset and model folder (splade-tiny -> splade_tiny).
+    model_part = re.sub(r"[^0-9a-z]+", "_", tiny_model_dir.name.lower()).strip("_")
+    assert report["collection"] == f"eval_tiny_scifact_{model_part}"
 
     code, out, err = run_cli(*args, "-q")
     assert code == 0, err
