@@ -94,23 +94,11 @@ def cosine_rows(a: csr_array, b: csr_array) -> float:
 
 
 def cpu_flags() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    wanted = (
-                        "avx2",
-                        "avx512f",
-                        "avx512_vnni",
-                        "avx_vnni",
-                        "avx512_bf16",
-                        "amx_int8",
-                    )
-                    return " ".join(f for f in wanted if f in flags)
-    except OSError:
-        pass
-    return "unknown"
+    from spladekit.backends.torch_backend import cpu_flags as all_flags
+
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+    flags = all_flags()
+    return " ".join(f for f in wanted if f in flags)
 
 
 def main() -> None:

@@ -44,17 +44,21 @@ def parse_device(device: object) -> torch.device:
     return torch.device(device)
 
 
-def cpu_has_bf16() -> bool:
-    """Whether the CPU has native bf16 matrix instructions (Linux: read from /proc/cpuinfo)."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them in /proc/cpuinfo (empty elsewhere)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return False
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU has native bf16 matrix instructions."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
 def _dtype_for(precision: str, device: torch.device) -> torch.dtype:
