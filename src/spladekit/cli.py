@@ -280,6 +280,15 @@ def _count_lines(path: str) -> int | None:
         return sum(1 for line in handle if line.strip())
 
 
+chunk_size_option = click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Documents encoded and written per step; each written step survives a crash.",
+)
+
+
 @main.command()
 @click.argument("corpus")
 @click.option(
@@ -293,13 +302,7 @@ def _count_lines(path: str) -> int | None:
 @store_options
 @collection_option
 @model_options
-@click.option(
-    "--chunk-size",
-    type=click.IntRange(min=1),
-    default=256,
-    show_default=True,
-    help="Documents encoded and written per step; each written step survives a crash.",
-)
+@chunk_size_option
 @click.option(
     "--index-algo",
     default=None,
@@ -459,13 +462,7 @@ def _eval_collection(dataset_dir: str, options: EncoderOptions) -> str:
     help="Collection name [default: eval_<dataset>_<model>, reused across runs].",
 )
 @model_options
-@click.option(
-    "--chunk-size",
-    type=click.IntRange(min=1),
-    default=256,
-    show_default=True,
-    help="Documents encoded and written per step.",
-)
+@chunk_size_option
 @click.option("--no-bm25", is_flag=True, help="Skip the BM25 baseline.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
