@@ -136,7 +136,7 @@ def onnx_folder(model: Path) -> Path:
     """Export once (fp32 + int8) into spladekit's cache, in a separate process, so that the
     ONNX workers' load time and peak RSS cover loading the exported model, not exporting it."""
     code = (
-        "import sys; from pathlib import Path; from spladekit.onnx_export import cached_export; "
+        "import sys; from pathlib import Path; from spladekit.onnx.export import cached_export; "
         "print(cached_export(Path(sys.argv[1])))"
     )
     proc = subprocess.run(

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.sparse import csr_array
 
 from spladekit import SpladeEncoder
-from spladekit.onnx_export import export_onnx
+from spladekit.onnx.export import export_onnx
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
@@ -94,7 +94,7 @@ def cosine_rows(a: csr_array, b: csr_array) -> float:
 
 
 def cpu_flags() -> str:
-    from spladekit.backends.torch_backend import cpu_flags as all_flags
+    from spladekit.backends.cpu import cpu_flags as all_flags
 
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
     flags = all_flags()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the Milvus server helper lives with t
 from milvus_server import MilvusServer, binary_path, platform_supported  # noqa: E402
 from spladekit import SpladeEncoder  # noqa: E402
 from spladekit.evaluate import bm25_rank, load_beir, ranking_metrics  # noqa: E402
-from spladekit.milvus import MilvusStore  # noqa: E402
+from spladekit.store.milvus import MilvusStore  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
 DEFAULT_MODEL = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"

@@ -15,7 +15,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from spladekit.cli import main
-from spladekit.milvus import MilvusStore
+from spladekit.store.milvus import MilvusStore
 
 
 def short_corpus(scifact_dir: Path, n: int, chars: int = 160) -> list[dict[str, str]]:

@@ -136,9 +136,10 @@ def test_empty_and_whitespace_strings_encode_to_the_special_tokens_vector(
 
 def test_very_long_texts_are_truncated_without_error(tiny_encoder: SpladeEncoder) -> None:
     long_text = "mitochondria regulate apoptosis " * 2000
-    m = tiny_encoder.encode([long_text, "short"])
+    result = tiny_encoder.encode_with_stats([long_text, "short"])
+    m = result.vectors
     assert m.shape == (2, 30522)
-    assert tiny_encoder.last_stats.truncated == 1
+    assert result.stats.truncated == 1
     # Truncation keeps the first max_length tokens, so the vector equals the one for a prefix.
     prefix = " ".join(long_text.split()[:600])
     assert_rows_match(m[[0]], tiny_encoder.encode([prefix]))
@@ -194,9 +195,9 @@ def test_separate_max_lengths_for_queries_and_documents(tiny_model_dir: Path) ->
     enc = SpladeEncoder(tiny_model_dir, query_max_length=8, document_max_length=64)
     text = "the protein binds the receptor and triggers a long cascade of signals " * 10
     q = enc.encode_queries([text])
-    assert enc.last_stats.tokens == 8
+    assert enc.encode_with_stats([text], max_length=enc.query_max_length).stats.tokens == 8
     d = enc.encode_documents([text])
-    assert enc.last_stats.tokens == 64
+    assert enc.encode_with_stats([text], max_length=enc.document_max_length).stats.tokens == 64
     assert q.nnz < d.nnz
 
 

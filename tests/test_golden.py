@@ -83,8 +83,10 @@ def test_long_golden_text_is_truncated_at_the_model_limit(embed: Any) -> None:
     encoder = embed.encoder
     ids = encoder.tokenizer(FULL_BY_NAME["long"]["text"])["input_ids"]
     assert len(ids) > encoder.document_max_length == 512
-    embed([FULL_BY_NAME["long"]["text"]])
-    assert encoder.last_stats.truncated == 1
+    result = encoder.encode_with_stats(
+        [FULL_BY_NAME["long"]["text"]], max_length=encoder.document_max_length
+    )
+    assert result.stats.truncated == 1
 
 
 @pytest.mark.parametrize("golden", VECTORS, ids=[v["name"] for v in VECTORS])

@@ -28,12 +28,13 @@ def test_a_term_only_after_token_512_survives_in_windows_but_not_truncation(
 ) -> None:
     text = FILLER + TAIL
     assert len(tiny_encoder.tokenizer(text, verbose=False)["input_ids"]) > 600
-    truncated = tiny_encoder.encode_documents([text])
-    assert weight_of(tiny_encoder, truncated, "volcano") == 0.0
-    assert tiny_encoder.last_stats.truncated == 1
-    windows = windowed.encode_documents([text])
-    assert weight_of(windowed, windows, "volcano") > 0.5
-    assert windowed.last_stats.sequences > 1
+    limit = tiny_encoder.document_max_length
+    truncated = tiny_encoder.encode_with_stats([text], max_length=limit)
+    assert weight_of(tiny_encoder, truncated.vectors, "volcano") == 0.0
+    assert truncated.stats.truncated == 1
+    windows = windowed.encode_with_stats([text], max_length=windowed.document_max_length)
+    assert weight_of(windowed, windows.vectors, "volcano") > 0.5
+    assert windows.stats.sequences > 1
 
 
 def test_windowed_vector_is_the_max_over_its_windows(windowed: SpladeEncoder) -> None:

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_array
 
-from spladekit import InputTypeError, InvalidArgumentError, StoreError
-from spladekit.milvus import EMPTY_PLACEHOLDER_WEIGHT, Hit, MilvusStore, vectors_to_rows
+from spladekit import Hit, InputTypeError, InvalidArgumentError, StoreError
+from spladekit.store.milvus import EMPTY_PLACEHOLDER_WEIGHT, MilvusStore
+from spladekit.vectors import to_milvus_rows
 
 DIM = 30522
 
@@ -86,7 +87,7 @@ def test_real_encoder_output_round_trip(
 
 def test_accepts_dict_rows_single_rows_and_pairs(store: MilvusStore) -> None:
     matrix = random_vectors(4, 5, seed=3, span=50)
-    dict_rows = vectors_to_rows(matrix)
+    dict_rows = to_milvus_rows(matrix)
     store.upsert(["d0", "d1"], dict_rows[:2])  # list of {index: weight}
     store.upsert(["d2"], matrix[[2]])  # a 1 x V row
     store.upsert(["d3"], matrix[3])  # a 1-D row, as iterating a csr_array gives
@@ -252,7 +253,7 @@ def test_lite_file_in_use_by_another_process(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from spladekit import StoreError\n"
-        "from spladekit.milvus import MilvusStore\n"
+        "from spladekit.store.milvus import MilvusStore\n"
         "try:\n"
         f"    MilvusStore({uri!r})\n"
         "except StoreError as exc:\n"
@@ -265,7 +266,7 @@ def test_lite_file_in_use_by_another_process(tmp_path: Path) -> None:
     assert busy.returncode == 3, busy.stderr
     assert "in use by another process" in busy.stdout
     # Closing the store released the file: another process can open it now.
-    count = f"from spladekit.milvus import MilvusStore\nprint(MilvusStore({uri!r}).count())\n"
+    count = f"from spladekit.store.milvus import MilvusStore\nprint(MilvusStore({uri!r}).count())\n"
     free = subprocess.run([sys.executable, "-c", count], capture_output=True, text=True)
     assert (free.returncode, free.stdout.strip()) == (0, "1"), free.stderr
 

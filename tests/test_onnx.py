@@ -13,13 +13,10 @@ from scipy.sparse import csr_array
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from spladekit import (
-    InvalidArgumentError,
-    ModelNotAvailableError,
-    SpladeEncoder,
-    onnx_export,
-)
-from spladekit.backends.onnx_backend import OnnxBackend, is_onnx_folder
+from spladekit import InvalidArgumentError, ModelNotAvailableError, SpladeEncoder
+from spladekit.backends.onnx_backend import OnnxBackend
+from spladekit.onnx import export as onnx_export
+from spladekit.onnx.layout import is_onnx_folder
 
 # A dozen texts of very different lengths, so that batches are length-sorted and padded.
 TEXTS = [
@@ -170,11 +167,11 @@ def test_unsupported_export_options_are_refused(
 def test_an_export_without_int8_tells_how_to_make_one(onnx_dir: Path, tmp_path: Path) -> None:
     partial = tmp_path / "fp32-only"
     shutil.copytree(onnx_dir, partial, ignore=shutil.ignore_patterns("model_int8.onnx"))
-    with pytest.raises(ModelNotAvailableError, match=r"export-onnx .* --quantize int8"):
+    with pytest.raises(ModelNotAvailableError, match=r"export_onnx\(.*quantize='int8'\)"):
         SpladeEncoder(partial, backend="onnx", precision="int8")
 
 
-def test_a_plain_model_folder_is_exported_once_into_the_cache(
+def test_a_plain_model_folder_is_exported_once_into_the_cache_when_asked(
     onnx_dir: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(onnx_export, "_cache_root", lambda: tmp_path / "cache")
@@ -188,13 +185,19 @@ def test_a_plain_model_folder_is_exported_once_into_the_cache(
         return Path(out)
 
     monkeypatch.setattr(onnx_export, "export_onnx", fake_export)
-    first = SpladeEncoder(tiny_model_dir, backend="onnx")
-    again = SpladeEncoder(tiny_model_dir, backend="onnx", precision="int8")
+    folder = onnx_export.cached_export(tiny_model_dir)
+    first = SpladeEncoder(folder, backend="onnx")
+    again = SpladeEncoder(onnx_export.cached_export(tiny_model_dir), precision="int8")
     assert calls == [tiny_model_dir]
     cached = [p for p in (tmp_path / "cache").iterdir()]
     assert len(cached) == 1 and not cached[0].name.startswith(".")
     assert isinstance(first.backend, OnnxBackend) and isinstance(again.backend, OnnxBackend)
     assert first.backend.path.parent == cached[0] == again.backend.path.parent
+
+
+def test_the_onnx_backend_never_exports_behind_the_users_back(tiny_model_dir: Path) -> None:
+    with pytest.raises(ModelNotAvailableError, match=r"holds no ONNX export .*cached_export\(model\)"):
+        SpladeEncoder(tiny_model_dir, backend="onnx")
 
 
 def test_missing_onnxruntime_names_the_extra(

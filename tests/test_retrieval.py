@@ -13,8 +13,8 @@ from scipy.sparse import csr_array, vstack
 
 from spladekit import InputTypeError, SpladeEncoder
 from spladekit.corpus import Record
-from spladekit.milvus import MilvusStore
 from spladekit.retrieval import Retriever
+from spladekit.store.milvus import MilvusStore
 
 QUERIES = ["microRNA expression and mortality", "stem cells in the heart", "air pollution"]
 
@@ -95,7 +95,7 @@ def test_index_then_search_by_text_ranks_like_exact_scores(
     store: MilvusStore, tiny_encoder: SpladeEncoder, encoder: CachedEncoder, records: list[Record]
 ) -> None:
     retriever = Retriever(tiny_encoder, store)  # the SpladeEncoder itself
-    report = retriever.index([(r.id, r.text, r.metadata) for r in records], batch_size=8)
+    report = retriever.index([(r.id, r.text, r.metadata) for r in records], chunk_size=8)
     assert (report.seen, report.encoded, report.skipped, report.empty) == (30, 30, 0, 0)
     assert store.count() == 30
 
@@ -135,18 +135,18 @@ def test_reindexing_encodes_only_missing_documents(
     store: MilvusStore, encoder: CachedEncoder, records: list[Record]
 ) -> None:
     first = CountingEncoder(encoder)
-    Retriever(first, store).index(records[:12], batch_size=5)
+    Retriever(first, store).index(records[:12], chunk_size=5)
     assert len(first.documents) == 12
 
     second = CountingEncoder(encoder)
-    report = Retriever(second, store).index(records, batch_size=5)
+    report = Retriever(second, store).index(records, chunk_size=5)
     assert (report.encoded, report.skipped) == (18, 12)
     assert second.documents == [r.text for r in records[12:]]
     assert store.count() == 30
     assert store.existing_ids([r.id for r in records]) == {r.id for r in records}
 
     third = CountingEncoder(encoder)
-    again = Retriever(third, store).index(records, batch_size=5, skip_existing=False)
+    again = Retriever(third, store).index(records, chunk_size=5, skip_existing=False)
     assert (again.encoded, again.skipped, store.count()) == (30, 0, 30)
 
 
@@ -154,7 +154,7 @@ def test_repeated_ids_in_the_input_are_stored_once(
     store: MilvusStore, encoder: CachedEncoder
 ) -> None:
     items = [("a", "first text"), ("b", "other text"), ("a", "second text"), ("a", "third")]
-    report = Retriever(encoder, store).index(items, batch_size=2)
+    report = Retriever(encoder, store).index(items, chunk_size=2)
     assert (report.seen, report.encoded, report.skipped) == (4, 2, 2)
     assert store.count() == 2
     assert store.get(["a"])[0].text == "first text"
@@ -165,7 +165,7 @@ def test_documents_with_empty_vectors_are_kept_not_returned(
 ) -> None:
     blank = records[3].text
     blanking = CountingEncoder(encoder, blank=[blank])
-    report = Retriever(blanking, store).index(records[:10], batch_size=4)
+    report = Retriever(blanking, store).index(records[:10], chunk_size=4)
     assert (report.encoded, report.empty) == (10, 1)
     assert store.count() == 10
     [doc] = store.get([records[3].id])

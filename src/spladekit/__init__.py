@@ -2,6 +2,14 @@
 
 This module is a table of contents: names resolve lazily so that ``import spladekit`` loads
 neither torch nor transformers nor pymilvus until something that needs them is used.
+
+Where things live:
+
+- encoding: :mod:`.encoder` (SpladeEncoder), :mod:`.compat` (SpladeEmbeddingFunction),
+  :mod:`.options` (EncoderConfig), :mod:`.pooling` (the SPLADE formula), :mod:`.backends`;
+- vectors: :mod:`.vectors` (SparseVectors, to_milvus_rows, decoding);
+- storing and searching: :mod:`.store` (MilvusStore, MemoryStore), :mod:`.retrieval`;
+- evaluation: :mod:`.evaluate`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`.
 """
 
 from __future__ import annotations
@@ -9,53 +17,72 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import (
     InputTypeError,
     InvalidArgumentError,
     MissingDependencyError,
+    ModelMismatchError,
     ModelNotAvailableError,
+    ServiceError,
     SpladeError,
     StoreError,
     UnsupportedModelError,
 )
 
-__version__ = "0.1.0"
-
 _LAZY = {
     "SpladeEncoder": "encoder",
     "EncodeStats": "encoder",
+    "Encoded": "encoder",
+    "EncoderConfig": "options",
     "SpladeEmbeddingFunction": "compat",
     "KNOWN_MODELS": "models",
     "DEFAULT_MODEL": "models",
-    "to_milvus_rows": "sparse",
-    "decode_rows": "sparse",
-    "MilvusStore": "milvus",
-    "Hit": "milvus",
-    "StoredDocument": "milvus",
+    "ModelIdentity": "models",
+    "SparseVectors": "vectors",
+    "to_milvus_rows": "vectors",
+    "decode_rows": "vectors",
+    "MilvusStore": "store.milvus",
+    "MemoryStore": "store.memory",
+    "Store": "store.base",
+    "SearchOptions": "store.base",
+    "Hit": "store.base",
+    "StoredDocument": "store.base",
     "Retriever": "retrieval",
     "IndexReport": "retrieval",
-    "export_onnx": "onnx_export",
+    "export_onnx": "onnx.export",
+    "cached_export": "onnx.export",
 }
 
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
     "EncodeStats",
+    "Encoded",
+    "EncoderConfig",
     "Hit",
     "IndexReport",
     "InputTypeError",
     "InvalidArgumentError",
+    "MemoryStore",
     "MilvusStore",
     "MissingDependencyError",
+    "ModelIdentity",
+    "ModelMismatchError",
     "ModelNotAvailableError",
     "Retriever",
+    "SearchOptions",
+    "ServiceError",
+    "SparseVectors",
     "SpladeEmbeddingFunction",
     "SpladeEncoder",
     "SpladeError",
+    "Store",
     "StoreError",
     "StoredDocument",
     "UnsupportedModelError",
     "__version__",
+    "cached_export",
     "decode_rows",
     "export_onnx",
     "to_milvus_rows",
@@ -63,12 +90,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .compat import SpladeEmbeddingFunction
-    from .encoder import EncodeStats, SpladeEncoder
-    from .milvus import Hit, MilvusStore, StoredDocument
-    from .models import DEFAULT_MODEL, KNOWN_MODELS
-    from .onnx_export import export_onnx
+    from .encoder import Encoded, EncodeStats, SpladeEncoder
+    from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelIdentity
+    from .onnx.export import cached_export, export_onnx
+    from .options import EncoderConfig
     from .retrieval import IndexReport, Retriever
-    from .sparse import decode_rows, to_milvus_rows
+    from .store.base import Hit, SearchOptions, Store, StoredDocument
+    from .store.memory import MemoryStore
+    from .store.milvus import MilvusStore
+    from .vectors import SparseVectors, decode_rows, to_milvus_rows
 
 
 def __getattr__(name: str) -> Any:

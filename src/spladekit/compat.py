@@ -9,19 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from scipy.sparse import csr_array
-
-from .encoder import Progress, SpladeEncoder, check_texts
-from .errors import InputTypeError
-from .models import DEFAULT_MODEL
+from .encoder import Progress, SpladeEncoder
+from .models import DEFAULT_MODEL, ModelIdentity
+from .validation import optional_positive_int, string, text_list
+from .vectors import SparseVectors
 
 
 class SpladeEmbeddingFunction:
     """Drop-in for ``pymilvus.model.sparse.SpladeEmbeddingFunction``.
 
-    ``**kwargs`` go to model loading (``revision``, ``token``, ``cache_dir``,
-    ``local_files_only``, ``dtype``/``torch_dtype``...); the hub ones reach the tokenizer too.
-    The keyword-only arguments are spladekit's additions.
+    The positional parameters are the reference's. ``**kwargs`` take spladekit's encoder
+    options (:class:`~spladekit.options.EncoderConfig`: ``query_max_length``,
+    ``document_max_length``, ``threshold``, ``backend``, ``precision``, ``long_documents``...)
+    and model loading arguments (``revision``, ``token``, ``cache_dir``, ``local_files_only``,
+    ``dtype``/``torch_dtype``...); the hub ones reach the tokenizer too.
     """
 
     def __init__(
@@ -33,55 +34,25 @@ class SpladeEmbeddingFunction:
         device: str = "cpu",
         k_tokens_query: int | None = None,
         k_tokens_document: int | None = None,
-        *,
-        query_max_length: int | None = None,
-        document_max_length: int | None = None,
-        threshold: float = 0.0,
-        backend: str | None = None,
-        precision: str = "fp32",
-        long_documents: str = "truncate",
         **kwargs: Any,
     ) -> None:
-        for name, value in (
-            ("query_instruction", query_instruction),
-            ("doc_instruction", doc_instruction),
-        ):
-            if not isinstance(value, str):
-                raise InputTypeError(f"{name} must be a str, got {type(value).__name__}")
-        for name, k in (
-            ("k_tokens_query", k_tokens_query),
-            ("k_tokens_document", k_tokens_document),
-        ):
-            if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-                raise InputTypeError(f"{name} must be a positive int or None, got {k!r}")
         self.model_name = model_name
-        self.query_instruction = query_instruction
-        self.doc_instruction = doc_instruction
-        self.k_tokens_query = k_tokens_query
-        self.k_tokens_document = k_tokens_document
-        self.encoder = SpladeEncoder(
-            model_name,
-            device=device,
-            batch_size=batch_size,
-            query_max_length=query_max_length,
-            document_max_length=document_max_length,
-            threshold=threshold,
-            backend=backend,
-            precision=precision,
-            long_documents=long_documents,
-            **kwargs,
-        )
+        self.query_instruction = string("query_instruction", query_instruction)
+        self.doc_instruction = string("doc_instruction", doc_instruction)
+        self.k_tokens_query = optional_positive_int("k_tokens_query", k_tokens_query)
+        self.k_tokens_document = optional_positive_int("k_tokens_document", k_tokens_document)
+        self.encoder = SpladeEncoder(model_name, batch_size=batch_size, device=device, **kwargs)
 
-    def __call__(self, texts: Sequence[str]) -> csr_array:
+    def __call__(self, texts: Sequence[str]) -> SparseVectors:
         """Encode with neither instruction nor top-k, at the documents' max length."""
-        return self.encoder.encode(check_texts(texts), max_length=self.encoder.document_max_length)
+        return self.encoder.encode(text_list(texts), max_length=self.encoder.document_max_length)
 
     def encode_documents(
         self, documents: Sequence[str], *, progress: Progress | None = None
-    ) -> csr_array:
+    ) -> SparseVectors:
         """Encode documents: ``doc_instruction`` prepended, top ``k_tokens_document`` kept."""
         return self.encoder.encode(
-            check_texts(documents, "documents"),
+            text_list(documents, "documents"),
             max_length=self.encoder.document_max_length,
             top_k=self.k_tokens_document,
             prefix=self.doc_instruction,
@@ -90,15 +61,20 @@ class SpladeEmbeddingFunction:
 
     def encode_queries(
         self, queries: Sequence[str], *, progress: Progress | None = None
-    ) -> csr_array:
+    ) -> SparseVectors:
         """Encode queries: ``query_instruction`` prepended, top ``k_tokens_query`` kept."""
         return self.encoder.encode(
-            check_texts(queries, "queries"),
+            text_list(queries, "queries"),
             max_length=self.encoder.query_max_length,
             top_k=self.k_tokens_query,
             prefix=self.query_instruction,
             progress=progress,
         )
+
+    @property
+    def model_identity(self) -> ModelIdentity:
+        """Which model makes these vectors (name and weights fingerprint)."""
+        return self.encoder.model_identity
 
     @property
     def dim(self) -> int:

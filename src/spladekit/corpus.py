@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import InvalidArgumentError
+from .validation import check_unicode
+
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,14 @@ def _from_json(obj: object, line_no: int, source: str) -> Record:
         # BEIR corpus.jsonl: title and text are joined, as BEIR's own evaluation does.
         text = f"{title.strip()} {text}" if text else title.strip()
     meta = obj.get("metadata")
-    metadata = dict(meta) if isinstance(meta, dict) else {}
-    return Record(str(raw_id), text, metadata)
+    if meta is not None and not isinstance(meta, dict):
+        raise InvalidArgumentError(
+            f"{source} line {line_no}: 'metadata' must be a JSON object, got {type(meta).__name__}"
+        )
+    doc_id = str(raw_id)
+    check_unicode(f"{source} line {line_no} id", doc_id)
+    check_unicode(f"{source} line {line_no} text", text)
+    return Record(doc_id, text, dict(meta or {}))
 
 
 def read_records(
@@ -56,8 +65,10 @@ def read_records(
     if fmt not in ("auto", "jsonl", "text"):
         raise InvalidArgumentError(f"format must be auto, jsonl or text, got {fmt!r}")
     mode = None if fmt == "auto" else fmt
-    for line_no, raw in enumerate(lines, start=1):
+    for line_no, raw in _numbered_lines(lines, source):
         line = raw.rstrip("\n").rstrip("\r")
+        if line_no == 1:
+            line = line.removeprefix(BOM)  # a byte-order mark is not part of the first text
         if mode is None:
             if not line.strip():
                 continue
@@ -70,17 +81,37 @@ def read_records(
             except json.JSONDecodeError as exc:
                 raise InvalidArgumentError(
                     f"{source} line {line_no}: not valid JSON ({exc.msg}); use one JSON object "
-                    "per line, or --format text"
+                    "per line, or read the file as plain text"
                 ) from exc
             yield _from_json(obj, line_no, source)
         else:
+            check_unicode(f"{source} line {line_no}", line)
             yield Record(str(line_no - 1), line)
 
 
+def _numbered_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, str]]:
+    """(line number, line), turning a decoding failure into an error that names the line."""
+    iterator = iter(lines)
+    line_no = 0
+    while True:
+        try:
+            raw = next(iterator)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise InvalidArgumentError(
+                f"{source} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} after line "
+                f"{line_no} cannot be decoded; convert the file to UTF-8 (for example "
+                "iconv -f latin1 -t utf-8)"
+            ) from None
+        line_no += 1
+        yield line_no, raw
+
+
 def open_text(path: str) -> IO[str]:
-    """Open a UTF-8 text file with a clear error when it is missing."""
+    """Open a UTF-8 text file (a leading byte-order mark is skipped), or say why not."""
     try:
-        return open(path, encoding="utf-8")
+        return open(path, encoding="utf-8-sig")
     except OSError as exc:
         raise InvalidArgumentError(f"cannot read {path!r}: {exc.strerror}") from exc
 

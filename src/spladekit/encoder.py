@@ -1,4 +1,9 @@
-"""SpladeEncoder: tokenise, sort and batch, run a backend, pool, prune, return a csr_array."""
+"""SpladeEncoder: tokenise, sort and batch, run a backend, prune, return :class:`SparseVectors`.
+
+Thread safety: an encoder holds only read-only state after construction (tokenizer copy,
+backend weights, options). Any number of threads may encode with one encoder at once; each
+call's statistics come back from that call (:meth:`SpladeEncoder.encode_with_stats`).
+"""
 
 from __future__ import annotations
 
@@ -8,63 +13,50 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_array
 
-from .backends import BACKENDS, PRECISIONS, Backend
-from .errors import InputTypeError, InvalidArgumentError
+from .backends import Backend, make_backend
+from .errors import InvalidArgumentError
 from .models import (
     DEFAULT_MODEL,
-    load_masked_lm,
+    ModelIdentity,
     load_tokenizer,
+    model_fingerprint,
+    precision_from_dtype,
     resolve_model_dir,
     split_load_kwargs,
 )
-from .sparse import decode_rows, prune_dense, stack_rows
+from .onnx.layout import is_onnx_folder
+from .options import EncoderConfig
+from .tokenize import TRUNCATIONS, TokenIds, Truncation
+from .validation import choice, non_negative_number, optional_positive_int, string, text_list
+from .vectors import SparseVectors, decode_rows, prune_dense, stack_rows
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-LONG_DOCUMENT_MODES = ("truncate", "window")
-_WIDTH_STEP = 64
+# Batch widths are rounded up to a multiple of this for long texts: a few recurring shapes let
+# the allocator reuse freed blocks, where a new shape every batch fragments the heap and
+# inflates peak memory (measured: ~25% lower peak RSS). Short texts (queries) round to 8, so a
+# batch of queries is not padded to 64 tokens.
+_WIDTH_STEP_LONG = 64
+_WIDTH_STEP_SHORT = 8
+_SHORT_WIDTH = 128
 _TRIM_MIN_TOKENS = 4096
 
 Progress = Callable[[int], None]
 """Called with the number of texts just finished, for progress bars."""
 
-
-def check_texts(texts: object, what: str = "texts") -> list[str]:
-    """Validate a list of texts at the public boundary; errors name the offending position."""
-    if isinstance(texts, (str, bytes)):
-        raise InputTypeError(
-            f"{what} must be a list of str, got a single {type(texts).__name__}; wrap it: [text]"
-        )
-    if not isinstance(texts, Iterable):
-        raise InputTypeError(f"{what} must be a list of str, got {type(texts).__name__}")
-    out = list(texts)
-    for i, text in enumerate(out):
-        if not isinstance(text, str):
-            raise InputTypeError(
-                f"{what} must be a list of str, got {type(text).__name__} at position {i}"
-            )
-    return out
-
-
-def _check_positive(name: str, value: object, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgumentError(
-            f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}"
-        )
+Rows = list[tuple[NDArray[np.int32], NDArray[np.float32]]]
 
 
 @dataclass(frozen=True)
 class EncodeStats:
-    """What the last ``encode`` call did, for CLIs and logs."""
+    """What one encode call did: texts, model inputs (windows count apart), cut texts, tokens."""
 
     texts: int
     sequences: int
@@ -72,97 +64,76 @@ class EncodeStats:
     tokens: int
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """The vectors of one encode call and what it did."""
+
+    vectors: SparseVectors
+    stats: EncodeStats
+
+
 class SpladeEncoder:
-    """Turns texts into SPLADE vectors: 2-D float32 ``csr_array`` of shape (n, vocab size).
+    """Turns texts into SPLADE vectors: 2-D float32 :class:`SparseVectors` of (n, vocab size).
 
     Vectors do not depend on batch composition (padding is masked out of the max pooling), and
     texts are sorted by length and batched under a token budget, then returned in input order.
+    Options are :class:`~spladekit.options.EncoderConfig`'s, given as ``config`` or as keywords
+    (``device=``, ``batch_size=``...); other keywords go to model loading (``revision``,
+    ``token``, ``cache_dir``, ``local_files_only``, ``dtype``...).
     """
 
     def __init__(
         self,
         model_name_or_path: str | os.PathLike[str] = DEFAULT_MODEL,
-        *,
-        device: str = "cpu",
-        batch_size: int = 32,
-        max_tokens_per_batch: int = 8192,
-        query_max_length: int | None = None,
-        document_max_length: int | None = None,
-        threshold: float = 0.0,
-        backend: str | None = None,
-        precision: str = "fp32",
-        long_documents: str = "truncate",
-        window_stride: int | None = None,
-        **load_kwargs: Any,
+        config: EncoderConfig | None = None,
+        **kwargs: Any,
     ) -> None:
-        _check_positive("batch_size", batch_size)
-        _check_positive("max_tokens_per_batch", max_tokens_per_batch)
-        _check_positive("query_max_length", query_max_length, allow_none=True)
-        _check_positive("document_max_length", document_max_length, allow_none=True)
-        _check_positive("window_stride", window_stride, allow_none=True)
-        self.threshold = _check_threshold(threshold)
-        if backend is not None and backend not in BACKENDS:
-            raise InvalidArgumentError(
-                f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}"
-            )
-        if precision not in PRECISIONS:
-            raise InvalidArgumentError(
-                f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}"
-            )
-        if long_documents not in LONG_DOCUMENT_MODES:
-            raise InvalidArgumentError(
-                f"long_documents must be one of {', '.join(LONG_DOCUMENT_MODES)}; "
-                f"got {long_documents!r}"
-            )
-        self.batch_size = batch_size
-        self.max_tokens_per_batch = max_tokens_per_batch
-        self.long_documents = long_documents
+        config, load_kwargs = EncoderConfig.split(kwargs, base=config)
         hub_kwargs, model_kwargs = split_load_kwargs(load_kwargs)
+        config = _apply_dtype(config, model_kwargs)
         self.model_name = os.fspath(model_name_or_path)
-        self.model_dir = resolve_model_dir(model_name_or_path, **hub_kwargs)
-        if backend is None:
+        self.model_dir: Path = resolve_model_dir(model_name_or_path, **hub_kwargs)
+        if config.backend is None:
             # An exported ONNX folder loads like any model name; everything else runs on torch.
-            from .backends.onnx_backend import is_onnx_folder
-
-            backend = "onnx" if is_onnx_folder(self.model_dir) else "torch"
+            config = config.replace(backend="onnx" if is_onnx_folder(self.model_dir) else "torch")
+        self.config = config
         self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(self.model_dir)
-        self.backend: Backend = _make_backend(
-            backend, self.model_dir, device=device, precision=precision, model_kwargs=model_kwargs
+        self._tokens = TokenIds(self.tokenizer)
+        self.backend: Backend = make_backend(
+            str(config.backend), self.model_dir, device=config.device,
+            precision=config.precision, model_kwargs=model_kwargs,
         )
-        self.backend_name = backend
-        self.precision = precision
-        self.device = device
+        self.model_identity = ModelIdentity(self.model_name, model_fingerprint(self.model_dir))
         self.model_max_length = _model_max_length(self.tokenizer)
         self.query_max_length = min(
-            query_max_length or self.model_max_length, self.model_max_length
+            config.query_max_length or self.model_max_length, self.model_max_length
         )
         self.document_max_length = min(
-            document_max_length or self.model_max_length, self.model_max_length
+            config.document_max_length or self.model_max_length, self.model_max_length
         )
-        self.window_stride = window_stride
-        self.last_stats = EncodeStats(0, 0, 0, 0)
-        self._vocabulary: list[str] | None = None
+        self.vocabulary: list[str] = _vocabulary(self.tokenizer, self.dim)
+
+    # Shortcuts to the options, read-only.
+    @property
+    def backend_name(self) -> str:
+        return str(self.config.backend)
+
+    @property
+    def precision(self) -> str:
+        return self.config.precision
+
+    @property
+    def device(self) -> str:
+        return self.config.device
 
     @property
     def dim(self) -> int:
         """Width of every vector: the model's vocabulary size (30522 for BERT uncased)."""
         return self.backend.vocab_size
 
-    @property
-    def vocabulary(self) -> list[str]:
-        """Token string for each vector dimension."""
-        if self._vocabulary is None:
-            vocab = self.tokenizer.get_vocab()
-            tokens = [""] * self.dim
-            for token, index in vocab.items():
-                if 0 <= index < self.dim:
-                    tokens[index] = token
-            self._vocabulary = tokens
-        return self._vocabulary
-
     def encode_documents(
         self, texts: Sequence[str], *, top_k: int | None = None, progress: Progress | None = None
-    ) -> csr_array:
+    ) -> SparseVectors:
         """Encode documents with ``document_max_length``."""
         return self.encode(
             texts, max_length=self.document_max_length, top_k=top_k, progress=progress
@@ -170,7 +141,7 @@ class SpladeEncoder:
 
     def encode_queries(
         self, texts: Sequence[str], *, top_k: int | None = None, progress: Progress | None = None
-    ) -> csr_array:
+    ) -> SparseVectors:
         """Encode queries with ``query_max_length``."""
         return self.encode(texts, max_length=self.query_max_length, top_k=top_k, progress=progress)
 
@@ -182,31 +153,56 @@ class SpladeEncoder:
         top_k: int | None = None,
         threshold: float | None = None,
         prefix: str = "",
+        truncation: Truncation = "right",
         progress: Progress | None = None,
-    ) -> csr_array:
-        """Encode texts into a (len(texts), dim) float32 ``csr_array`` in input order.
+    ) -> SparseVectors:
+        """Encode texts into a (len(texts), dim) float32 :class:`SparseVectors`, in input order.
 
         ``top_k`` keeps at most that many of the largest weights per text; ``threshold`` drops
         weights at or below it (default: the encoder's); ``prefix`` is prepended to each text.
+        ``truncation`` says what happens to a text over ``max_length`` tokens: ``right`` keeps
+        its first tokens, ``left`` its last ones, ``error`` refuses it (``long_documents=
+        "window"`` never truncates).
         """
-        items = check_texts(texts)
-        _check_positive("top_k", top_k, allow_none=True)
-        _check_positive("max_length", max_length, allow_none=True)
-        thr = self.threshold if threshold is None else _check_threshold(threshold)
-        if prefix:
-            items = [prefix + text for text in items]
-        if not items:
-            self.last_stats = EncodeStats(0, 0, 0, 0)
-            return stack_rows([], self.dim)
+        return self.encode_with_stats(
+            texts, max_length=max_length, top_k=top_k, threshold=threshold, prefix=prefix,
+            truncation=truncation, progress=progress,
+        ).vectors
+
+    def encode_with_stats(
+        self,
+        texts: Sequence[str],
+        *,
+        max_length: int | None = None,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        prefix: str = "",
+        truncation: Truncation = "right",
+        progress: Progress | None = None,
+    ) -> Encoded:
+        """:meth:`encode`, with what the call did (texts truncated, windows, tokens)."""
+        items = text_list(texts)
+        top_k = optional_positive_int("top_k", top_k)
+        max_length = optional_positive_int("max_length", max_length)
+        thr = self.config.threshold if threshold is None else non_negative_number(
+            "threshold", threshold
+        )
+        prefix = string("prefix", prefix)
+        choice("truncation", truncation, TRUNCATIONS)
         if max_length is not None and max_length < 3:
             raise InvalidArgumentError(
                 f"max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}"
             )
+        if prefix:
+            items = [prefix + text for text in items]
+        if not items:
+            return Encoded(stack_rows([], self.dim), EncodeStats(0, 0, 0, 0))
         limit = min(max_length or self.model_max_length, self.model_max_length)
-        run = self._encode_windowed if self.long_documents == "window" else self._encode_truncated
-        rows, stats = run(items, limit, top_k, thr, progress)
-        self.last_stats = stats
-        return stack_rows(rows, self.dim)
+        if self.config.long_documents == "window":
+            rows, stats = self._encode_windowed(items, limit, top_k, thr, progress)
+        else:
+            rows, stats = self._encode_truncated(items, limit, truncation, top_k, thr, progress)
+        return Encoded(stack_rows(rows, self.dim), stats)
 
     def decode(self, vectors: object, top_k: int | None = None) -> list[list[tuple[str, float]]]:
         """(token, weight) pairs per row, heaviest first: what each vector means."""
@@ -215,27 +211,17 @@ class SpladeEncoder:
     # -- internals -------------------------------------------------------------------------
 
     def _encode_truncated(
-        self, texts: list[str], limit: int, top_k: int | None, thr: float, progress: Progress | None
-    ) -> tuple[list[tuple[NDArray[np.int32], NDArray[np.float32]]], EncodeStats]:
-        # Tokenise one past the limit so that truncated texts can be counted, then cut them the
-        # way the tokenizer's own truncation (and so the reference) does: [CLS], leading
-        # tokens, closing [SEP].
-        encoded = self.tokenizer(
-            texts,
-            add_special_tokens=True,
-            truncation=True,
-            max_length=limit + 1,
-            return_attention_mask=False,
-            verbose=False,
-        )
-        sequences: list[list[int]] = encoded["input_ids"]
-        truncated = 0
-        for i, seq in enumerate(sequences):
-            if len(seq) > limit:
-                truncated += 1
-                sequences[i] = seq[: limit - 1] + seq[-1:]
+        self,
+        texts: list[str],
+        limit: int,
+        truncation: Truncation,
+        top_k: int | None,
+        thr: float,
+        progress: Progress | None,
+    ) -> tuple[Rows, EncodeStats]:
+        sequences, truncated = self._tokens.truncated(texts, limit, truncation)
         empty = (np.zeros(0, np.int32), np.zeros(0, np.float32))
-        rows = [empty] * len(texts)
+        rows: Rows = [empty] * len(texts)
         for batch, weights in self._iter_batches(sequences):
             indptr, indices, values = prune_dense(weights, top_k=top_k, threshold=thr)
             for j, pos in enumerate(batch):
@@ -247,36 +233,24 @@ class SpladeEncoder:
 
     def _encode_windowed(
         self, texts: list[str], limit: int, top_k: int | None, thr: float, progress: Progress | None
-    ) -> tuple[list[tuple[NDArray[np.int32], NDArray[np.float32]]], EncodeStats]:
+    ) -> tuple[Rows, EncodeStats]:
         """Split long texts into overlapping windows and max-pool their vectors per text."""
-        tok = self.tokenizer
-        cls, sep = tok.cls_token_id, tok.sep_token_id
-        if cls is None or sep is None:
-            raise InvalidArgumentError(
-                "long_documents='window' needs a tokenizer with [CLS] and [SEP] tokens"
-            )
+        cls, sep = self._tokens.cls_id, self._tokens.sep_id
         body = limit - 2
-        stride = min(self.window_stride or body, body)
-        rows: list[tuple[NDArray[np.int32], NDArray[np.float32]]] = []
+        stride = min(self.config.window_stride or body, body)
+        rows: Rows = []
         n_sequences = n_tokens = 0
         # Groups bound the dense (windows, vocab) buffer that the per-text max needs.
-        group = max(1, 4 * self.batch_size)
+        group = max(1, 4 * self.config.batch_size)
         for g0 in range(0, len(texts), group):
             chunk = texts[g0 : g0 + group]
-            encoded = tok(
-                chunk,
-                add_special_tokens=False,
-                truncation=False,
-                return_attention_mask=False,
-                verbose=False,
-            )
             sequences: list[list[int]] = []
             starts: list[int] = []
-            for content in encoded["input_ids"]:
+            for content in self._tokens.content(chunk):
                 starts.append(len(sequences))
                 begin = 0
                 while True:
-                    sequences.append([cls, *content[begin : begin + body], sep])
+                    sequences.append([cls, *content[begin : begin + body], sep])  # type: ignore[list-item]
                     if begin + body >= len(content):
                         break
                     begin += stride
@@ -303,15 +277,16 @@ class SpladeEncoder:
         order = np.argsort(-lengths, kind="stable")  # longest first: memory peaks early, if at all
         start = 0
         while start < len(order):
-            # Batch widths are rounded up to a multiple of _WIDTH_STEP: a few recurring
-            # shapes let the allocator reuse freed blocks, where a new shape every batch
-            # fragments the heap and inflates peak memory (measured: ~25% lower peak RSS).
-            longest = -(-int(lengths[order[start]]) // _WIDTH_STEP) * _WIDTH_STEP
-            fit = max(1, self.max_tokens_per_batch // longest)
-            batch = order[start : start + min(self.batch_size, fit)].tolist()
+            longest = int(lengths[order[start]])
+            step = _WIDTH_STEP_SHORT if longest <= _SHORT_WIDTH else _WIDTH_STEP_LONG
+            width = -(-longest // step) * step
+            fit = max(1, self.config.max_tokens_per_batch // width)
+            batch = order[start : start + min(self.config.batch_size, fit)].tolist()
             start += len(batch)
-            ids = np.zeros((len(batch), longest), dtype=np.int64)
-            mask = np.zeros((len(batch), longest), dtype=np.int64)
+            if len(batch) == 1:
+                width = longest  # a lone text needs no padding at all
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, pos in enumerate(batch):
                 seq = sequences[pos]
                 ids[row, : len(seq)] = seq
@@ -320,6 +295,29 @@ class SpladeEncoder:
             if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
                 _release_free_memory()  # costs milliseconds, which single queries would feel
             yield batch, weights
+
+
+def _apply_dtype(config: EncoderConfig, model_kwargs: dict[str, Any]) -> EncoderConfig:
+    """Honour a ``dtype`` loading argument as the precision it names, or refuse a conflict."""
+    if "dtype" not in model_kwargs:
+        return config
+    wanted = precision_from_dtype(model_kwargs["dtype"])
+    if config.precision not in ("fp32", wanted):
+        raise InvalidArgumentError(
+            f"dtype={model_kwargs['dtype']!r} and precision={config.precision!r} disagree; "
+            "give one of them"
+        )
+    # The backend converts the model; loading it in fp32 first keeps one code path.
+    del model_kwargs["dtype"]
+    return config.replace(precision=wanted)
+
+
+def _vocabulary(tokenizer: PreTrainedTokenizerBase, dim: int) -> list[str]:
+    tokens = [""] * dim
+    for token, index in tokenizer.get_vocab().items():
+        if 0 <= index < dim:
+            tokens[index] = token
+    return tokens
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
@@ -344,41 +342,10 @@ def _release_free_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _check_threshold(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise InvalidArgumentError(f"threshold must be a number >= 0, got {value!r}")
-    return float(value)
-
-
 def _model_max_length(tokenizer: PreTrainedTokenizerBase) -> int:
     # Tokenizers saved without a limit report a huge sentinel; BERT position tables stop at 512.
     value = int(getattr(tokenizer, "model_max_length", 512) or 512)
     return value if 2 < value <= 8192 else 512
 
 
-def _make_backend(
-    name: str,
-    folder: os.PathLike[str],
-    *,
-    device: str,
-    precision: str,
-    model_kwargs: dict[str, Any],
-) -> Backend:
-    from pathlib import Path
-
-    if name == "torch":
-        from .backends.torch_backend import TorchBackend
-
-        model = load_masked_lm(Path(folder), **model_kwargs)
-        return TorchBackend(model, device=device, precision=precision)
-    from .backends.onnx_backend import OnnxBackend
-
-    if model_kwargs:
-        raise InvalidArgumentError(
-            f"backend='onnx' takes no model loading arguments, got {sorted(model_kwargs)}; "
-            "export the model with the options you need (spladekit export-onnx)"
-        )
-    return OnnxBackend(Path(folder), device=device, precision=precision)
-
-
-__all__ = ["EncodeStats", "SpladeEncoder", "check_texts"]
+__all__ = ["EncodeStats", "Encoded", "SpladeEncoder"]

@@ -1,4 +1,8 @@
-"""The exceptions spladekit raises; every one derives from :class:`SpladeError`."""
+"""The exceptions spladekit raises; every one derives from :class:`SpladeError`.
+
+Value problems are also ``ValueError``s and type problems ``TypeError``s, so code written for
+the standard exceptions catches them too.
+"""
 
 from __future__ import annotations
 
@@ -31,11 +35,21 @@ class StoreError(SpladeError):
     """A Milvus operation failed; the message says which and what to do."""
 
 
+class ModelMismatchError(StoreError, ValueError):
+    """A collection built with one model was asked to take or search vectors of another."""
+
+
+class ServiceError(SpladeError):
+    """A spladekit (or TEI) service could not be reached or answered with an error."""
+
+
 __all__ = [
     "InputTypeError",
     "InvalidArgumentError",
     "MissingDependencyError",
+    "ModelMismatchError",
     "ModelNotAvailableError",
+    "ServiceError",
     "SpladeError",
     "StoreError",
     "UnsupportedModelError",

@@ -195,7 +195,7 @@ def evaluate(
     dataset: BeirDataset,
     *,
     k: int = 100,
-    index_batch_size: int = 256,
+    chunk_size: int = 256,
     with_bm25: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> EvalReport:
@@ -204,7 +204,7 @@ def evaluate(
     queries/s covers encoding and searching all queries, sent to Milvus in one batch.
     """
     report: IndexReport = retriever.index(
-        dataset.corpus, batch_size=index_batch_size, progress=progress
+        dataset.corpus, chunk_size=chunk_size, progress=progress
     )
     qids = list(dataset.queries)
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +11,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidArgumentError, ModelNotAvailableError, UnsupportedModelError
+from .options import Precision
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DEFAULT_MODEL = "naver/splade-cocondenser-ensembledistil"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model made some vectors: a name for people, a fingerprint to compare."""
+
+    name: str
+    fingerprint: str
+
+    def describe(self) -> str:
+        return f"{self.name!r} (fingerprint {self.fingerprint})"
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,8 @@ class ModelInfo:
     max_length: int
     note: str
 
+
+SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
 
 _NAVER_LICENCE = "CC BY-NC-SA 4.0 (non-commercial)"
 
@@ -42,8 +57,6 @@ KNOWN_MODELS: dict[str, ModelInfo] = {
         ),
     )
 }
-
-SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
 
 # Keyword arguments that decide *which files* are fetched; they apply to the tokenizer and the
 # model alike because both are loaded from the one resolved folder.
@@ -184,7 +197,12 @@ def _quiet_loading() -> Iterator[None]:
 
 
 def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
-    """Load a masked-LM from ``folder`` in eval mode; safetensors preferred, no remote code."""
+    """Load a masked-LM from ``folder`` in eval mode; safetensors preferred, no remote code.
+
+    A checkpoint without its masked-LM head (a ``BertModel`` saved on its own, say) is refused:
+    transformers would fill the head with random weights and every text would get tens of
+    thousands of meaningless non-zero weights.
+    """
     from transformers import AutoConfig, AutoModelForMaskedLM
 
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
@@ -195,8 +213,8 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
         )
     try:
         with _quiet_loading():
-            model = AutoModelForMaskedLM.from_pretrained(
-                str(folder), trust_remote_code=False, **model_kwargs
+            model, info = AutoModelForMaskedLM.from_pretrained(
+                str(folder), trust_remote_code=False, output_loading_info=True, **model_kwargs
             )
     except TypeError as exc:
         raise InvalidArgumentError(f"unsupported model loading argument: {exc}") from exc
@@ -205,16 +223,87 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
             f"could not load weights from {str(folder)!r}: {exc}. The folder needs "
             "model.safetensors (or pytorch_model.bin)"
         ) from exc
+    missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith(_HEAD_PREFIXES))
+    if missing:
+        raise UnsupportedModelError(
+            f"{str(folder)!r} has no masked-LM head (missing {', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}): it looks like an encoder saved without "
+            "its MLM head (BertModel rather than BertForMaskedLM), which would give random "
+            "weights; use a SPLADE checkpoint saved as a masked-LM"
+        )
     model.eval()
     return model
 
 
+# Parameter names of the masked-LM heads (BERT, DistilBERT) that a SPLADE checkpoint must carry.
+_HEAD_PREFIXES = ("cls.predictions.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.")
+
+_DTYPE_PRECISIONS: dict[str, Precision] = {
+    "float32": "fp32",
+    "float": "fp32",
+    "bfloat16": "bf16",
+    "float16": "fp16",
+    "half": "fp16",
+}
+
+
+def precision_from_dtype(dtype: object) -> Precision:
+    """The precision a ``dtype``/``torch_dtype`` loading argument asks for."""
+    name = str(dtype).removeprefix("torch.")
+    found = _DTYPE_PRECISIONS.get(name)
+    if found is None:
+        raise InvalidArgumentError(
+            f"dtype must be torch.float32, torch.bfloat16 or torch.float16 (or their names), "
+            f"got {dtype!r}; or leave it out and pass precision='fp32', 'bf16' or 'fp16'"
+        )
+    return found
+
+
+# How much of a weight file the fingerprint reads: this many evenly spaced samples of 64 KiB.
+_FINGERPRINT_SAMPLES = 16
+_FINGERPRINT_SAMPLE_BYTES = 64 * 1024
+FINGERPRINT_KEY = "fingerprint"
+
+
+def model_fingerprint(folder: Path) -> str:
+    """A short digest that tells checkpoints apart, even of the same vocabulary.
+
+    It hashes the size and evenly spaced samples of the weight files (about 1 MiB read,
+    whatever the model's size), so two fine-tunings of one base model differ. An ONNX export
+    carries its source model's fingerprint in its metadata, so torch and ONNX runs of one
+    checkpoint share it.
+    """
+    from .onnx.layout import read_metadata
+
+    exported = read_metadata(folder).get(FINGERPRINT_KEY)
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    if isinstance(exported, str) and exported and not files:
+        return exported
+    files = files or sorted(folder.glob("*.onnx"))
+    if not files:
+        raise ModelNotAvailableError(f"{str(folder)!r} holds no weight files to fingerprint")
+    digest = hashlib.sha256()
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"{path.suffix}:{size}".encode())
+        with open(path, "rb") as handle:
+            for i in range(_FINGERPRINT_SAMPLES):
+                handle.seek(size * i // _FINGERPRINT_SAMPLES)
+                digest.update(handle.read(_FINGERPRINT_SAMPLE_BYTES))
+    return digest.hexdigest()[:16]
+
+
 __all__ = [
     "DEFAULT_MODEL",
+    "FINGERPRINT_KEY",
     "KNOWN_MODELS",
+    "SUPPORTED_MODEL_TYPES",
+    "ModelIdentity",
     "ModelInfo",
     "load_masked_lm",
     "load_tokenizer",
+    "model_fingerprint",
+    "precision_from_dtype",
     "resolve_model_dir",
     "split_load_kwargs",
 ]

@@ -1,10 +1,11 @@
 """Where encoder and store meet: index a corpus, search by text.
 
-:class:`Retriever` holds a SPLADE encoder (:class:`~spladekit.SpladeEncoder` or
-:class:`~spladekit.SpladeEmbeddingFunction`) and a :class:`~spladekit.milvus.MilvusStore`.
-Indexing is resumable and idempotent: ids already stored are skipped before encoding, and
-every batch is written by id (upsert), so a run killed at any point and started again ends with
-every document exactly once and encodes only what was missing.
+:class:`Retriever` holds a SPLADE encoder (:class:`~spladekit.SpladeEncoder`,
+:class:`~spladekit.SpladeEmbeddingFunction`, or anything with ``encode_documents`` and
+``encode_queries``) and a :class:`~spladekit.store.Store`. Indexing is resumable and idempotent:
+ids already stored are skipped before encoding, and every chunk is written by id (upsert), so a
+run killed at any point and started again ends with every document exactly once and encodes
+only what was missing.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from typing import Any, Protocol
 from scipy.sparse import csr_array
 
 from .corpus import Record
-from .errors import InputTypeError, InvalidArgumentError
-from .milvus import Hit, MilvusStore
+from .errors import InputTypeError
+from .models import ModelIdentity
+from .store import Hit, SearchOptions, Store
+from .validation import check_unicode, positive_int, query_text
 
 Progress = Callable[[int], None]
 
-DEFAULT_INDEX_BATCH = 256
+DEFAULT_CHUNK_SIZE = 256
 
 
 class DocumentEncoder(Protocol):
@@ -44,7 +47,7 @@ class IndexReport:
 
     ``seen``: records read; ``encoded``: encoded and written; ``skipped``: already stored (or
     repeated in the input: the first occurrence wins); ``empty``: written with an empty vector
-    (see :mod:`spladekit.milvus`); ``seconds``: wall time.
+    (see :mod:`spladekit.store.milvus`); ``seconds``: wall time.
     """
 
     seen: int
@@ -62,10 +65,11 @@ class IndexReport:
 RecordLike = Record | tuple[str, str] | tuple[str, str, Mapping[str, Any] | None]
 
 
-def _as_record(item: object, position: int) -> Record:
+def as_record(item: object, position: int) -> Record:
+    """A :class:`Record` from a Record or an ``(id, text[, metadata])`` tuple, checked."""
     if isinstance(item, Record):
-        return item
-    if isinstance(item, tuple) and len(item) in (2, 3):
+        record = item
+    elif isinstance(item, tuple) and len(item) in (2, 3):
         doc_id, text = item[0], item[1]
         meta = item[2] if len(item) == 3 else None
         if not isinstance(doc_id, str) or not isinstance(text, str):
@@ -77,79 +81,100 @@ def _as_record(item: object, position: int) -> Record:
             raise InputTypeError(
                 f"record {position}: metadata must be a dict or None, got {type(meta).__name__}"
             )
-        return Record(doc_id, text, dict(meta or {}))
-    raise InputTypeError(
-        f"record {position}: expected a spladekit Record or an (id, text[, metadata]) tuple, got "
-        f"{type(item).__name__}"
-    )
+        record = Record(doc_id, text, dict(meta or {}))
+    else:
+        raise InputTypeError(
+            f"record {position}: expected a spladekit Record or an (id, text[, metadata]) "
+            f"tuple, got {type(item).__name__}"
+        )
+    check_unicode(f"record {position} id", record.id)
+    check_unicode(f"record {position} (id {record.id!r}) text", record.text)
+    return record
 
 
-def _batches(items: Iterable[object], size: int) -> Iterator[list[Record]]:
+def _chunks(items: Iterable[object], size: int) -> Iterator[list[Record]]:
     iterator = iter(items)
     position = 0
     while True:
         raw = list(islice(iterator, size))
         if not raw:
             return
-        yield [_as_record(item, position + i) for i, item in enumerate(raw)]
+        yield [as_record(item, position + i) for i, item in enumerate(raw)]
         position += len(raw)
 
 
-class Retriever:
-    """Index texts and search them by text with a SPLADE encoder and a Milvus store."""
+def model_identity_of(encoder: object) -> ModelIdentity | None:
+    """The encoder's model identity, when it has one (spladekit's encoders do)."""
+    identity = getattr(encoder, "model_identity", None)
+    return identity if isinstance(identity, ModelIdentity) else None
 
-    def __init__(self, encoder: DocumentEncoder, store: MilvusStore) -> None:
+
+class Retriever:
+    """Index texts and search them by text with a SPLADE encoder and a store.
+
+    The store records the encoder's model and refuses another one (vectors of two models do
+    not mix); ``allow_other_model=True`` mixes them anyway.
+    """
+
+    def __init__(
+        self, encoder: DocumentEncoder, store: Store, *, allow_other_model: bool = False
+    ) -> None:
         for method in ("encode_documents", "encode_queries"):
             if not callable(getattr(encoder, method, None)):
                 raise InputTypeError(
                     f"encoder must have {method}() (a SpladeEncoder or SpladeEmbeddingFunction), "
                     f"got {type(encoder).__name__}"
                 )
-        if not isinstance(store, MilvusStore):
-            raise InputTypeError(f"store must be a MilvusStore, got {type(store).__name__}")
+        if not isinstance(store, Store):
+            raise InputTypeError(
+                f"store must follow the spladekit Store protocol (MilvusStore, MemoryStore), got "
+                f"{type(store).__name__}"
+            )
         self.encoder = encoder
         self.store = store
+        identity = model_identity_of(encoder)
+        if identity is not None:
+            store.check_model(identity, allow_other=allow_other_model)
 
     def index(
         self,
         records: Iterable[RecordLike],
         *,
-        batch_size: int = DEFAULT_INDEX_BATCH,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
         skip_existing: bool = True,
         progress: Progress | None = None,
     ) -> IndexReport:
-        """Encode and store records (``Record`` or ``(id, text[, metadata])``), in batches.
+        """Encode and store records (``Record`` or ``(id, text[, metadata])``), chunk by chunk.
 
         With ``skip_existing`` (the default) ids already in the collection are neither encoded
         nor written, so a run that was interrupted can simply be started again; with
-        ``skip_existing=False`` every record is encoded and replaces the stored one. Each batch
-        is durable once written. ``progress`` is called with the number of records just done
-        (skipped or encoded). An id repeated in the input is stored once (with ``skip_existing``,
-        its first occurrence). The store is flushed at the end (faster searches on Milvus Lite).
+        ``skip_existing=False`` every record is encoded and replaces the stored one. Each chunk
+        of ``chunk_size`` records is durable once written. ``progress`` is called with the
+        number of records just done (skipped or encoded). An id repeated in the input is stored
+        once (with ``skip_existing``, its first occurrence). The store is flushed at the end.
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidArgumentError(f"batch_size must be a positive int, got {batch_size!r}")
+        chunk_size = positive_int("chunk_size", chunk_size)
         if isinstance(records, (str, bytes)):
             raise InputTypeError("records must be an iterable of records, got a str")
         started = time.perf_counter()
         seen = encoded = skipped = empty = 0
-        for batch in _batches(records, batch_size):
-            seen += len(batch)
+        for chunk in _chunks(records, chunk_size):
+            seen += len(chunk)
             todo: list[Record] = []
-            batch_ids: set[str] = set()
-            for record in batch:
-                # An id repeated within a batch: the first occurrence wins, as it does against
-                # ids stored by an earlier batch when skip_existing is on.
-                if record.id in batch_ids:
+            chunk_ids: set[str] = set()
+            for record in chunk:
+                # An id repeated within a chunk: the first occurrence wins, as it does against
+                # ids stored by an earlier chunk when skip_existing is on.
+                if record.id in chunk_ids:
                     continue
-                batch_ids.add(record.id)
+                chunk_ids.add(record.id)
                 todo.append(record)
             if skip_existing and todo:
                 stored = self.store.existing_ids([r.id for r in todo])
                 todo = [r for r in todo if r.id not in stored]
-            skipped += len(batch) - len(todo)
-            if progress is not None and len(batch) > len(todo):
-                progress(len(batch) - len(todo))
+            skipped += len(chunk) - len(todo)
+            if progress is not None and len(chunk) > len(todo):
+                progress(len(chunk) - len(todo))
             if not todo:
                 continue
             vectors = self.encoder.encode_documents([r.text for r in todo], progress=progress)
@@ -163,51 +188,35 @@ class Retriever:
         return IndexReport(seen, encoded, skipped, empty, time.perf_counter() - started)
 
     def search(
-        self,
-        query: str,
-        k: int = 10,
-        *,
-        drop_ratio_search: float = 0.0,
-        filter: str | None = None,
-        with_text: bool = True,
-        with_metadata: bool = True,
+        self, query: str, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
     ) -> list[Hit]:
-        """The ``k`` best documents for one query, best first."""
+        """The ``k`` best documents for one query, best first (options as for the store)."""
         if not isinstance(query, str):
             raise InputTypeError(
                 f"query must be a str, got {type(query).__name__}; use search_many for several"
             )
-        return self.search_many(
-            [query], k, drop_ratio_search=drop_ratio_search, filter=filter,
-            with_text=with_text, with_metadata=with_metadata,
-        )[0]
+        return self.search_many([query], k, options=options, **changes)[0]
 
     def search_many(
         self,
         queries: Sequence[str],
         k: int = 10,
         *,
-        drop_ratio_search: float = 0.0,
-        filter: str | None = None,
-        with_text: bool = True,
-        with_metadata: bool = True,
+        options: SearchOptions | None = None,
+        **changes: Any,
     ) -> list[list[Hit]]:
-        """The ``k`` best documents for each query: one encode call and one Milvus search call
-        (per 1024 queries), which matters on Milvus Lite, where each call has a fixed cost."""
+        """The ``k`` best documents for each query: one encode call and one store search call
+        (per 1024 queries), which matters on Milvus Lite, where each call has a fixed cost.
+        A blank query is refused: it has no words to match."""
         if isinstance(queries, str) or not isinstance(queries, Sequence):
             raise InputTypeError(f"queries must be a list of str, got {type(queries).__name__}")
-        for i, query in enumerate(queries):
-            if not isinstance(query, str):
-                raise InputTypeError(
-                    f"queries must be a list of str, got {type(query).__name__} at position {i}"
-                )
-        if not queries:
+        texts = [query_text(q, f"query {i}" if len(queries) > 1 else "query")
+                 for i, q in enumerate(queries)]
+        opts = SearchOptions.build(options, changes)
+        if not texts:
             return []
-        vectors = self.encoder.encode_queries(list(queries))
-        return self.store.search(
-            vectors, k, drop_ratio_search=drop_ratio_search, filter=filter,
-            with_text=with_text, with_metadata=with_metadata,
-        )
+        vectors = self.encoder.encode_queries(texts)
+        return self.store.search(vectors, k, options=opts)
 
 
-__all__ = ["DocumentEncoder", "IndexReport", "Retriever"]
+__all__ = ["DocumentEncoder", "IndexReport", "Retriever", "as_record", "model_identity_of"]

@@ -1,17 +1,19 @@
 """Backends turn padded token batches into pooled SPLADE weights, one (batch, vocab) row per text.
 
-A backend is chosen by exact name; ``BACKENDS`` lists the valid ones.
+A backend is chosen by exact name (:data:`~spladekit.options.BACKENDS`); :func:`make_backend`
+builds one. Every backend is safe to call from several threads at once.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-BACKENDS = ("torch", "onnx")
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+from ..errors import InvalidArgumentError
+from ..options import BACKENDS
 
 
 class Backend(Protocol):
@@ -26,4 +28,25 @@ class Backend(Protocol):
         ...
 
 
-__all__ = ["BACKENDS", "PRECISIONS", "Backend"]
+def make_backend(
+    name: str, folder: Path, *, device: str, precision: str, model_kwargs: dict[str, Any]
+) -> Backend:
+    """Build the backend called ``name`` for the model in ``folder``."""
+    if name == "torch":
+        from ..models import load_masked_lm
+        from .torch_backend import TorchBackend
+
+        return TorchBackend(load_masked_lm(folder, **model_kwargs), device, precision)
+    if name == "onnx":
+        from .onnx_backend import OnnxBackend
+
+        if model_kwargs:
+            raise InvalidArgumentError(
+                f"backend='onnx' takes no model loading arguments, got {sorted(model_kwargs)}; "
+                "export the model with the options you need (spladekit.export_onnx)"
+            )
+        return OnnxBackend(folder, device=device, precision=precision)
+    raise InvalidArgumentError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+
+
+__all__ = ["Backend", "make_backend"]

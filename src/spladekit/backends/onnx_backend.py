@@ -1,15 +1,15 @@
-"""The ONNX Runtime backend: runs a graph exported by :mod:`spladekit.onnx_export`.
+"""The ONNX Runtime backend: runs a graph exported by :mod:`spladekit.onnx.export`.
 
 The graph already contains the SPLADE pooling, so one ``run`` call returns the finished
-(batch, vocab) weights. A plain Hugging Face folder (no ``model.onnx``) is exported once into
-the user cache (``~/.cache/spladekit/onnx``) and loaded from there.
+(batch, vocab) weights. ONNX Runtime sessions are safe to run from several threads at once.
+A plain Hugging Face folder is refused with the export command: exporting is an explicit step
+(``spladekit.export_onnx`` or ``spladekit.cached_export``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
+from ..onnx.layout import INPUT_NAMES, model_file
+from ..options import check_device
+from ..validation import optional_positive_int
 
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 # What the onnx backend runs, and where.
 ONNX_PRECISIONS = {"fp32": ("cpu", "cuda"), "int8": ("cpu",)}
 _SUPPORTED = "'fp32' (cpu, cuda) and 'int8' (cpu)"
@@ -36,24 +38,9 @@ def import_onnxruntime() -> Any:
     return onnxruntime
 
 
-def is_onnx_folder(folder: str | os.PathLike[str]) -> bool:
-    """True when ``folder`` holds an exported ONNX model and no torch weights.
-
-    The encoder can use this to pick ``backend="onnx"`` by itself for exported folders.
-    """
-    from ..onnx_export import FP32_FILE, INT8_FILE
-
-    path = Path(folder)
-    has_onnx = (path / FP32_FILE).is_file() or (path / INT8_FILE).is_file()
-    has_torch = any(path.glob("*.safetensors")) or any(path.glob("pytorch_model*.bin"))
-    return has_onnx and not has_torch
-
-
 def check_onnx_options(device: str, precision: str) -> str:
     """Validate a device/precision pair for the onnx backend; returns the device kind."""
-    if not isinstance(device, str) or not _DEVICE.match(device):
-        raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    kind = device.split(":")[0]
+    kind = check_device(device).split(":")[0]
     devices = ONNX_PRECISIONS.get(precision)
     if devices is None:
         raise InvalidArgumentError(
@@ -67,23 +54,6 @@ def check_onnx_options(device: str, precision: str) -> str:
             "backend='torch' offers fp16 and bf16)"
         )
     return kind
-
-
-def model_file(folder: Path, precision: str) -> Path:
-    """The ONNX file in ``folder`` for ``precision``; exports a plain HF folder into the cache."""
-    from ..onnx_export import FP32_FILE, METADATA_FILE, MODEL_FILES, cached_export
-
-    wanted = folder / MODEL_FILES[precision]
-    if wanted.is_file():
-        return wanted
-    if (folder / METADATA_FILE).is_file() or (folder / FP32_FILE).is_file():
-        raise ModelNotAvailableError(
-            f"{str(folder)!r} holds an ONNX export without a {precision} model "
-            f"({MODEL_FILES[precision]}); export it again with "
-            f"`spladekit export-onnx SOURCE_MODEL {folder}"
-            f"{' --quantize int8' if precision == 'int8' else ''}`"
-        )
-    return cached_export(folder) / MODEL_FILES[precision]
 
 
 def _default_threads() -> int:
@@ -105,12 +75,7 @@ class OnnxBackend:
         threads: int | None = None,
     ) -> None:
         kind = check_onnx_options(device, precision)
-        if threads is not None and (
-            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-        ):
-            raise InvalidArgumentError(
-                f"threads must be a positive integer or None, got {threads!r}"
-            )
+        threads = optional_positive_int("threads", threads)
         ort = import_onnxruntime()
         self.path = model_file(Path(folder), precision)
         self.precision = precision
@@ -141,7 +106,7 @@ class OnnxBackend:
                 f"could not load the ONNX model {str(self.path)!r}: {exc}"
             ) from exc
         names = [i.name for i in self.session.get_inputs()]
-        if sorted(names) != ["attention_mask", "input_ids"]:
+        if sorted(names) != sorted(INPUT_NAMES):
             raise ModelNotAvailableError(
                 f"{str(self.path)!r} is not a spladekit ONNX export: its inputs are {names}, "
                 "expected input_ids and attention_mask; export it with `spladekit export-onnx`"
@@ -173,5 +138,4 @@ __all__ = [
     "OnnxBackend",
     "check_onnx_options",
     "import_onnxruntime",
-    "is_onnx_folder",
 ]

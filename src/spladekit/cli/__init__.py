@@ -1,0 +1,72 @@
+"""The ``spladekit`` command line: subcommands, JSON lines out, one-line errors.
+
+Each command lives in a module of this package (``encode``, ``collection``, ``evaluation``...);
+:mod:`.options` holds the options they share, derived from the library's own declarations.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from typing import Any
+
+import click
+
+from ..errors import ModelMismatchError, SpladeError
+
+DEBUG_ENV = "SPLADEKIT_DEBUG"
+
+
+class _Group(click.Group):
+    """Turns errors into one line on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(os.environ.get(DEBUG_ENV))
+        if not debug:
+            # Libraries under the CLI (pymilvus, milvus-lite, transformers, torch, ray) log
+            # their own tracebacks and notices to stderr; the CLI says what went wrong itself.
+            logging.disable(logging.CRITICAL)
+            warnings.simplefilter("ignore")
+        try:
+            return super().invoke(ctx)
+        except ModelMismatchError as exc:
+            click.echo(f"error: {exc} (on the command line: --allow-other-model)", err=True)
+            ctx.exit(1)
+        except SpladeError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except (BrokenPipeError, KeyboardInterrupt):
+            ctx.exit(130)
+        except OSError as exc:
+            if debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            if debug:
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {first} (set {DEBUG_ENV}=1 to see the "
+                "traceback, and please report it)",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="spladekit")
+def main() -> None:
+    """SPLADE sparse vectors: encode texts, index and search them in Milvus, evaluate, serve."""
+
+
+def _register() -> None:
+    from . import collection, encode, evaluation
+
+    for module in (encode, collection, evaluation):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

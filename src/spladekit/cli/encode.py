@@ -1,0 +1,122 @@
+"""``spladekit encode`` and ``spladekit export-onnx``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+import click
+
+from ..corpus import Record, open_text, read_records
+from .options import EncoderChoice, encoder_options, progress_bar, quiet_option
+
+# Texts encoded per step: bounds memory, and each step's lines are written before the next.
+ENCODE_CHUNK = 1024
+
+
+def gather_records(texts: tuple[str, ...], input_path: str | None, fmt: str) -> list[Record]:
+    """Texts from arguments, a file, or stdin (when neither is given or the file is '-')."""
+    if texts and input_path:
+        raise click.UsageError("give texts as arguments or --input, not both")
+    if texts:
+        return [Record(str(i), t) for i, t in enumerate(texts)]
+    if input_path in (None, "-"):
+        if input_path is None and sys.stdin.isatty():
+            raise click.UsageError(
+                "no texts: pass them as arguments, --input FILE, or pipe them in"
+            )
+        return list(read_records(sys.stdin, "stdin", fmt))
+    with open_text(input_path) as handle:
+        return list(read_records(handle, input_path, fmt))
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["auto", "jsonl", "text"]), default="auto",
+    show_default=True,
+    help="JSON lines (id, text, metadata), BEIR corpus.jsonl, or plain text lines.",
+)
+
+
+@click.command()
+@click.argument("texts", nargs=-1)
+@click.option(
+    "--input", "-i", "input_path",
+    help="Text file (one per line), JSON lines, BEIR corpus.jsonl, or - for stdin.",
+)
+@format_option
+@click.option(
+    "--queries", is_flag=True, help="Encode as queries (query max length) instead of documents."
+)
+@encoder_options
+@click.option(
+    "--top-k", type=click.IntRange(min=1), default=None, help="Keep at most K weights per text."
+)
+@click.option("--explain", is_flag=True, help="Add the tokens behind each weight.")
+@click.option(
+    "--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+    help="Output file (default stdout).",
+)
+@quiet_option()
+def encode(
+    texts: tuple[str, ...],
+    input_path: str | None,
+    fmt: str,
+    queries: bool,
+    encoder: EncoderChoice,
+    top_k: int | None,
+    explain: bool,
+    output: IO[str],
+    quiet: bool,
+) -> None:
+    """Encode TEXTS (or --input / stdin) into SPLADE vectors, one JSON line per text."""
+    records = gather_records(texts, input_path, fmt)
+    model = encoder.build()
+    limit = model.query_max_length if queries else model.document_max_length
+    truncated = 0
+    with progress_bar(len(records), "text", not quiet) as advance:
+        for start in range(0, len(records), ENCODE_CHUNK):
+            chunk = records[start : start + ENCODE_CHUNK]
+            result = model.encode_with_stats(
+                [r.text for r in chunk], max_length=limit, top_k=top_k, progress=advance
+            )
+            truncated += result.stats.truncated
+            tokens = model.decode(result.vectors) if explain else None
+            for i, (record, row) in enumerate(zip(chunk, result.vectors, strict=True)):
+                line: dict[str, Any] = {
+                    "id": record.id,
+                    "indices": row.indices.tolist(),
+                    "values": row.data.tolist(),
+                }
+                if tokens is not None:
+                    line["tokens"] = dict(tokens[i])
+                output.write(json.dumps(line, ensure_ascii=False) + "\n")
+    if truncated and not quiet:
+        click.echo(
+            f"note: {truncated} of {len(records)} texts were longer than {limit} tokens and were "
+            "truncated (--long-documents window keeps all of them)",
+            err=True,
+        )
+
+
+@click.command("export-onnx")
+@click.argument("model")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--quantize", type=click.Choice(["int8"]), default=None,
+    help="Also write an int8 model (quantised MLM head; CPU only).",
+)
+@click.option("--opset", type=click.IntRange(18, 21), default=18, show_default=True)
+def export_onnx_command(model: str, out_dir: str, quantize: str | None, opset: int) -> None:
+    """Export MODEL to ONNX in OUT_DIR, SPLADE pooling included (finished (B, V) vectors).
+
+    The folder loads like a model name: spladekit encode --model OUT_DIR ...
+    """
+    from ..onnx import export
+
+    folder = export.export_onnx(model, out_dir, quantize=quantize, opset=opset)
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    click.echo(json.dumps({"folder": str(folder), "files": files}))
+
+
+COMMANDS = [encode, export_onnx_command]

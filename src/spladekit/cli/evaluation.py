@@ -1,0 +1,117 @@
+"""``spladekit eval``: retrieval quality on a BEIR folder, beside a BM25 baseline."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from .options import (
+    EncoderChoice,
+    chunk_size_option,
+    encoder_options,
+    open_collection,
+    progress_bar,
+    quiet_option,
+    store_options,
+)
+
+
+def eval_collection(dataset_dir: str, encoder: EncoderChoice) -> str:
+    """A collection per dataset and model, so that eval never mixes in other documents."""
+
+    def part(name: str) -> str:
+        return re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower() or "x"
+
+    name = f"eval_{part(Path(dataset_dir).resolve().name)}_{part(Path(encoder.model).name)}"
+    # Vectors from another backend, precision or long-document mode differ: never mix them.
+    config = encoder.config
+    variant = (config.backend or "auto", config.precision, config.long_documents)
+    if variant[1:] != ("fp32", "truncate") or config.backend == "onnx":
+        name += "_" + "_".join(part(v) for v in variant)
+    return name[:255]
+
+
+@click.command("eval")
+@click.argument("dataset_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--split", default="test", show_default=True, help="Evaluate on qrels/<split>.tsv.")
+@store_options
+@click.option(
+    "--collection", default=None,
+    help="Collection name [default: eval_<dataset>_<model>, reused across runs].",
+)
+@encoder_options
+@chunk_size_option
+@click.option("--no-bm25", is_flag=True, help="Skip the BM25 baseline.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
+@quiet_option("No progress bar on stderr.")
+def eval_command(
+    dataset_dir: str,
+    split: str,
+    uri: str,
+    token: str | None,
+    collection: str | None,
+    encoder: EncoderChoice,
+    chunk_size: int,
+    no_bm25: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Evaluate on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+
+    Indexes the corpus (reusing an existing index), runs the judged queries and prints nDCG@10,
+    MRR@10 and Recall@100 beside a BM25 baseline computed in the same run, with documents/s and
+    queries/s.
+    """
+    from ..evaluate import METRICS, evaluate, load_beir
+    from ..retrieval import Retriever
+
+    dataset = load_beir(dataset_dir, split)
+    name = collection or eval_collection(dataset_dir, encoder)
+    model = encoder.build()
+    store = open_collection(uri, token, name, model=model.model_identity, allow_other_model=False)
+    try:
+        with progress_bar(len(dataset.corpus), "doc", not quiet) as advance:
+            report = evaluate(
+                Retriever(model, store), dataset, chunk_size=chunk_size,
+                with_bm25=not no_bm25, progress=advance,
+            )
+        stored = store.count()
+    finally:
+        store.close()
+    unique = len({r.id for r in dataset.corpus})
+    if stored != unique and not quiet:
+        click.echo(
+            f"note: collection {name!r} holds {stored} documents but the corpus has {unique}; "
+            "use a fresh --collection for exact figures",
+            err=True,
+        )
+    if as_json:
+        out = report.to_dict()
+        out.update(collection=name, uri=uri, split=split, model=encoder.model)
+        click.echo(json.dumps(out))
+        return
+    click.echo(
+        f"{report.dataset} ({split}): {report.documents} documents, {report.queries} queries"
+    )
+    click.echo(f"{'system':<14}" + "".join(f"{m:>12}" for m in METRICS))
+    rows = [("spladekit", report.spladekit)]
+    if report.bm25 is not None:
+        rows.append(("BM25 (bm25s)", report.bm25))
+    for label, values in rows:
+        click.echo(f"{label:<14}" + "".join(f"{values[m]:>12.4f}" for m in METRICS))
+    if report.encoded:
+        click.echo(
+            f"indexing: {report.encoded} encoded, {report.reused} reused, "
+            f"{report.documents_per_second:.1f} documents/s"
+        )
+    else:
+        click.echo(f"indexing: all {report.reused} documents reused from collection {name!r}")
+    click.echo(
+        f"search: {report.queries_per_second:.1f} queries/s (encode + one batched search call)"
+    )
+
+
+COMMANDS = [eval_command]

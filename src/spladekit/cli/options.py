@@ -1,0 +1,226 @@
+"""Options shared by several commands, derived from the library's own declarations.
+
+Encoder choices come from :class:`~spladekit.options.EncoderConfig`'s ``Literal`` types and its
+defaults; store and search options from the store's. Every option has an environment fallback
+where one helps (``SPLADEKIT_MODEL``, ``SPLADEKIT_URI``, ``MILVUS_TOKEN``...).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..models import DEFAULT_MODEL
+from ..options import BACKENDS, LONG_DOCUMENT_MODES, PRECISIONS, EncoderConfig
+from ..store.base import MAX_K
+from ..store.schema import INDEX_ALGOS
+
+if TYPE_CHECKING:
+    from ..encoder import SpladeEncoder
+    from ..models import ModelIdentity
+    from ..store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_URI = "spladekit.db"
+DEFAULT_COLLECTION = "spladekit"
+# Inputs at least this long get a progress bar on stderr.
+PROGRESS_MIN = 64
+_DEFAULTS = EncoderConfig()
+
+
+def apply(func: F, options: list[Callable[[F], F]]) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+# -- encoder ---------------------------------------------------------------------------------
+
+_ENCODER_OPTIONS = ("model", "device", "batch_size", "backend", "precision", "long_documents")
+
+
+def encoder_options(func: F) -> F:
+    """--model, --device, --batch-size, --backend, --precision, --long-documents.
+
+    The command receives them as one ``encoder: EncoderChoice`` argument.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _ENCODER_OPTIONS}
+        model = values.pop("model")
+        return func(*args, encoder=EncoderChoice(model, EncoderConfig(**values)), **kwargs)
+
+    decorated: Any = wrapper
+    return apply(
+        decorated,
+        [
+            click.option(
+                "--model", default=DEFAULT_MODEL, show_default=True, envvar="SPLADEKIT_MODEL",
+                help="Hugging Face id, local folder, or exported ONNX folder "
+                "[env: SPLADEKIT_MODEL].",
+            ),
+            click.option(
+                "--device", default=_DEFAULTS.device, show_default=True,
+                envvar="SPLADEKIT_DEVICE", help="cpu, cuda or cuda:N [env: SPLADEKIT_DEVICE].",
+            ),
+            click.option(
+                "--batch-size", type=click.IntRange(min=1), default=_DEFAULTS.batch_size,
+                show_default=True, help="Texts per forward pass.",
+            ),
+            click.option(
+                "--backend", type=click.Choice(BACKENDS), default=None,
+                help="torch (exact) or onnx (an exported folder; see export-onnx). Default: onnx "
+                "for an exported folder, else torch.",
+            ),
+            click.option(
+                "--precision", type=click.Choice(PRECISIONS), default=_DEFAULTS.precision,
+                show_default=True,
+                help="fp32 (exact), bf16 (CPUs with native bf16, CUDA), fp16 (CUDA), int8 (onnx).",
+            ),
+            click.option(
+                "--long-documents", type=click.Choice(LONG_DOCUMENT_MODES),
+                default=_DEFAULTS.long_documents, show_default=True,
+                help="Texts over the model's limit: truncate, or encode in windows and max-pool.",
+            ),
+        ],
+    )
+
+
+class EncoderChoice:
+    """The model and options a command was given; builds the encoder when asked."""
+
+    def __init__(self, model: str, config: EncoderConfig) -> None:
+        self.model = model
+        self.config = config
+
+    def build(self) -> SpladeEncoder:
+        from ..encoder import SpladeEncoder
+
+        return SpladeEncoder(self.model, self.config)
+
+
+# -- store and search ------------------------------------------------------------------------
+
+
+def store_options(func: F) -> F:
+    """--uri, --token: where the Milvus collection lives."""
+    return apply(
+        func,
+        [
+            click.option(
+                "--uri", envvar="SPLADEKIT_URI", default=DEFAULT_URI, show_default=True,
+                help="Milvus Lite file (*.db), server address such as http://localhost:19530, or "
+                "memory:// (exact, in memory, for eval) [env: SPLADEKIT_URI].",
+            ),
+            click.option(
+                "--token", envvar="MILVUS_TOKEN", default=None,
+                help="Milvus server token, user:password or API key [env: MILVUS_TOKEN].",
+            ),
+        ],
+    )
+
+
+collection_option = click.option(
+    "--collection", envvar="SPLADEKIT_COLLECTION", default=DEFAULT_COLLECTION, show_default=True,
+    help="Collection name [env: SPLADEKIT_COLLECTION].",
+)
+
+allow_other_model_option = click.option(
+    "--allow-other-model", is_flag=True,
+    help="Use a collection built with another model anyway (its scores will not be comparable).",
+)
+
+chunk_size_option = click.option(
+    "--chunk-size", type=click.IntRange(min=1), default=256, show_default=True,
+    help="Documents encoded and written per step; each written step survives a crash.",
+)
+
+index_algo_option = click.option(
+    "--index-algo", type=click.Choice(INDEX_ALGOS), default=None,
+    help="inverted_index_algo for a new collection [default: DAAT_MAXSCORE].",
+)
+
+
+def search_options(func: F) -> F:
+    """-k/--hits, --filter, --drop-ratio-search."""
+    return apply(
+        func,
+        [
+            click.option(
+                "-k", "--hits", "k", type=click.IntRange(1, MAX_K), default=10,
+                show_default=True, help="Hits per query.",
+            ),
+            click.option(
+                "--filter", "filter_expr", default=None,
+                help="Milvus expression on stored fields, e.g. 'metadata[\"year\"] > 2020'.",
+            ),
+            click.option(
+                "--drop-ratio-search", type=click.FloatRange(0.0, 1.0, max_open=True),
+                default=0.0, show_default=True,
+                help="Ignore this fraction of each query's smallest weights (server only).",
+            ),
+        ],
+    )
+
+
+def open_collection(
+    uri: str,
+    token: str | None,
+    collection: str,
+    *,
+    model: ModelIdentity | None,
+    allow_other_model: bool,
+    create: bool = True,
+    index_algo: str | None = None,
+) -> Store:
+    """The store a command works on (``memory://``: exact, in memory), checked against the
+    encoder's model."""
+    from ..store import open_store
+
+    return open_store(
+        uri, token=token, collection=collection, create=create, inverted_index_algo=index_algo,
+        model=model, allow_other_model=allow_other_model,
+    )
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def progress_bar(total: int | None, unit: str, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A tqdm bar on stderr, or a no-op when disabled or the input is short."""
+    if not enabled or (total is not None and total < PROGRESS_MIN):
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True) as bar:
+        yield bar.update
+
+
+def quiet_option(help_text: str = "No progress bar or summary on stderr.") -> Callable[[F], F]:
+    return click.option("--quiet", "-q", is_flag=True, help=help_text)
+
+
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_URI",
+    "EncoderChoice",
+    "allow_other_model_option",
+    "chunk_size_option",
+    "collection_option",
+    "encoder_options",
+    "index_algo_option",
+    "open_collection",
+    "progress_bar",
+    "quiet_option",
+    "search_options",
+    "store_options",
+]

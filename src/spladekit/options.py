@@ -1,0 +1,113 @@
+"""Encoder options, declared once: :class:`EncoderConfig`.
+
+``SpladeEncoder``, ``SpladeEmbeddingFunction``, the CLI and the service all take their encoder
+settings from this one frozen dataclass; the CLI derives its choices from the ``Literal`` types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from .errors import InputTypeError, InvalidArgumentError
+from .validation import choice, non_negative_number, optional_positive_int, positive_int
+
+BackendName = Literal["torch", "onnx"]
+Precision = Literal["fp32", "bf16", "fp16", "int8"]
+LongDocuments = Literal["truncate", "window"]
+
+BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+LONG_DOCUMENT_MODES: tuple[LongDocuments, ...] = get_args(LongDocuments)
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
+
+
+def check_device(device: object) -> str:
+    """``cpu``, ``cuda`` or ``cuda:N`` (whether it exists is the backend's question)."""
+    if not isinstance(device, str):
+        raise InputTypeError(f"device must be a str such as 'cpu', got {type(device).__name__}")
+    if not _DEVICE.match(device):
+        raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return device
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """How a :class:`~spladekit.SpladeEncoder` encodes.
+
+    - ``device``: ``cpu``, ``cuda`` or ``cuda:N``.
+    - ``batch_size``: texts per forward pass at most; ``max_tokens_per_batch``: tokens per
+      forward pass at most (padding included), which bounds memory on long texts.
+    - ``query_max_length`` / ``document_max_length``: tokens per text (default and ceiling:
+      the model's limit, 512 for BERT).
+    - ``threshold``: weights at or below it are dropped.
+    - ``backend``: ``torch`` (exact) or ``onnx``; ``None`` picks ``onnx`` for an exported
+      folder and ``torch`` otherwise. ``precision``: ``fp32``, ``bf16`` (CPUs with native bf16,
+      CUDA), ``fp16`` (CUDA) or ``int8`` (onnx, CPU).
+    - ``long_documents``: ``truncate`` at the model's limit, or ``window``: overlapping
+      windows (``window_stride`` tokens apart; default: no overlap) max-pooled into one vector.
+    """
+
+    device: str = "cpu"
+    batch_size: int = 32
+    max_tokens_per_batch: int = 8192
+    query_max_length: int | None = None
+    document_max_length: int | None = None
+    threshold: float = 0.0
+    backend: BackendName | None = None
+    precision: Precision = "fp32"
+    long_documents: LongDocuments = "truncate"
+    window_stride: int | None = None
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+        positive_int("batch_size", self.batch_size)
+        positive_int("max_tokens_per_batch", self.max_tokens_per_batch)
+        for name in ("query_max_length", "document_max_length"):
+            value = optional_positive_int(name, getattr(self, name))
+            if value is not None and value < 3:
+                raise InvalidArgumentError(
+                    f"{name} must be at least 3 ([CLS], a token, [SEP]), got {value}"
+                )
+        optional_positive_int("window_stride", self.window_stride)
+        object.__setattr__(self, "threshold", non_negative_number("threshold", self.threshold))
+        if self.backend is not None:
+            choice("backend", self.backend, BACKENDS)
+        choice("precision", self.precision, PRECISIONS)
+        choice("long_documents", self.long_documents, LONG_DOCUMENT_MODES)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The option names, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def split(
+        cls, kwargs: Mapping[str, Any], base: EncoderConfig | None = None
+    ) -> tuple[EncoderConfig, dict[str, Any]]:
+        """(config from the option keywords over ``base``, the remaining keywords)."""
+        names = set(cls.field_names())
+        options = {k: v for k, v in kwargs.items() if k in names}
+        rest = {k: v for k, v in kwargs.items() if k not in names}
+        config = dataclasses.replace(base, **options) if base is not None else cls(**options)
+        return config, rest
+
+    def replace(self, **changes: Any) -> EncoderConfig:
+        """A copy with some options changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+__all__ = [
+    "BACKENDS",
+    "LONG_DOCUMENT_MODES",
+    "PRECISIONS",
+    "BackendName",
+    "EncoderConfig",
+    "LongDocuments",
+    "Precision",
+    "check_device",
+]

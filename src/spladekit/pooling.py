@@ -1,0 +1,120 @@
+"""The SPLADE formula and the model split, written once.
+
+For a text with masked-LM logits ``z[t, v]``, SPLADE's weight for vocabulary entry ``v`` is
+
+    w[v] = max over real (non-padding) positions t of log1p(relu(z[t, v]))
+
+:func:`reference_pool` computes exactly that from whole logits; it is the definition the fast
+paths (the torch backend's blocked head, the ONNX graph) are tested against. The fast paths
+share three facts, each a function here:
+
+- :func:`split_mlm`: a BERT or DistilBERT masked-LM is an encoder, a head transform, and a
+  (vocab, hidden) projection with a bias;
+- :func:`pad_with_first_real`: padding positions take a copy of the text's first real position,
+  so a plain max over positions is a masked max (a duplicate cannot change a max);
+- :func:`activate`: ``max_t(x_t + b) = max_t(x_t) + b`` and ``log1p(relu(.))`` is monotonic, so
+  the bias and the activation apply to the (batch, vocab) maxima, never to (batch, length,
+  vocab) logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .errors import UnsupportedModelError
+from .models import SUPPORTED_MODEL_TYPES
+
+Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""(input_ids, attention_mask) -> hidden states (batch, length, hidden)."""
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+def reference_pool(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """SPLADE weights (batch, vocab) from whole logits (batch, length, vocab): the definition."""
+    weights = torch.log1p(torch.relu(logits.float()))
+    # relu makes every weight >= 0, so zeroing the padding positions excludes them from the max.
+    weights = weights * attention_mask.to(weights.dtype).unsqueeze(-1)
+    return weights.amax(dim=1)
+
+
+@dataclass(frozen=True)
+class MlmParts:
+    """A masked-LM taken apart: logits = transform(encoder(ids, mask)) @ weight.T + bias."""
+
+    model: Any
+    encoder: Forward
+    transform: Transform
+    weight: torch.Tensor
+    bias: torch.Tensor
+
+
+def split_mlm(model: Any) -> MlmParts:
+    """The parts of a BERT or DistilBERT masked-LM (``*ForMaskedLM`` from transformers)."""
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    if model_type == "bert":
+        bert = model.bert
+        predictions = model.cls.predictions
+
+        def bert_encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return bert(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
+
+        return _parts(model, bert_encoder, predictions.transform, predictions.decoder)
+    if model_type == "distilbert":
+        distil = model.distilbert
+
+        def distil_encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return distil(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
+
+        def distil_transform(hidden: torch.Tensor) -> torch.Tensor:
+            return model.vocab_layer_norm(model.activation(model.vocab_transform(hidden)))
+
+        return _parts(model, distil_encoder, distil_transform, model.vocab_projector)
+    raise UnsupportedModelError(
+        f"SPLADE pooling supports masked-LM models of type {', '.join(SUPPORTED_MODEL_TYPES)}, "
+        f"got {model_type!r}"
+    )
+
+
+def _parts(model: Any, encoder: Forward, transform: Transform, decoder: Any) -> MlmParts:
+    weight = decoder.weight.detach()
+    bias = decoder.bias
+    bias = bias.detach() if bias is not None else torch.zeros_like(weight[:, 0])
+    return MlmParts(model, encoder, transform, weight, bias)
+
+
+def pad_with_first_real(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Replace each padding position's state by a copy of the text's first real position.
+
+    Works for right and left padding alike (for right padding the copy is [CLS]).
+    """
+    first = attention_mask.argmax(dim=1).view(-1, 1, 1).expand(-1, 1, hidden.shape[-1])
+    return torch.where(attention_mask.unsqueeze(-1) > 0, hidden, torch.gather(hidden, 1, first))
+
+
+def activate(maxima: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """SPLADE weights from the per-vocabulary maxima of the head's product (bias not added)."""
+    return torch.log1p(torch.relu(maxima + bias))
+
+
+def splade_pool(parts: MlmParts, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The whole model, pooled the reference way (whole logits): for tests and checks."""
+    logits = torch.nn.functional.linear(
+        parts.transform(parts.encoder(input_ids, mask)), parts.weight, parts.bias
+    )
+    return reference_pool(logits, mask)
+
+
+__all__ = [
+    "Forward",
+    "MlmParts",
+    "Transform",
+    "activate",
+    "pad_with_first_real",
+    "reference_pool",
+    "splade_pool",
+    "split_mlm",
+]

@@ -1,0 +1,257 @@
+"""What every store is: the :class:`Store` protocol, its results, and its input checks.
+
+Two stores implement it: :class:`~spladekit.store.milvus.MilvusStore` (a Milvus Lite file or a
+Milvus server) and :class:`~spladekit.store.memory.MemoryStore` (exact scipy dot products in
+memory, for tests, benchmarks and evaluation). The retriever takes either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..errors import InputTypeError, InvalidArgumentError
+from ..models import ModelIdentity
+from ..validation import check_unicode, fraction, int_in_range
+
+MAX_ID_BYTES = 512
+MAX_TEXT_BYTES = 65535
+MAX_K = 16384  # Milvus's limit on top-k
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: document id, score (inner product), text and metadata.
+
+    ``text`` is ``""`` and ``metadata`` is ``{}`` when the search did not fetch them.
+    """
+
+    id: str
+    score: float
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A stored document as ``get`` returns it.
+
+    ``empty`` is True when its vector had no positive weight and a placeholder was stored.
+    """
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    empty: bool
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an upsert wrote: the number of rows, and the ids stored with an empty vector."""
+
+    count: int
+    empty_ids: list[str]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How a search runs, beyond the query and ``k``; declared once for stores, retriever, CLI.
+
+    - ``filter``: a Milvus boolean expression on the stored fields, for example
+      ``'metadata["year"] >= 2020'``;
+    - ``drop_ratio_search`` (Milvus server only): ignore that fraction of each query's
+      smallest weights, faster and approximate;
+    - ``with_text`` / ``with_metadata``: fetch them with the hits.
+    """
+
+    filter: str | None = None
+    drop_ratio_search: float = 0.0
+    with_text: bool = True
+    with_metadata: bool = True
+
+    def __post_init__(self) -> None:
+        if self.filter is not None:
+            if not isinstance(self.filter, str):
+                raise InputTypeError(
+                    f"filter must be a str (a Milvus expression), got {type(self.filter).__name__}"
+                )
+            check_unicode("filter", self.filter)
+        object.__setattr__(
+            self, "drop_ratio_search", fraction("drop_ratio_search", self.drop_ratio_search)
+        )
+        for name in ("with_text", "with_metadata"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+
+    @classmethod
+    def build(cls, options: SearchOptions | None, changes: Mapping[str, Any]) -> SearchOptions:
+        """``options`` (or the defaults) with keyword ``changes``; unknown names are refused."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise InputTypeError(
+                f"unknown search option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
+            )
+        return dataclasses.replace(options or cls(), **changes)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A collection of SPLADE vectors with their ids, texts and metadata."""
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: object,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> UpsertResult:
+        """Store documents, replacing any stored under the same ids."""
+        ...
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of ``ids`` already stored."""
+        ...
+
+    def get(self, ids: Sequence[str]) -> list[StoredDocument]:
+        """The stored documents with these ids, in the order given; missing ids are left out."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored documents (empty ones included)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete the documents with these ids (ids not stored are ignored)."""
+        ...
+
+    def search(
+        self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
+    ) -> list[list[Hit]]:
+        """The ``k`` best documents by inner product for each query row, best first."""
+        ...
+
+    def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
+        """Record the collection's model, or refuse vectors of another one."""
+        ...
+
+    def flush(self) -> None:
+        """Make writes fast to search (where the engine needs it)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds. Safe to call twice."""
+        ...
+
+
+# -- input checks shared by every store ------------------------------------------------------------
+
+
+def check_k(k: object) -> int:
+    return int_in_range("k", k, 1, MAX_K)
+
+
+def check_ids(ids: object, *, unique: bool = True) -> list[str]:
+    """A list of document ids: 1..512 UTF-8 bytes, no control characters."""
+    if isinstance(ids, str) or not isinstance(ids, Sequence):
+        raise InputTypeError(f"ids must be a list of str, got {type(ids).__name__}")
+    seen: dict[str, int] = {}
+    for i, doc_id in enumerate(ids):
+        if not isinstance(doc_id, str):
+            raise InputTypeError(
+                f"ids must be a list of str, got {type(doc_id).__name__} at position {i}"
+            )
+        check_unicode(f"ids[{i}]", doc_id)
+        size = len(doc_id.encode("utf-8"))
+        if not doc_id or size > MAX_ID_BYTES:
+            raise InvalidArgumentError(
+                f"id at position {i} must have 1 to {MAX_ID_BYTES} UTF-8 bytes, got "
+                f"{doc_id[:40]!r} ({size} bytes)"
+            )
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in doc_id):
+            # A Milvus server does not match such ids in filter expressions.
+            raise InvalidArgumentError(
+                f"id at position {i} contains control characters: {doc_id!r}"
+            )
+        if unique and doc_id in seen:
+            raise InvalidArgumentError(
+                f"ids must be unique within one call; {doc_id!r} is at positions "
+                f"{seen[doc_id]} and {i}"
+            )
+        seen.setdefault(doc_id, i)
+    return list(ids)
+
+
+def check_texts(texts: object, n: int) -> list[str]:
+    """One valid Unicode text per id ("" for all when ``texts`` is None)."""
+    if texts is None:
+        return [""] * n
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise InputTypeError(f"texts must be a list of str or None, got {type(texts).__name__}")
+    if len(texts) != n:
+        raise InvalidArgumentError(f"got {n} ids but {len(texts)} texts; give one text per id")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputTypeError(
+                f"texts must be a list of str, got {type(text).__name__} at position {i}"
+            )
+        check_unicode(f"texts[{i}]", text)
+    return list(texts)
+
+
+def check_metadata(metadata: object, n: int) -> list[dict[str, Any]]:
+    """One JSON-serialisable dict (or None) per id."""
+    if metadata is None:
+        return [{} for _ in range(n)]
+    if not isinstance(metadata, Sequence) or isinstance(metadata, (str, Mapping)):
+        raise InputTypeError(
+            f"metadata must be a list with one dict (or None) per id, got {type(metadata).__name__}"
+        )
+    if len(metadata) != n:
+        raise InvalidArgumentError(f"got {n} ids but {len(metadata)} metadata entries")
+    out: list[dict[str, Any]] = []
+    for i, meta in enumerate(metadata):
+        if meta is None:
+            out.append({})
+            continue
+        if not isinstance(meta, Mapping):
+            raise InputTypeError(
+                f"metadata at position {i} must be a dict or None, got {type(meta).__name__}"
+            )
+        try:
+            json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(
+                f"metadata at position {i} is not JSON-serialisable: {exc}"
+            ) from exc
+        out.append(dict(meta))
+    return out
+
+
+def fit_text(text: str) -> str:
+    """The text cut at a character boundary to what a VARCHAR field holds."""
+    data = text.encode("utf-8")
+    if len(data) <= MAX_TEXT_BYTES:
+        return text
+    return data[:MAX_TEXT_BYTES].decode("utf-8", errors="ignore")
+
+
+__all__ = [
+    "MAX_ID_BYTES",
+    "MAX_K",
+    "MAX_TEXT_BYTES",
+    "Hit",
+    "ModelIdentity",
+    "SearchOptions",
+    "Store",
+    "StoredDocument",
+    "UpsertResult",
+    "check_ids",
+    "check_k",
+    "check_metadata",
+    "check_texts",
+    "fit_text",
+]

@@ -1,0 +1,185 @@
+"""MemoryStore: the exact store, in memory, for tests, benchmarks and evaluation.
+
+Scores are exact inner products (scipy), ties keep insertion order; nothing is persisted. It
+follows the :class:`~spladekit.store.base.Store` protocol as Milvus does, empty vectors
+included, except that it evaluates no Milvus filter expressions and is exact by definition
+(``drop_ratio_search`` must be 0).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_array
+
+from ..errors import InvalidArgumentError, ModelMismatchError
+from ..vectors import Row, to_milvus_rows
+from .base import (
+    Hit,
+    ModelIdentity,
+    SearchOptions,
+    StoredDocument,
+    UpsertResult,
+    check_ids,
+    check_k,
+    check_metadata,
+    check_texts,
+)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    row: Row
+    text: str
+    metadata: dict[str, Any]
+
+
+class MemoryStore:
+    """An exact in-memory collection; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._model: ModelIdentity | None = None
+        self._lock = threading.Lock()
+        self._matrix: tuple[list[str], csr_array] | None = None  # built on the first search
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: object,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> UpsertResult:
+        """Store documents, replacing any stored under the same ids (see the Store protocol)."""
+        id_list = check_ids(ids)
+        rows = to_milvus_rows(vectors)
+        if len(rows) != len(id_list):
+            raise InvalidArgumentError(
+                f"got {len(id_list)} ids but {len(rows)} vectors; give one vector per id"
+            )
+        text_list = check_texts(texts, len(id_list))
+        meta_list = check_metadata(metadata, len(id_list))
+        with self._lock:
+            for doc_id, row, text, meta in zip(id_list, rows, text_list, meta_list, strict=True):
+                self._entries.pop(doc_id, None)  # a replaced document moves to the end
+                self._entries[doc_id] = _Entry(row, text, meta)
+            self._matrix = None
+        empty = [doc_id for doc_id, row in zip(id_list, rows, strict=True) if not row]
+        return UpsertResult(len(id_list), empty)
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        with self._lock:
+            return {i for i in check_ids(ids, unique=False) if i in self._entries}
+
+    def get(self, ids: Sequence[str]) -> list[StoredDocument]:
+        with self._lock:
+            return [
+                StoredDocument(i, e.text, dict(e.metadata), not e.row)
+                for i in check_ids(ids, unique=False)
+                if (e := self._entries.get(i)) is not None
+            ]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        with self._lock:
+            for doc_id in check_ids(ids, unique=False):
+                self._entries.pop(doc_id, None)
+            self._matrix = None
+
+    def search(
+        self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
+    ) -> list[list[Hit]]:
+        """The ``k`` best documents by exact inner product per query row, best first.
+
+        Only documents with a positive score are returned, as Milvus does.
+        """
+        k = check_k(k)
+        opts = SearchOptions.build(options, changes)
+        if opts.filter is not None:
+            raise InvalidArgumentError(
+                "the in-memory store does not evaluate Milvus filter expressions; use a "
+                "MilvusStore (a Lite file or a server) to filter"
+            )
+        if opts.drop_ratio_search > 0:
+            raise InvalidArgumentError(
+                "the in-memory store is exact: drop_ratio_search must be 0 "
+                f"(got {opts.drop_ratio_search})"
+            )
+        rows = to_milvus_rows(vectors, "query vectors")
+        with self._lock:
+            ids, docs = self._documents()
+            entries = dict(self._entries)
+        if not rows:
+            return []
+        width = max(docs.shape[1], 1 + max((max(r) for r in rows if r), default=0))
+        queries = _rows_matrix(rows, width)
+        if docs.shape[1] < width:
+            docs = csr_array((docs.data, docs.indices, docs.indptr), shape=(docs.shape[0], width))
+        scores = (queries @ docs.T).toarray()
+        out: list[list[Hit]] = []
+        for row in scores:
+            order = np.argsort(-row, kind="stable")[:k]
+            hits = []
+            for j in order:
+                if row[j] <= 0:
+                    break
+                entry = entries[ids[j]]
+                hits.append(
+                    Hit(
+                        ids[j], float(row[j]),
+                        entry.text if opts.with_text else "",
+                        dict(entry.metadata) if opts.with_metadata else {},
+                    )
+                )
+            out.append(hits)
+        return out
+
+    def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
+        """Record the model on first use; refuse another one unless ``allow_other``."""
+        with self._lock:
+            if self._model is None:
+                self._model = model
+            elif self._model.fingerprint != model.fingerprint and not allow_other:
+                raise ModelMismatchError(
+                    f"this in-memory collection holds vectors of model {self._model.describe()}, "
+                    f"not {model.describe()}; use the same model, or a new store"
+                )
+
+    def flush(self) -> None:
+        """Nothing to do: writes are visible at once."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _documents(self) -> tuple[list[str], csr_array]:
+        # Called with the lock held; the matrix is rebuilt after writes only.
+        if self._matrix is None:
+            ids = list(self._entries)
+            width = 1 + max((max(e.row) for e in self._entries.values() if e.row), default=0)
+            self._matrix = (ids, _rows_matrix([self._entries[i].row for i in ids], width))
+        return self._matrix
+
+
+def _rows_matrix(rows: Sequence[Row], width: int) -> csr_array:
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
+    total = int(indptr[-1])
+    indices = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=total)
+    values = np.fromiter((v for r in rows for v in r.values()), dtype=np.float32, count=total)
+    return csr_array((values, indices, indptr), shape=(len(rows), width))
+
+
+__all__ = ["MemoryStore"]

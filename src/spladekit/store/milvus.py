@@ -1,0 +1,482 @@
+"""MilvusStore: a Milvus collection of SPLADE vectors with their ids, texts and metadata.
+
+One class for both kinds of Milvus:
+
+- a Milvus Lite file (``uri="spladekit.db"``, the default): milvus-lite 3.x runs in-process and
+  searches exactly; one process at a time may open a file (:mod:`spladekit.store.lite`);
+- a Milvus server or cluster (``uri="http://host:19530"``, optional ``token``).
+
+Vectors go in and come out in every form :func:`spladekit.vectors.to_milvus_rows` accepts.
+
+Empty vectors: Milvus Lite refuses a vector without a positive weight, and an empty text, or one
+pruned to nothing, encodes to one. Such a document is still stored, with its text and metadata,
+under a placeholder vector (``{0: EMPTY_PLACEHOLDER_WEIGHT}``: dimension 0 is BERT's [PAD],
+which queries do not weigh) and ``empty=True``. Its true score against any query is 0, so
+``search`` never reports it; ``get`` and ``count`` do. The same policy holds on a server (which
+would accept an empty vector), so both behave alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputTypeError, InvalidArgumentError, ModelMismatchError, StoreError
+from ..validation import choice
+from ..vectors import to_milvus_rows
+from . import lite
+from .base import (
+    Hit,
+    ModelIdentity,
+    SearchOptions,
+    StoredDocument,
+    UpsertResult,
+    check_ids,
+    check_k,
+    check_metadata,
+    check_texts,
+    fit_text,
+)
+from .schema import (
+    EMPTY_FIELD,
+    ID_FIELD,
+    INDEX_ALGOS,
+    INDEX_TYPES,
+    LITE_INDEX_TYPES,
+    METADATA_FIELD,
+    MODEL_PROPERTY,
+    TEXT_FIELD,
+    VECTOR_FIELD,
+    build_index,
+    build_schema,
+    check_fields,
+    encode_model,
+    recorded_model,
+)
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+DEFAULT_URI = "spladekit.db"
+DEFAULT_COLLECTION = "spladekit"
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+EMPTY_PLACEHOLDER_WEIGHT = 1e-6
+
+# Rows per insert/upsert call and ids per existence query: bounded gRPC messages.
+WRITE_CHUNK = 1000
+ID_QUERY_CHUNK = 1000
+# Queries per search call; nq*k results travel in one response.
+SEARCH_CHUNK = 1024
+
+
+def _pymilvus() -> Any:
+    import pymilvus
+
+    return pymilvus
+
+
+class MilvusStore:
+    """A Milvus collection of SPLADE vectors, created on first use.
+
+    ``index_type`` (``SPARSE_INVERTED_INDEX``, or ``SPARSE_WAND`` on a server) and
+    ``inverted_index_algo`` (``DAAT_MAXSCORE`` default, ``DAAT_WAND``, ``TAAT_NAIVE``; Milvus
+    Lite searches exactly whichever is named) apply when the collection is created; ``None``
+    means the default then, and whatever the existing collection has otherwise. ``model``
+    records the encoder that fills a new collection and is checked against an existing one
+    (see :meth:`check_model`). With ``create=False`` a missing collection (or Lite file) is an
+    error instead.
+    """
+
+    def __init__(
+        self,
+        uri: str = DEFAULT_URI,
+        *,
+        token: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        index_type: str | None = None,
+        inverted_index_algo: str | None = None,
+        create: bool = True,
+        timeout: float | None = None,
+        model: ModelIdentity | None = None,
+        allow_other_model: bool = False,
+    ) -> None:
+        if not isinstance(uri, str) or not uri:
+            raise InputTypeError(f"uri must be a non-empty str, got {uri!r}")
+        if not isinstance(collection, str) or not collection:
+            raise InputTypeError(f"collection must be a non-empty str, got {collection!r}")
+        if index_type is not None:
+            choice("index_type", index_type, INDEX_TYPES)
+        if inverted_index_algo is not None:
+            choice("inverted_index_algo", inverted_index_algo, INDEX_ALGOS)
+        if not lite.is_lite_uri(uri) and not uri.startswith(SERVER_SCHEMES):
+            raise InvalidArgumentError(
+                f"uri must be a Milvus Lite file ending in .db (such as {DEFAULT_URI}) or a "
+                f"server address such as http://localhost:19530; got {uri!r}"
+            )
+        self.uri = uri
+        self.collection = collection
+        self.is_lite = lite.is_lite_uri(uri)
+        self.timeout = timeout
+        self.where = f"collection {collection!r} at {uri!r}"
+        if self.is_lite and index_type is not None and index_type not in LITE_INDEX_TYPES:
+            raise StoreError(
+                f"Milvus Lite supports only the SPARSE_INVERTED_INDEX index, not {index_type}; "
+                "use a Milvus server (uri http://host:19530) for SPARSE_WAND"
+            )
+        if self.is_lite and not create and not os.path.exists(uri):
+            raise StoreError(
+                f"no Milvus Lite file at {uri!r}; index documents into it first, or check the uri"
+            )
+        self._lite_path: str | None = None
+        self._client: MilvusClient | None = self._connect(token)
+        try:
+            self._open_collection(index_type, inverted_index_algo, create, model)
+            if model is not None:
+                self.check_model(model, allow_other=allow_other_model)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _connect(self, token: str | None) -> MilvusClient:
+        pymilvus = _pymilvus()
+        if self.is_lite:
+            path = os.path.abspath(self.uri)
+            lite.acquire(path)  # refuses a damaged folder, or one another process holds
+            self._lite_path = path
+        # A dedicated connection: close() then really closes it. pymilvus otherwise keeps a
+        # shared channel open, pinging the server, for the life of the process.
+        kwargs: dict[str, Any] = {"uri": self.uri, "dedicated": True}
+        if token and not self.is_lite:
+            kwargs["token"] = token
+        if self.timeout is not None:
+            kwargs["timeout"] = self.timeout
+        try:
+            client: MilvusClient = pymilvus.MilvusClient(**kwargs)
+        except pymilvus.exceptions.MilvusException as exc:
+            self._release_lite()
+            if self.is_lite:
+                raise StoreError(
+                    f"could not open the Milvus Lite file {self.uri!r}: {exc.message}"
+                ) from exc
+            raise StoreError(
+                f"could not connect to Milvus at {self.uri!r}: {exc.message}; check that the "
+                "server runs, the address, and the token"
+            ) from exc
+        return client
+
+    def _release_lite(self) -> None:
+        path, self._lite_path = self._lite_path, None
+        if path is not None:
+            lite.release(path)
+
+    def close(self) -> None:
+        """Release the connection (and, for Milvus Lite, the file). Safe to call twice."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing must not mask an earlier error
+                client.close()
+        self._release_lite()
+
+    def __enter__(self) -> MilvusStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> MilvusClient:
+        """The underlying ``pymilvus.MilvusClient``, for operations spladekit does not wrap."""
+        if self._client is None:
+            raise StoreError(f"the store for collection {self.collection!r} is closed")
+        return self._client
+
+    def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        pymilvus = _pymilvus()
+        if self.timeout is not None:
+            kwargs.setdefault("timeout", self.timeout)
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except pymilvus.exceptions.MilvusException as exc:
+            raise StoreError(f"Milvus {operation} failed for {self.where}: {exc.message}") from exc
+        except Exception as exc:  # gRPC errors that pymilvus passes through unwrapped
+            if type(exc).__module__.startswith("grpc"):
+                raise StoreError(f"Milvus {operation} failed for {self.where}: {exc}") from exc
+            raise
+
+    # -- schema and model ------------------------------------------------------------------
+
+    def _open_collection(
+        self, index_type: str | None, algo: str | None, create: bool, model: ModelIdentity | None
+    ) -> None:
+        if self._call("has_collection", "has_collection", self.collection):
+            self._check_schema()
+            if algo is not None or index_type is not None:
+                self._check_index(index_type, algo)
+            state = self._call("get_load_state", "get_load_state", self.collection)
+            if "Loaded" not in str(state.get("state", "")):
+                self._call("load_collection", "load_collection", self.collection)
+            return
+        if not create:
+            raise StoreError(
+                f"{self.where} does not exist; index documents into it first, or check the "
+                "collection name"
+            )
+        self._create(index_type, algo, model)
+
+    def _create(
+        self, index_type: str | None, algo: str | None, model: ModelIdentity | None
+    ) -> None:
+        pymilvus = _pymilvus()
+        schema = build_schema(self.client, pymilvus, model)
+        properties = {MODEL_PROPERTY: encode_model(model)} if model else {}
+        self._call(
+            "create_collection", "create_collection", self.collection, schema=schema,
+            consistency_level="Strong", properties=properties,
+        )
+        # sync=False: pymilvus would otherwise poll the new (empty) index for 0.5 s, through a
+        # call Milvus Lite does not implement.
+        index = build_index(self.client, index_type, algo)
+        self._call("create_index", "create_index", self.collection, index, sync=False)
+        self._call("load_collection", "load_collection", self.collection)
+
+    def _describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = self._call(
+            "describe_collection", "describe_collection", self.collection
+        )
+        return described
+
+    def _check_schema(self) -> None:
+        check_fields(self._describe(), _pymilvus(), self.where)
+
+    def _check_index(self, index_type: str | None, algo: str | None) -> None:
+        described = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
+        have_type = described.get("index_type")
+        have_algo = described.get("inverted_index_algo")  # Milvus Lite does not report it
+        for name, want, have in (
+            ("index_type", index_type, have_type),
+            ("inverted_index_algo", algo, have_algo),
+        ):
+            if want is not None and have is not None and want != have:
+                raise StoreError(
+                    f"{self.where} already exists with {name}={have}, not {want}; leave the "
+                    "option out to use the existing index, or choose another collection name"
+                )
+
+    def recorded_model(self) -> ModelIdentity | None:
+        """The model recorded when the collection was created (None for older collections)."""
+        return recorded_model(self._describe())
+
+    def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
+        """Refuse a collection built with another model unless ``allow_other``.
+
+        A collection created without a record gets this model recorded: in its properties
+        where the engine can alter them; an empty collection on an engine that cannot is
+        created again with the record. A non-empty one stays unrecorded (nothing to compare).
+        """
+        recorded = self.recorded_model()
+        if recorded is not None:
+            if recorded.fingerprint != model.fingerprint and not allow_other:
+                raise ModelMismatchError(
+                    f"{self.where} was built with model {recorded.describe()}, not "
+                    f"{model.describe()}; vectors of two models do not mix. Use the same "
+                    "model, another collection, or allow_other_model=True to mix anyway"
+                )
+            return
+        with contextlib.suppress(StoreError):
+            self._call(
+                "alter_collection_properties", "alter_collection_properties", self.collection,
+                properties={MODEL_PROPERTY: encode_model(model)},
+            )
+            if self.recorded_model() is not None:
+                return
+        if self.count() == 0:
+            index = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
+            self._call("drop_collection", "drop_collection", self.collection)
+            self._create(index.get("index_type"), index.get("inverted_index_algo"), model)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        vectors: object,
+        texts: Sequence[str] | None = None,
+        metadata: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> UpsertResult:
+        """Store documents, replacing any stored under the same ids.
+
+        ``vectors`` has one row per id, in any accepted form (see the module docstring).
+        Weights must be finite and non-negative; zeros are dropped; a row with no positive
+        weight is stored as an empty document (placeholder vector, ``empty=True``). Writing the
+        same ids again is idempotent: Milvus keeps one row per id. Texts longer than 65535
+        UTF-8 bytes are stored cut at a character boundary (the vector is not affected).
+        """
+        id_list = check_ids(ids)
+        rows = to_milvus_rows(vectors)
+        if len(rows) != len(id_list):
+            raise InvalidArgumentError(
+                f"got {len(id_list)} ids but {len(rows)} vectors; give one vector per id"
+            )
+        text_list = check_texts(texts, len(id_list))
+        meta_list = check_metadata(metadata, len(id_list))
+        records: list[dict[str, Any]] = []
+        empty_ids: list[str] = []
+        for doc_id, row, text, meta in zip(id_list, rows, text_list, meta_list, strict=True):
+            empty = not row
+            if empty:
+                empty_ids.append(doc_id)
+                row = {0: EMPTY_PLACEHOLDER_WEIGHT}
+            records.append(
+                {
+                    ID_FIELD: doc_id,
+                    VECTOR_FIELD: row,
+                    TEXT_FIELD: fit_text(text),
+                    METADATA_FIELD: meta,
+                    EMPTY_FIELD: empty,
+                }
+            )
+        for start in range(0, len(records), WRITE_CHUNK):
+            self._write(records[start : start + WRITE_CHUNK])
+        return UpsertResult(len(records), empty_ids)
+
+    def _write(self, records: list[dict[str, Any]]) -> None:
+        quoted = [r for r in records if "'" in r[ID_FIELD]] if not self.is_lite else []
+        if quoted:
+            # A Milvus 2.5 server answers "internal error" to an upsert of a string id holding
+            # a single quote: replace those rows by delete + insert instead.
+            records = [r for r in records if "'" not in r[ID_FIELD]]
+            self._call(
+                "delete", "delete", self.collection,
+                filter=_id_filter([r[ID_FIELD] for r in quoted]),
+            )
+            self._call("insert", "insert", self.collection, quoted)
+        if records:
+            self._call("upsert", "upsert", self.collection, records)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete the documents with these ids (ids not stored are ignored)."""
+        id_list = check_ids(ids, unique=False)
+        for start in range(0, len(id_list), ID_QUERY_CHUNK):
+            chunk = id_list[start : start + ID_QUERY_CHUNK]
+            self._call("delete", "delete", self.collection, filter=_id_filter(chunk))
+
+    def flush(self) -> None:
+        """Seal what was written into segments (faster searches on Milvus Lite).
+
+        Not needed for durability: each write is on disk (Lite's write-ahead log) or on the
+        server once the call returns.
+        """
+        self._call("flush", "flush", self.collection)
+
+    def drop(self) -> None:
+        """Delete the whole collection."""
+        self._call("drop_collection", "drop_collection", self.collection)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of stored documents (empty ones included)."""
+        result = self._call(
+            "count", "query", self.collection, filter="", output_fields=["count(*)"],
+            consistency_level="Strong",
+        )
+        return int(result[0]["count(*)"]) if result else 0
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """The subset of ``ids`` already stored."""
+        id_list = check_ids(ids, unique=False)
+        found: set[str] = set()
+        for start in range(0, len(id_list), ID_QUERY_CHUNK):
+            chunk = id_list[start : start + ID_QUERY_CHUNK]
+            result = self._call(
+                "query", "query", self.collection, filter=_id_filter(chunk),
+                output_fields=[ID_FIELD], limit=len(chunk), consistency_level="Strong",
+            )
+            found.update(str(r[ID_FIELD]) for r in result)
+        return found
+
+    def get(self, ids: Sequence[str]) -> list[StoredDocument]:
+        """The stored documents with these ids, in the order given; missing ids are left out."""
+        id_list = check_ids(ids, unique=False)
+        by_id: dict[str, StoredDocument] = {}
+        for start in range(0, len(id_list), ID_QUERY_CHUNK):
+            chunk = id_list[start : start + ID_QUERY_CHUNK]
+            result = self._call(
+                "query", "query", self.collection, filter=_id_filter(chunk),
+                output_fields=[ID_FIELD, TEXT_FIELD, METADATA_FIELD, EMPTY_FIELD],
+                limit=len(chunk), consistency_level="Strong",
+            )
+            for r in result:
+                doc = StoredDocument(
+                    str(r[ID_FIELD]), str(r.get(TEXT_FIELD) or ""),
+                    dict(r.get(METADATA_FIELD) or {}), bool(r.get(EMPTY_FIELD)),
+                )
+                by_id[doc.id] = doc
+        return [by_id[i] for i in id_list if i in by_id]
+
+    def search(
+        self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
+    ) -> list[list[Hit]]:
+        """The ``k`` best documents by inner product for each query vector, best first.
+
+        Accepts the (n, dim) matrix from ``encode_queries``, dict rows or a single row, and
+        returns one list of hits per query row. All queries go to Milvus in one call (up to
+        1024 per call): each call has a fixed cost, large on Milvus Lite. Only documents with a
+        positive score are returned, so a list may be shorter than ``k``; an empty query gets
+        no hits. Options: :class:`~spladekit.store.base.SearchOptions`, as an object or as
+        keywords (``filter=``, ``drop_ratio_search=``, ``with_text=``, ``with_metadata=``).
+        """
+        k = check_k(k)
+        opts = SearchOptions.build(options, changes)
+        if opts.drop_ratio_search > 0 and self.is_lite:
+            raise StoreError(
+                f"Milvus Lite searches exactly and does not support drop_ratio_search > 0 (got "
+                f"{opts.drop_ratio_search}); use 0, or a Milvus server (uri http://host:19530)"
+            )
+        rows = to_milvus_rows(vectors, "query vectors")
+        results: list[list[Hit]] = [[] for _ in rows]
+        asked = [i for i, row in enumerate(rows) if row]
+        fields = [EMPTY_FIELD]
+        if opts.with_text:
+            fields.append(TEXT_FIELD)
+        if opts.with_metadata:
+            fields.append(METADATA_FIELD)
+        params = {"metric_type": "IP", "params": {"drop_ratio_search": opts.drop_ratio_search}}
+        extra: dict[str, Any] = {"filter": opts.filter} if opts.filter else {}
+        for start in range(0, len(asked), SEARCH_CHUNK):
+            chunk = asked[start : start + SEARCH_CHUNK]
+            answer = self._call(
+                "search", "search", self.collection, data=[rows[i] for i in chunk],
+                anns_field=VECTOR_FIELD, limit=k, output_fields=fields, search_params=params,
+                consistency_level="Strong", **extra,
+            )
+            for i, hits in zip(chunk, answer, strict=True):
+                results[i] = [_to_hit(h) for h in hits if not h["entity"].get(EMPTY_FIELD)]
+        return results
+
+
+def _to_hit(raw: Mapping[str, Any]) -> Hit:
+    entity = raw.get("entity") or {}
+    return Hit(
+        id=str(raw["id"]),
+        score=float(raw["distance"]),
+        text=str(entity.get(TEXT_FIELD) or ""),
+        metadata=dict(entity.get(METADATA_FIELD) or {}),
+    )
+
+
+def _id_filter(ids: Sequence[str]) -> str:
+    quoted = ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in ids)
+    return f"{ID_FIELD} in [{quoted}]"
+
+
+__all__ = [
+    "DEFAULT_COLLECTION",
+    "DEFAULT_URI",
+    "EMPTY_PLACEHOLDER_WEIGHT",
+    "MilvusStore",
+]

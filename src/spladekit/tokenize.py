@@ -1,0 +1,112 @@
+"""Token ids for the encoder: thread-safe, and as fast as the Rust tokenizer allows.
+
+transformers' tokenizer ``__call__`` reconfigures truncation and padding on the shared Rust
+tokenizer at every call (state that concurrent calls race on) and costs ~0.15 ms of Python per
+call, which a single query feels. :class:`TokenIds` keeps its own copy of the Rust tokenizer,
+configured once with neither truncation nor padding, and only reads it afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from .errors import InvalidArgumentError, UnsupportedModelError
+
+Truncation = Literal["right", "left", "error"]
+TRUNCATIONS: tuple[Truncation, ...] = ("right", "left", "error")
+
+# A text is first tokenised from a prefix of this many characters per token needed: a huge
+# text then costs what its first few thousand characters cost. The prefix is used only when
+# the tokens kept end well before the cut (_CUT_MARGIN characters), where cutting cannot have
+# changed them (BERT's pre-tokenizer splits words at spaces and punctuation, and a word over
+# 100 characters is one [UNK] whether cut or not).
+_CHARS_PER_TOKEN = 16
+_MIN_PREFIX = 8192
+_CUT_MARGIN = 1024
+
+
+class TokenIds:
+    """Token ids of texts, with [CLS]/[SEP], for one model's tokenizer."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.cls_id: int | None = tokenizer.cls_token_id
+        self.sep_id: int | None = tokenizer.sep_token_id
+        backend = getattr(tokenizer, "backend_tokenizer", None) if tokenizer.is_fast else None
+        self._slow: Any = None
+        self._lock = threading.Lock()
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            self._fast: Any = Tokenizer.from_str(backend.to_str())
+            self._fast.no_truncation()
+            self._fast.no_padding()
+        else:  # a Python tokenizer: correct but slow, and serialised for thread safety
+            self._fast = None
+            self._slow = tokenizer
+        if self.cls_id is None or self.sep_id is None:
+            raise UnsupportedModelError(
+                "the tokenizer has no [CLS] or [SEP] token; spladekit supports BERT and "
+                "DistilBERT masked-LM checkpoints"
+            )
+
+    def _encode(self, texts: Sequence[str], special: bool) -> list[list[int]]:
+        if self._fast is not None:
+            return [e.ids for e in self._fast.encode_batch(list(texts), add_special_tokens=special)]
+        with self._lock:
+            ids: list[list[int]] = self._slow(
+                list(texts), add_special_tokens=special, truncation=False, verbose=False
+            )["input_ids"]
+        return ids
+
+    def content(self, texts: Sequence[str]) -> list[list[int]]:
+        """Every token of each text, without [CLS]/[SEP] (for windows)."""
+        return self._encode(texts, special=False)
+
+    def truncated(
+        self, texts: Sequence[str], limit: int, truncation: Truncation = "right"
+    ) -> tuple[list[list[int]], int]:
+        """([CLS] + at most ``limit - 2`` tokens + [SEP] per text, how many were cut).
+
+        ``right`` keeps the first tokens (as transformers truncates), ``left`` the last ones;
+        ``error`` refuses a text over the limit.
+        """
+        body = limit - 2
+        contents: list[list[int] | None] = [None] * len(texts)
+        if truncation == "right":  # only right truncation can start from a prefix
+            for i, text in enumerate(texts):
+                if len(text) > max(_MIN_PREFIX, _CHARS_PER_TOKEN * limit):
+                    contents[i] = self._from_prefix(text, body)
+        rest = [i for i, ids in enumerate(contents) if ids is None]
+        for i, ids in zip(rest, self._encode([texts[i] for i in rest], special=False), strict=True):
+            contents[i] = ids
+        out: list[list[int]] = []
+        cut = 0
+        for i, found in enumerate(contents):
+            ids = found or []
+            if len(ids) > body:
+                if truncation == "error":
+                    raise InvalidArgumentError(
+                        f"text at position {i} has {len(ids) + 2} tokens, more than the limit of "
+                        f"{limit}; shorten it, or allow truncation"
+                    )
+                cut += 1
+                ids = ids[:body] if truncation == "right" else ids[len(ids) - body :]
+            out.append([self.cls_id, *ids, self.sep_id])  # type: ignore[list-item]
+        return out, cut
+
+    def _from_prefix(self, text: str, body: int) -> list[int] | None:
+        """The first ``body + 1`` tokens of a huge text from a prefix, or None if unsure."""
+        if self._fast is None:
+            return None
+        size = max(_MIN_PREFIX, _CHARS_PER_TOKEN * (body + 2))
+        encoding = self._fast.encode(text[:size], add_special_tokens=False)
+        offsets = encoding.offsets
+        # One token past the limit, so that the text is counted as cut.
+        if len(offsets) > body and offsets[body][1] <= size - _CUT_MARGIN:
+            return list(encoding.ids[: body + 1])
+        return None
+
+
+__all__ = ["TRUNCATIONS", "TokenIds", "Truncation"]

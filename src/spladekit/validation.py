@@ -1,0 +1,143 @@
+"""The one set of argument checks used at every public boundary.
+
+Each check returns the validated value. A wrong type raises :class:`InputTypeError` (also a
+``TypeError``), a wrong value :class:`InvalidArgumentError` (also a ``ValueError``); messages say
+what was expected, what was got and, where it helps, what to do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable
+from typing import TypeVar
+
+from .errors import InputTypeError, InvalidArgumentError
+
+T = TypeVar("T")
+
+
+def positive_int(name: str, value: object) -> int:
+    """An ``int`` >= 1 (``bool`` is refused: ``True`` is not a count)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(f"{name} must be a positive integer, got {type(value).__name__}")
+    if value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def optional_positive_int(name: str, value: object) -> int | None:
+    """``None`` or an ``int`` >= 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(
+            f"{name} must be a positive integer or None, got {type(value).__name__}"
+        )
+    if value < 1:
+        raise InvalidArgumentError(f"{name} must be a positive integer or None, got {value!r}")
+    return value
+
+
+def int_in_range(name: str, value: object, low: int, high: int) -> int:
+    """An ``int`` from ``low`` to ``high`` inclusive."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputTypeError(
+            f"{name} must be an int from {low} to {high}, got {type(value).__name__}"
+        )
+    if not low <= value <= high:
+        raise InvalidArgumentError(f"{name} must be an int from {low} to {high}, got {value!r}")
+    return value
+
+
+def non_negative_number(name: str, value: object) -> float:
+    """A finite real number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputTypeError(f"{name} must be a number >= 0, got {type(value).__name__}")
+    if not (math.isfinite(value) and value >= 0):
+        raise InvalidArgumentError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def fraction(name: str, value: object) -> float:
+    """A real number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputTypeError(f"{name} must be a number in [0, 1), got {type(value).__name__}")
+    if not 0.0 <= value < 1.0:
+        raise InvalidArgumentError(f"{name} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def choice(name: str, value: object, choices: Collection[T]) -> T:
+    """One of ``choices``, matched exactly."""
+    if value not in choices:
+        listing = ", ".join(str(c) for c in choices)
+        raise InvalidArgumentError(f"{name} must be one of {listing}; got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def string(name: str, value: object) -> str:
+    """A ``str`` that is valid Unicode text (see :func:`check_unicode`)."""
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be a str, got {type(value).__name__}")
+    return check_unicode(name, value)
+
+
+def check_unicode(name: str, text: str) -> str:
+    """Refuse lone surrogates: they are not text, and neither tokenizers nor Milvus take them.
+
+    They come from decoding bytes with ``errors="surrogateescape"`` or from broken JSON
+    escapes; re-decode the source with ``errors="replace"`` to keep the rest of the text.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(
+            f"{name} contains a lone surrogate {text[exc.start]!r} at character {exc.start}, "
+            "which is not valid Unicode text; decode the source with errors='replace' (or "
+            "remove the character)"
+        ) from None
+    return text
+
+
+def text_list(value: object, what: str = "texts") -> list[str]:
+    """A list of valid Unicode strings; errors name the offending position."""
+    if isinstance(value, (str, bytes)):
+        raise InputTypeError(
+            f"{what} must be a list of str, got a single {type(value).__name__}; wrap it: [text]"
+        )
+    if not isinstance(value, Iterable):
+        raise InputTypeError(f"{what} must be a list of str, got {type(value).__name__}")
+    out = list(value)
+    for i, text in enumerate(out):
+        if not isinstance(text, str):
+            raise InputTypeError(
+                f"{what} must be a list of str, got {type(text).__name__} at position {i}"
+            )
+        check_unicode(f"{what}[{i}]", text)
+    return out
+
+
+def query_text(value: object, what: str = "query") -> str:
+    """A search query: a str with at least one non-blank character."""
+    text = string(what, value)
+    if not text.strip():
+        raise InvalidArgumentError(
+            f"{what} is {'empty' if not text else 'blank'}; give the words to search for"
+        )
+    return text
+
+
+__all__ = [
+    "check_unicode",
+    "choice",
+    "fraction",
+    "int_in_range",
+    "non_negative_number",
+    "optional_positive_int",
+    "positive_int",
+    "query_text",
+    "string",
+    "text_list",
+]
