@@ -4,6 +4,7 @@ As a script it is the reference's side: pymilvus-model 0.3.4, in the reference's
 environment (it needs transformers 4.x), at its default settings (batch_size=32, device cpu):
 
     /tmp/ref/venv/bin/python bench/_reference_runner.py --model DIR --texts T.json --out R.json
+    ... --latency    (encode_queries, one text per call: bench_latency.py's reference side)
 
 ``measure`` is shared with spladekit's side (``bench_encode.py --worker``), so both are timed and
 measured by the same code. Only stdlib, numpy and scipy are imported at module level.
@@ -66,6 +67,21 @@ def measure(load: Callable[[], Encode], texts: list[str], vectors_out: Path) -> 
     }
 
 
+def latency_ms(
+    encode_one: Callable[[str], Any], queries: list[str], warmup: int = 20
+) -> list[float]:
+    """Milliseconds per call of ``encode_one`` on each query, one at a time, after a warm-up
+    (first calls pay one-off allocations and lazy initialisation)."""
+    for query in queries[:warmup]:
+        encode_one(query)
+    times = []
+    for query in queries:
+        start = time.perf_counter()
+        encode_one(query)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
 def torch_threads() -> int:
     import torch
 
@@ -84,9 +100,26 @@ def main() -> None:
     parser.add_argument("--texts", required=True, type=Path, help="JSON list of texts")
     parser.add_argument("--out", required=True, type=Path, help="result JSON to write")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--latency", action="store_true", help="time encode_queries one text per call instead"
+    )
     args = parser.parse_args()
     texts = json.loads(args.texts.read_text(encoding="utf-8"))
     holder: dict[str, Any] = {}
+    if args.latency:
+        from importlib import metadata
+
+        from pymilvus.model.sparse import SpladeEmbeddingFunction
+
+        fn = SpladeEmbeddingFunction(model_name=args.model, device="cpu")
+        times = latency_ms(lambda q: fn.encode_queries([q]), texts)
+        result = {
+            "impl": f"pymilvus-model {metadata.version('pymilvus.model')}",
+            "times_ms": times,
+            "threads": torch_threads(),
+        }
+        args.out.write_text(json.dumps(result), encoding="utf-8")
+        return
 
     def load() -> Encode:
         from pymilvus.model.sparse import SpladeEmbeddingFunction

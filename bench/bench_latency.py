@@ -1,9 +1,12 @@
-"""Single-query encoding latency (p50/p99), the latency users feel in search.
+"""Single-query encoding latency (p50/p99) against pymilvus-model, measured in the same run.
 
-    .venv/bin/python bench/bench_latency.py [--model DIR] [--n 300] [--modes torch-fp32,onnx-fp32]
+    .venv/bin/python bench/bench_latency.py [--model DIR] [--n 300] [--modes torch-fp32,onnx-int8]
 
-Encodes SciFact test queries one at a time (batch of one, as a search box would) after a
-warm-up, and prints p50/p99/mean in milliseconds per mode.
+Encodes SciFact test queries one per call (a batch of one, as a search box sends them) after a
+warm-up: first the reference (pymilvus-model 0.3.4, in its own venv, as bench_encode.py runs
+it), then each spladekit mode, each side in a fresh process. Prints p50/p99/mean in ms, the
+ratios to the reference and the targets of issue 7: the default mode (torch fp32, exact) p50 <=
+0.5x and p99 <= 1x the reference's; the recommended fast query mode (onnx int8) p50 <= 0.3x.
 """
 
 from __future__ import annotations
@@ -11,47 +14,132 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from _reference_runner import latency_ms
+
+BENCH = Path(__file__).resolve().parent
 TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+SCIFACT = BENCH.parents[1] / "shared" / "data" / "scifact"
+REFERENCE_PYTHON = "/tmp/ref/venv/bin/python"
 
 MODES: dict[str, dict[str, Any]] = {
     "torch-fp32": {"backend": "torch", "precision": "fp32"},
+    "torch-bf16": {"backend": "torch", "precision": "bf16"},
     "onnx-fp32": {"backend": "onnx", "precision": "fp32"},
     "onnx-int8": {"backend": "onnx", "precision": "int8"},
 }
+DEFAULT_MODE = "torch-fp32"
+FAST_MODE = "onnx-int8"
+
+
+def percentile(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def worker(mode: str, model: str, queries_file: Path, out: Path) -> None:
+    """One spladekit mode, in a fresh process: load, warm up, time each query."""
+    from spladekit import SpladeEncoder, cached_export
+
+    options = MODES[mode]
+    folder = cached_export(model) if options["backend"] == "onnx" else model
+    encoder = SpladeEncoder(folder, **options)
+    queries = json.loads(queries_file.read_text(encoding="utf-8"))
+    times = latency_ms(lambda q: encoder.encode_queries([q]), queries)
+    out.write_text(json.dumps({"impl": f"spladekit {mode}", "times_ms": times}), encoding="utf-8")
+
+
+def run(command: list[str], out: Path) -> dict[str, Any] | None:
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        print(f"  not run: {lines[-1] if lines else 'exit ' + str(proc.returncode)}")
+        return None
+    result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(TINY))
     parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--modes", default="torch-fp32")
+    parser.add_argument("--modes", default="torch-fp32,torch-bf16,onnx-fp32,onnx-int8")
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--queries", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.model, args.queries, args.out)
+        return
 
-    from spladekit import SpladeEncoder
+    from spladekit.backends.cpu import cpu_summary
 
     with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
         queries = [json.loads(line)["text"] for line in handle][: args.n]
     print(f"{len(queries)} SciFact queries, one per call, model {args.model}")
-    print(f"{'mode':<12} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    for mode in args.modes.split(","):
-        encoder = SpladeEncoder(args.model, **MODES[mode])
-        for query in queries[:20]:  # warm-up: first calls pay one-off allocations
-            encoder.encode_queries([query])
-        times = []
-        for query in queries:
-            start = time.perf_counter()
-            encoder.encode_queries([query])
-            times.append((time.perf_counter() - start) * 1000)
-        times.sort()
-        p99 = times[min(len(times) - 1, round(0.99 * (len(times) - 1)))]
-        print(
-            f"{mode:<12} {statistics.median(times):8.2f} {p99:8.2f} {statistics.fmean(times):8.2f}"
-        )
+    print(f"CPU: {cpu_summary()}")
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="spladekit-latency-") as tmp:
+        work = Path(tmp)
+        queries_file = work / "queries.json"
+        queries_file.write_text(json.dumps(queries), encoding="utf-8")
+        if not args.skip_reference:
+            out = work / "reference.json"
+            print("reference: pymilvus-model ...", flush=True)
+            ref = run(
+                [REFERENCE_PYTHON, str(BENCH / "_reference_runner.py"), "--latency", "--model",
+                 args.model, "--texts", str(queries_file), "--out", str(out)],
+                out,
+            )
+            if ref is not None:
+                results.append(ref)
+        for mode in args.modes.split(","):
+            out = work / f"{mode}.json"
+            print(f"spladekit {mode} ...", flush=True)
+            ours = run(
+                [sys.executable, __file__, "--worker", mode, "--model", args.model,
+                 "--queries", str(queries_file), "--out", str(out)],
+                out,
+            )
+            if ours is not None:
+                ours["mode"] = mode
+                results.append(ours)
+    reference = results[0] if results and "mode" not in results[0] else None
+    columns = ("p50 ms", "p99 ms", "mean ms", "p50/ref", "p99/ref")
+    print("\n" + f"{'impl':<26}" + "".join(f" {c:>8}" for c in columns))
+    for r in results:
+        t = r["times_ms"]
+        r.update(p50=statistics.median(t), p99=percentile(t, 0.99), mean=statistics.fmean(t))
+        ratios = ""
+        if reference is not None and r is not reference:
+            ratios = f"{r['p50'] / reference['p50']:8.2f} {r['p99'] / reference['p99']:8.2f}"
+        print(f"{r['impl']:<26} {r['p50']:8.2f} {r['p99']:8.2f} {r['mean']:8.2f} {ratios}")
+    if reference is not None:
+        by_mode = {r["mode"]: r for r in results if "mode" in r}
+        if DEFAULT_MODE in by_mode:
+            d = by_mode[DEFAULT_MODE]
+            ok50 = d["p50"] <= 0.5 * reference["p50"]
+            ok99 = d["p99"] <= reference["p99"]
+            print(f"target default ({DEFAULT_MODE}) p50 <= 0.5x ref: "
+                  f"{'met' if ok50 else 'MISSED'} ({d['p50'] / reference['p50']:.2f}x); "
+                  f"p99 <= 1x ref: {'met' if ok99 else 'MISSED'} "
+                  f"({d['p99'] / reference['p99']:.2f}x)")
+        if FAST_MODE in by_mode:
+            f = by_mode[FAST_MODE]
+            ok = f["p50"] <= 0.3 * reference["p50"]
+            print(f"target fast mode ({FAST_MODE}) p50 <= 0.3x ref: "
+                  f"{'met' if ok else 'MISSED'} ({f['p50'] / reference['p50']:.2f}x)")
+    if args.json:
+        for r in results:
+            r.pop("times_ms", None)
+        args.json.write_text(json.dumps({"cpu": cpu_summary(), "results": results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -69,9 +69,17 @@ def test_text_files_and_stdin_are_one_text_per_line(run, tmp_path: Path) -> None
 
 
 def test_queries_flag_uses_query_encoding(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("--queries", "where was turing born", "-q")
-    assert result.exit_code == 0
-    assert lines(result.stdout)[0]["id"] == "0"
+    text = "where was alan turing born and where did he study mathematics " * 8
+    limits = ("--query-max-length", "6", "--document-max-length", "64")
+    as_query = run("--queries", text, *limits)
+    as_document = run(text, *limits)
+    assert as_query.exit_code == 0 and as_document.exit_code == 0
+    assert lines(as_query.stdout)[0]["id"] == "0"
+    # The query limit (6 tokens) applies with --queries, the document one (64) without.
+    assert "longer than 6 tokens" in as_query.stderr
+    assert "longer than 64 tokens" in as_document.stderr
+    query_terms = len(lines(as_query.stdout)[0]["indices"])  # type: ignore[arg-type]
+    assert query_terms < len(lines(as_document.stdout)[0]["indices"])  # type: ignore[arg-type]
 
 
 def test_truncation_is_reported_on_stderr(run) -> None:  # type: ignore[no-untyped-def]

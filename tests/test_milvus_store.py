@@ -128,7 +128,11 @@ def test_empty_vectors_are_stored_flagged_and_never_returned(store: MilvusStore)
     hits = store.search([{0: 1.0, 1: 1.0}, {0: 1.0}], k=10)
     assert [h.id for h in hits[0]] == ["full"]
     assert hits[1] == []
-    assert EMPTY_PLACEHOLDER_WEIGHT > 0
+    # What Milvus holds for an empty document is the documented placeholder vector.
+    [raw] = store.client.query(
+        store.collection, filter='id == "empty"', output_fields=["vector"]
+    )
+    assert raw["vector"] == {0: pytest.approx(EMPTY_PLACEHOLDER_WEIGHT)}
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ pytest.importorskip("onnxscript")
 from spladekit import InvalidArgumentError, ModelNotAvailableError, SpladeEncoder
 from spladekit.backends.onnx_backend import OnnxBackend
 from spladekit.onnx import export as onnx_export
-from spladekit.onnx.layout import is_onnx_folder
+from spladekit.onnx_layout import is_onnx_folder
 
 # A dozen texts of very different lengths, so that batches are length-sorted and padded.
 TEXTS = [
@@ -196,7 +196,9 @@ def test_a_plain_model_folder_is_exported_once_into_the_cache_when_asked(
 
 
 def test_the_onnx_backend_never_exports_behind_the_users_back(tiny_model_dir: Path) -> None:
-    with pytest.raises(ModelNotAvailableError, match=r"holds no ONNX export .*cached_export\(model\)"):
+    with pytest.raises(
+        ModelNotAvailableError, match=r"holds no ONNX export .*cached_export\(model\)"
+    ):
         SpladeEncoder(tiny_model_dir, backend="onnx")
 
 

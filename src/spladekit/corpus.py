@@ -92,17 +92,17 @@ def read_records(
 def _numbered_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, str]]:
     """(line number, line), turning a decoding failure into an error that names the line."""
     iterator = iter(lines)
-    line_no = 0
+    line_no = 0  # lines read so far
     while True:
         try:
             raw = next(iterator)
         except StopIteration:
             return
         except UnicodeDecodeError as exc:
+            # Files are decoded in blocks, so the line is not known: name the byte instead.
             raise InvalidArgumentError(
-                f"{source} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} after line "
-                f"{line_no} cannot be decoded; convert the file to UTF-8 (for example "
-                "iconv -f latin1 -t utf-8)"
+                f"{source} is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} cannot be "
+                "decoded; convert the file to UTF-8 (for example iconv -f latin1 -t utf-8)"
             ) from None
         line_no += 1
         yield line_no, raw

@@ -30,7 +30,7 @@ from .models import (
     resolve_model_dir,
     split_load_kwargs,
 )
-from .onnx.layout import is_onnx_folder
+from .onnx_layout import is_onnx_folder
 from .options import EncoderConfig
 from .tokenize import TRUNCATIONS, TokenIds, Truncation
 from .validation import choice, non_negative_number, optional_positive_int, string, text_list

@@ -155,6 +155,15 @@ def resolve_model_dir(
     return folder
 
 
+# Model loading arguments spladekit passes to transformers' ``from_pretrained``; anything else
+# is refused rather than passed on, where transformers would quietly take an unknown name for
+# a configuration attribute.
+MODEL_KWARGS = (
+    "dtype", "attn_implementation", "use_safetensors", "variant", "subfolder", "proxies",
+    "force_download", "low_cpu_mem_usage",
+)
+
+
 def split_load_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split user keyword arguments into hub-resolution ones and model ``from_pretrained`` ones."""
     hub = {k: kwargs[k] for k in HUB_KWARGS if k in kwargs}
@@ -166,6 +175,13 @@ def split_load_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
         )
     if "torch_dtype" in model:  # the transformers 4 spelling of `dtype`
         model.setdefault("dtype", model.pop("torch_dtype"))
+    unknown = sorted(set(model) - set(MODEL_KWARGS))
+    if unknown:
+        raise InvalidArgumentError(
+            f"unsupported model loading argument(s) {', '.join(unknown)}; spladekit takes the "
+            f"encoder options of EncoderConfig and the loading arguments "
+            f"{', '.join(HUB_KWARGS + MODEL_KWARGS)}"
+        )
     return hub, model
 
 
@@ -273,7 +289,7 @@ def model_fingerprint(folder: Path) -> str:
     carries its source model's fingerprint in its metadata, so torch and ONNX runs of one
     checkpoint share it.
     """
-    from .onnx.layout import read_metadata
+    from .onnx_layout import read_metadata
 
     exported = read_metadata(folder).get(FINGERPRINT_KEY)
     files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))

@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from .errors import UnsupportedModelError
 from .models import SUPPORTED_MODEL_TYPES
@@ -100,6 +102,18 @@ def activate(maxima: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     return torch.log1p(torch.relu(maxima + bias))
 
 
+def activate_in_place(maxima: NDArray[np.float32], bias: NDArray[np.float32]) -> None:
+    """:func:`activate` on a numpy array, in place, taking logarithms only where it matters.
+
+    SPLADE vectors are sparse: ~1-3% of ``maxima + bias`` is positive. relu zeroes the rest,
+    and ``log1p(0) = 0``, so the logarithm (the costly part) runs on the positive entries only.
+    """
+    maxima += bias
+    np.maximum(maxima, 0, out=maxima)
+    positive = maxima > 0
+    maxima[positive] = np.log1p(maxima[positive])
+
+
 def splade_pool(parts: MlmParts, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The whole model, pooled the reference way (whole logits): for tests and checks."""
     logits = torch.nn.functional.linear(
@@ -113,6 +127,7 @@ __all__ = [
     "MlmParts",
     "Transform",
     "activate",
+    "activate_in_place",
     "pad_with_first_real",
     "reference_pool",
     "splade_pool",

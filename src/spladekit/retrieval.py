@@ -23,6 +23,7 @@ from .errors import InputTypeError
 from .models import ModelIdentity
 from .store import Hit, SearchOptions, Store
 from .validation import check_unicode, positive_int, query_text
+from .vectors import contributions, rows_to_csr, to_milvus_rows
 
 Progress = Callable[[int], None]
 
@@ -60,6 +61,25 @@ class IndexReport:
     def documents_per_second(self) -> float:
         """Encoded documents per second of wall time (0 when nothing was encoded)."""
         return self.encoded / self.seconds if self.encoded and self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ExplainedHit:
+    """A hit and the tokens it shares with the query, with their share of its score (query
+    weight x document weight), largest first."""
+
+    hit: Hit
+    terms: list[tuple[str, float]]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A search with its reasons: the query's heaviest terms (SPLADE's expansion included) and,
+    for each hit, the tokens that contribute most to its score."""
+
+    query: str
+    query_terms: list[tuple[str, float]]
+    hits: list[ExplainedHit]
 
 
 RecordLike = Record | tuple[str, str] | tuple[str, str, Mapping[str, Any] | None]
@@ -218,5 +238,46 @@ class Retriever:
         vectors = self.encoder.encode_queries(texts)
         return self.store.search(vectors, k, options=opts)
 
+    def explain(
+        self,
+        query: str,
+        k: int = 10,
+        *,
+        terms: int = 10,
+        options: SearchOptions | None = None,
+        **changes: Any,
+    ) -> Explanation:
+        """:meth:`search` for one query, with why each hit matched (``terms`` tokens each).
 
-__all__ = ["DocumentEncoder", "IndexReport", "Retriever", "as_record", "model_identity_of"]
+        Needs an encoder with ``decode`` (spladekit's have it) to turn indices into tokens.
+        """
+        decode = getattr(self.encoder, "decode", None)
+        if not callable(decode):
+            raise InputTypeError(
+                f"explain needs an encoder with decode(), got {type(self.encoder).__name__}"
+            )
+        terms = positive_int("terms", terms)
+        text = query_text(query)
+        opts = SearchOptions.build(options, changes)
+        vector = self.encoder.encode_queries([text])
+        hits = self.store.search(vector, k, options=opts)[0]
+        [query_row] = to_milvus_rows(vector)
+        stored = self.store.get_vectors([h.id for h in hits])
+        shares = [contributions(query_row, stored.get(h.id, {})) for h in hits]
+        matched = decode(rows_to_csr(shares), terms) if hits else []
+        return Explanation(
+            text,
+            decode(vector, terms)[0],
+            [ExplainedHit(h, m) for h, m in zip(hits, matched, strict=True)],
+        )
+
+
+__all__ = [
+    "DocumentEncoder",
+    "ExplainedHit",
+    "Explanation",
+    "IndexReport",
+    "Retriever",
+    "as_record",
+    "model_identity_of",
+]

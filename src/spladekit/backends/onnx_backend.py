@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
-from ..onnx.layout import INPUT_NAMES, model_file
+from ..onnx_layout import INPUT_NAMES, model_file
 from ..options import check_device
 from ..validation import optional_positive_int
 
@@ -109,7 +109,7 @@ class OnnxBackend:
         if sorted(names) != sorted(INPUT_NAMES):
             raise ModelNotAvailableError(
                 f"{str(self.path)!r} is not a spladekit ONNX export: its inputs are {names}, "
-                "expected input_ids and attention_mask; export it with `spladekit export-onnx`"
+                "expected input_ids and attention_mask; export it with spladekit.export_onnx"
             )
         self._output = self.session.get_outputs()[0].name
         self.vocab_size = _vocab_size(self.session, self.path.parent)

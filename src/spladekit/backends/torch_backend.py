@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError
 from ..options import check_device
-from ..pooling import activate, pad_with_first_real, split_mlm
+from ..pooling import activate_in_place, pad_with_first_real, split_mlm
 from .cpu import cpu_has_bf16
-from .lean import lean_encoder
+from .lean import lean_parts
 
 # Elements of one logits block (token rows x vocabulary slice): 5M floats = 20 MiB, small
 # enough for the max pass to read it from cache-friendly pieces, large enough for the product
@@ -97,9 +97,8 @@ class TorchBackend:
         self.dtype = dtype_for(precision, self.device)
         model = model.to(self.device).to(self.dtype)
         parts = split_mlm(model)
-        self.encoder = lean_encoder(model) or parts.encoder
-        self.transform = parts.transform
-        self.bias = parts.bias.float()
+        self.encoder, self.transform = lean_parts(model) or (parts.encoder, parts.transform)
+        self.bias = parts.bias.float().cpu().numpy()
         self.vocab_size = int(parts.weight.shape[0])
         self._cpu_fp32 = self.device.type == "cpu" and self.dtype == torch.float32
         # On CPU the head reads a (hidden, vocab) copy: a row-major product into vocabulary
@@ -113,12 +112,16 @@ class TorchBackend:
         with torch.inference_mode():
             ids = torch.from_numpy(input_ids).to(self.device)
             mask = torch.from_numpy(attention_mask).to(self.device)
-            hidden = pad_with_first_real(self.transform(self.encoder(ids, mask)), mask)
+            hidden = self.transform(self.encoder(ids, mask))
+            if not bool(mask.all()):
+                hidden = pad_with_first_real(hidden, mask)
             if self._cpu_fp32:
                 maxima = self._head_max_cpu(hidden)
             else:
                 maxima = self._head_max_chunked(hidden)
-            return activate(maxima, self.bias).cpu().numpy()
+        weights: NDArray[np.float32] = maxima.cpu().numpy()
+        activate_in_place(weights, self.bias)
+        return weights
 
     def _head_max_cpu(self, hidden: torch.Tensor) -> torch.Tensor:
         # Blocks of a few texts by a vocabulary slice: each block of logits is reduced while it

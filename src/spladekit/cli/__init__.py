@@ -23,25 +23,38 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(os.environ.get(DEBUG_ENV))
-        if not debug:
-            # Libraries under the CLI (pymilvus, milvus-lite, transformers, torch, ray) log
-            # their own tracebacks and notices to stderr; the CLI says what went wrong itself.
-            logging.disable(logging.CRITICAL)
-            warnings.simplefilter("ignore")
+        was_disabled = logging.root.manager.disable
+        with warnings.catch_warnings():
+            if not debug:
+                # Libraries under the CLI (pymilvus, milvus-lite, transformers, torch, ray) log
+                # their own tracebacks and notices to stderr; the CLI says what went wrong
+                # itself, in one line.
+                logging.disable(logging.CRITICAL)
+                warnings.simplefilter("ignore")
+            try:
+                return self._invoke(ctx, debug)
+            finally:
+                logging.disable(was_disabled)
+
+    def _invoke(self, ctx: click.Context, debug: bool) -> Any:
         try:
             return super().invoke(ctx)
         except ModelMismatchError as exc:
-            click.echo(f"error: {exc} (on the command line: --allow-other-model)", err=True)
+            click.echo(
+                f"error: {_one_line(exc)} (on the command line: --allow-other-model)", err=True
+            )
             ctx.exit(1)
         except SpladeError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             ctx.exit(1)
         except (BrokenPipeError, KeyboardInterrupt):
             ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # usage errors and exits: click reports them itself
         except OSError as exc:
             if debug:
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             ctx.exit(1)
         except Exception as exc:
             if debug:
@@ -53,6 +66,10 @@ class _Group(click.Group):
                 err=True,
             )
             ctx.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split("\n"))
 
 
 @click.group(cls=_Group)

@@ -28,11 +28,14 @@ SNIPPET = 120
 
 
 def count_lines(path: str) -> int | None:
-    """Non-blank lines of a file, for the progress bar's total (None for stdin)."""
+    """Non-blank lines of a file, for the progress bar's total (None for stdin).
+
+    Counted in bytes: decoding (and its errors, which reading reports) is the reader's job.
+    """
     if path == "-":
         return None
-    with open_text(path) as handle:
-        return sum(1 for line in handle if line.strip())
+    with open_text(path) as handle, open(handle.name, "rb") as raw:
+        return sum(1 for line in raw if line.strip())
 
 
 @click.command()

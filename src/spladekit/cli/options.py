@@ -42,11 +42,15 @@ def apply(func: F, options: list[Callable[[F], F]]) -> F:
 
 # -- encoder ---------------------------------------------------------------------------------
 
-_ENCODER_OPTIONS = ("model", "device", "batch_size", "backend", "precision", "long_documents")
+_ENCODER_OPTIONS = (
+    "model", "device", "batch_size", "backend", "precision", "long_documents",
+    "query_max_length", "document_max_length",
+)
 
 
 def encoder_options(func: F) -> F:
-    """--model, --device, --batch-size, --backend, --precision, --long-documents.
+    """--model, --device, --batch-size, --backend, --precision, --long-documents,
+    --query-max-length, --document-max-length.
 
     The command receives them as one ``encoder: EncoderChoice`` argument.
     """
@@ -88,6 +92,14 @@ def encoder_options(func: F) -> F:
                 "--long-documents", type=click.Choice(LONG_DOCUMENT_MODES),
                 default=_DEFAULTS.long_documents, show_default=True,
                 help="Texts over the model's limit: truncate, or encode in windows and max-pool.",
+            ),
+            click.option(
+                "--query-max-length", type=click.IntRange(min=3), default=None,
+                help="Tokens per query at most [default: the model's limit, 512 for BERT].",
+            ),
+            click.option(
+                "--document-max-length", type=click.IntRange(min=3), default=None,
+                help="Tokens per document at most [default: the model's limit].",
             ),
         ],
     )

@@ -1,5 +1,5 @@
-"""ONNX tooling: export with the SPLADE pooling inside the graph, and the exported folder's layout.
+"""ONNX export tooling: the SPLADE pooling inside the graph, and the int8 head.
 
-Runtime code (``spladekit.backends.onnx_backend``) needs only :mod:`spladekit.onnx.layout`;
-:mod:`spladekit.onnx.export` (torch, onnx, onnxscript) is imported only to export.
+:mod:`.export` (torch, onnx, onnxscript) is imported only to export; loading an exported folder
+needs only :mod:`spladekit.onnx_layout`, which the runtime backend uses.
 """

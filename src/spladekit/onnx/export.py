@@ -30,8 +30,7 @@ from ..models import (
     resolve_model_dir,
     split_load_kwargs,
 )
-from ..validation import text_list
-from .layout import (
+from ..onnx_layout import (
     FORMAT_VERSION,
     FP32_FILE,
     INPUT_NAMES,
@@ -39,6 +38,7 @@ from .layout import (
     METADATA_FILE,
     OUTPUT_NAME,
 )
+from ..validation import text_list
 from .quantize import (
     CALIBRATION_TEXTS,
     INT8_SCHEME,

@@ -120,6 +120,10 @@ class Store(Protocol):
         """The stored documents with these ids, in the order given; missing ids are left out."""
         ...
 
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, dict[int, float]]:
+        """The stored vectors of these ids ({} for an empty document); missing ids left out."""
+        ...
+
     def count(self) -> int:
         """Number of stored documents (empty ones included)."""
         ...

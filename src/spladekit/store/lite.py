@@ -97,7 +97,14 @@ def check_lite_folder(path: str) -> None:
     """
     target = Path(path)
     parent = target.parent
-    if not target.exists():
+    try:
+        exists = target.exists()
+    except OSError as exc:  # a folder on the way that this user may not enter
+        raise StoreError(
+            f"cannot access the Milvus Lite file {path!r}: {exc.strerror}; check the permissions "
+            "of the folders on its path"
+        ) from None
+    if not exists:
         if not parent.is_dir():
             raise StoreError(
                 f"cannot create the Milvus Lite file {path!r}: the folder {str(parent)!r} does "

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.sparse import csr_array
 
 from ..errors import InvalidArgumentError, ModelMismatchError
-from ..vectors import Row, to_milvus_rows
+from ..vectors import Row, rows_to_csr, to_milvus_rows
 from .base import (
     Hit,
     ModelIdentity,
@@ -83,6 +83,15 @@ class MemoryStore:
                 if (e := self._entries.get(i)) is not None
             ]
 
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, Row]:
+        """The stored vectors of these ids ({} for an empty document); missing ids left out."""
+        with self._lock:
+            return {
+                i: dict(e.row)
+                for i in check_ids(ids, unique=False)
+                if (e := self._entries.get(i)) is not None
+            }
+
     def count(self) -> int:
         with self._lock:
             return len(self._entries)
@@ -119,7 +128,7 @@ class MemoryStore:
         if not rows:
             return []
         width = max(docs.shape[1], 1 + max((max(r) for r in rows if r), default=0))
-        queries = _rows_matrix(rows, width)
+        queries = rows_to_csr(rows, width)
         if docs.shape[1] < width:
             docs = csr_array((docs.data, docs.indices, docs.indptr), shape=(docs.shape[0], width))
         scores = (queries @ docs.T).toarray()
@@ -169,17 +178,8 @@ class MemoryStore:
         if self._matrix is None:
             ids = list(self._entries)
             width = 1 + max((max(e.row) for e in self._entries.values() if e.row), default=0)
-            self._matrix = (ids, _rows_matrix([self._entries[i].row for i in ids], width))
+            self._matrix = (ids, rows_to_csr([self._entries[i].row for i in ids], width))
         return self._matrix
-
-
-def _rows_matrix(rows: Sequence[Row], width: int) -> csr_array:
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in rows], out=indptr[1:])
-    total = int(indptr[-1])
-    indices = np.fromiter((i for r in rows for i in r), dtype=np.int64, count=total)
-    values = np.fromiter((v for r in rows for v in r.values()), dtype=np.float32, count=total)
-    return csr_array((values, indices, indptr), shape=(len(rows), width))
 
 
 __all__ = ["MemoryStore"]

@@ -39,6 +39,7 @@ from .base import (
     check_texts,
     fit_text,
 )
+from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
 from .schema import (
     EMPTY_FIELD,
     ID_FIELD,
@@ -57,11 +58,9 @@ from .schema import (
 )
 
 if TYPE_CHECKING:
-    from pymilvus import MilvusClient
+    pass
 
-DEFAULT_URI = "spladekit.db"
 DEFAULT_COLLECTION = "spladekit"
-SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 EMPTY_PLACEHOLDER_WEIGHT = 1e-6
 
 # Rows per insert/upsert call and ids per existence query: bounded gRPC messages.
@@ -71,13 +70,7 @@ ID_QUERY_CHUNK = 1000
 SEARCH_CHUNK = 1024
 
 
-def _pymilvus() -> Any:
-    import pymilvus
-
-    return pymilvus
-
-
-class MilvusStore:
+class MilvusStore(MilvusConnection):
     """A Milvus collection of SPLADE vectors, created on first use.
 
     ``index_type`` (``SPARSE_INVERTED_INDEX``, or ``SPARSE_WAND`` on a server) and
@@ -102,109 +95,32 @@ class MilvusStore:
         model: ModelIdentity | None = None,
         allow_other_model: bool = False,
     ) -> None:
-        if not isinstance(uri, str) or not uri:
-            raise InputTypeError(f"uri must be a non-empty str, got {uri!r}")
         if not isinstance(collection, str) or not collection:
             raise InputTypeError(f"collection must be a non-empty str, got {collection!r}")
         if index_type is not None:
             choice("index_type", index_type, INDEX_TYPES)
         if inverted_index_algo is not None:
             choice("inverted_index_algo", inverted_index_algo, INDEX_ALGOS)
-        if not lite.is_lite_uri(uri) and not uri.startswith(SERVER_SCHEMES):
-            raise InvalidArgumentError(
-                f"uri must be a Milvus Lite file ending in .db (such as {DEFAULT_URI}) or a "
-                f"server address such as http://localhost:19530; got {uri!r}"
-            )
-        self.uri = uri
+        check_uri(uri)
         self.collection = collection
-        self.is_lite = lite.is_lite_uri(uri)
-        self.timeout = timeout
-        self.where = f"collection {collection!r} at {uri!r}"
-        if self.is_lite and index_type is not None and index_type not in LITE_INDEX_TYPES:
+        if lite.is_lite_uri(uri) and index_type is not None and index_type not in LITE_INDEX_TYPES:
             raise StoreError(
                 f"Milvus Lite supports only the SPARSE_INVERTED_INDEX index, not {index_type}; "
                 "use a Milvus server (uri http://host:19530) for SPARSE_WAND"
             )
-        if self.is_lite and not create and not os.path.exists(uri):
+        if lite.is_lite_uri(uri) and not create and not os.path.exists(uri):
             raise StoreError(
                 f"no Milvus Lite file at {uri!r}; index documents into it first, or check the uri"
             )
-        self._lite_path: str | None = None
-        self._client: MilvusClient | None = self._connect(token)
+        super().__init__(
+            uri, token=token, timeout=timeout, where=f"collection {collection!r} at {uri!r}"
+        )
         try:
             self._open_collection(index_type, inverted_index_algo, create, model)
             if model is not None:
                 self.check_model(model, allow_other=allow_other_model)
         except BaseException:
             self.close()
-            raise
-
-    # -- connection ------------------------------------------------------------------------
-
-    def _connect(self, token: str | None) -> MilvusClient:
-        pymilvus = _pymilvus()
-        if self.is_lite:
-            path = os.path.abspath(self.uri)
-            lite.acquire(path)  # refuses a damaged folder, or one another process holds
-            self._lite_path = path
-        # A dedicated connection: close() then really closes it. pymilvus otherwise keeps a
-        # shared channel open, pinging the server, for the life of the process.
-        kwargs: dict[str, Any] = {"uri": self.uri, "dedicated": True}
-        if token and not self.is_lite:
-            kwargs["token"] = token
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        try:
-            client: MilvusClient = pymilvus.MilvusClient(**kwargs)
-        except pymilvus.exceptions.MilvusException as exc:
-            self._release_lite()
-            if self.is_lite:
-                raise StoreError(
-                    f"could not open the Milvus Lite file {self.uri!r}: {exc.message}"
-                ) from exc
-            raise StoreError(
-                f"could not connect to Milvus at {self.uri!r}: {exc.message}; check that the "
-                "server runs, the address, and the token"
-            ) from exc
-        return client
-
-    def _release_lite(self) -> None:
-        path, self._lite_path = self._lite_path, None
-        if path is not None:
-            lite.release(path)
-
-    def close(self) -> None:
-        """Release the connection (and, for Milvus Lite, the file). Safe to call twice."""
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):  # closing must not mask an earlier error
-                client.close()
-        self._release_lite()
-
-    def __enter__(self) -> MilvusStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def client(self) -> MilvusClient:
-        """The underlying ``pymilvus.MilvusClient``, for operations spladekit does not wrap."""
-        if self._client is None:
-            raise StoreError(f"the store for collection {self.collection!r} is closed")
-        return self._client
-
-    def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        pymilvus = _pymilvus()
-        if self.timeout is not None:
-            kwargs.setdefault("timeout", self.timeout)
-        try:
-            return getattr(self.client, method)(*args, **kwargs)
-        except pymilvus.exceptions.MilvusException as exc:
-            raise StoreError(f"Milvus {operation} failed for {self.where}: {exc.message}") from exc
-        except Exception as exc:  # gRPC errors that pymilvus passes through unwrapped
-            if type(exc).__module__.startswith("grpc"):
-                raise StoreError(f"Milvus {operation} failed for {self.where}: {exc}") from exc
             raise
 
     # -- schema and model ------------------------------------------------------------------
@@ -230,7 +146,7 @@ class MilvusStore:
     def _create(
         self, index_type: str | None, algo: str | None, model: ModelIdentity | None
     ) -> None:
-        pymilvus = _pymilvus()
+        pymilvus = pymilvus_module()
         schema = build_schema(self.client, pymilvus, model)
         properties = {MODEL_PROPERTY: encode_model(model)} if model else {}
         self._call(
@@ -250,7 +166,7 @@ class MilvusStore:
         return described
 
     def _check_schema(self) -> None:
-        check_fields(self._describe(), _pymilvus(), self.where)
+        check_fields(self._describe(), pymilvus_module(), self.where)
 
     def _check_index(self, index_type: str | None, algo: str | None) -> None:
         described = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
@@ -417,6 +333,22 @@ class MilvusStore:
                 )
                 by_id[doc.id] = doc
         return [by_id[i] for i in id_list if i in by_id]
+
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, dict[int, float]]:
+        """The stored vectors of these ids ({} for an empty document); missing ids left out."""
+        id_list = check_ids(ids, unique=False)
+        found: dict[str, dict[int, float]] = {}
+        for start in range(0, len(id_list), ID_QUERY_CHUNK):
+            chunk = id_list[start : start + ID_QUERY_CHUNK]
+            result = self._call(
+                "query", "query", self.collection, filter=_id_filter(chunk),
+                output_fields=[ID_FIELD, VECTOR_FIELD, EMPTY_FIELD], limit=len(chunk),
+                consistency_level="Strong",
+            )
+            for r in result:
+                vector = {} if r.get(EMPTY_FIELD) else r.get(VECTOR_FIELD) or {}
+                found[str(r[ID_FIELD])] = {int(i): float(w) for i, w in vector.items()}
+        return found
 
     def search(
         self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any

@@ -1,0 +1,138 @@
+r"""One connection to Milvus: a Lite file (one process at a time) or a server, errors translated.
+
+:class:`MilvusConnection` owns the pymilvus client and turns pymilvus's exceptions into
+:class:`~spladekit.errors.StoreError`\ s that say which operation failed where;
+:class:`~spladekit.store.milvus.MilvusStore` builds the collection on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputTypeError, InvalidArgumentError, StoreError
+from . import lite
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+DEFAULT_URI = "spladekit.db"
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+
+
+def pymilvus_module() -> Any:
+    import pymilvus
+
+    return pymilvus
+
+
+def one_line(message: str) -> str:
+    """Milvus's messages can draw a caret under an expression over several lines; errors
+    spladekit raises are one line."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def check_uri(uri: object) -> str:
+    """A Milvus Lite file (``*.db``) or a server address."""
+    if not isinstance(uri, str) or not uri:
+        raise InputTypeError(f"uri must be a non-empty str, got {uri!r}")
+    if not lite.is_lite_uri(uri) and not uri.startswith(SERVER_SCHEMES):
+        raise InvalidArgumentError(
+            f"uri must be a Milvus Lite file ending in .db (such as {DEFAULT_URI}) or a "
+            f"server address such as http://localhost:19530; got {uri!r}"
+        )
+    return uri
+
+
+class MilvusConnection:
+    """A dedicated pymilvus client on ``uri``; for Lite, the file held for this process."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str | None = None,
+        timeout: float | None = None,
+        where: str | None = None,
+    ) -> None:
+        self.uri = check_uri(uri)
+        self.is_lite = lite.is_lite_uri(uri)
+        self.timeout = timeout
+        self.where = where or repr(uri)  # what error messages call this connection
+        self._lite_path: str | None = None
+        self._client: MilvusClient | None = self._connect(token)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def _connect(self, token: str | None) -> MilvusClient:
+        pymilvus = pymilvus_module()
+        if self.is_lite:
+            path = os.path.abspath(self.uri)
+            lite.acquire(path)  # refuses a damaged folder, or one another process holds
+            self._lite_path = path
+        # A dedicated connection: close() then really closes it. pymilvus otherwise keeps a
+        # shared channel open, pinging the server, for the life of the process.
+        kwargs: dict[str, Any] = {"uri": self.uri, "dedicated": True}
+        if token and not self.is_lite:
+            kwargs["token"] = token
+        if self.timeout is not None:
+            kwargs["timeout"] = self.timeout
+        try:
+            client: MilvusClient = pymilvus.MilvusClient(**kwargs)
+        except pymilvus.exceptions.MilvusException as exc:
+            self._release_lite()
+            if self.is_lite:
+                raise StoreError(
+                    f"could not open the Milvus Lite file {self.uri!r}: {one_line(exc.message)}"
+                ) from exc
+            raise StoreError(
+                f"could not connect to Milvus at {self.uri!r}: {one_line(exc.message)}; check "
+                "that the server runs, the address, and the token"
+            ) from exc
+        return client
+
+    def _release_lite(self) -> None:
+        path, self._lite_path = self._lite_path, None
+        if path is not None:
+            lite.release(path)
+
+    def close(self) -> None:
+        """Release the connection (and, for Milvus Lite, the file). Safe to call twice."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing must not mask an earlier error
+                client.close()
+        self._release_lite()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> MilvusClient:
+        """The underlying ``pymilvus.MilvusClient``, for operations spladekit does not wrap."""
+        if self._client is None:
+            raise StoreError(f"the store for {self.where} is closed; open a new one")
+        return self._client
+
+    def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        pymilvus = pymilvus_module()
+        if self.timeout is not None:
+            kwargs.setdefault("timeout", self.timeout)
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except pymilvus.exceptions.MilvusException as exc:
+            raise StoreError(
+                f"Milvus {operation} failed for {self.where}: {one_line(exc.message)}"
+            ) from exc
+        except Exception as exc:  # gRPC errors that pymilvus passes through unwrapped
+            if type(exc).__module__.startswith("grpc"):
+                raise StoreError(
+                    f"Milvus {operation} failed for {self.where}: {one_line(str(exc))}"
+                ) from exc
+            raise
+
+
+
+__all__ = ["DEFAULT_URI", "SERVER_SCHEMES", "MilvusConnection", "check_uri", "pymilvus_module"]
