@@ -1,11 +1,13 @@
-"""Search quality and speed on a BEIR dataset: spladekit through Milvus Lite and a Milvus server.
+"""Search quality and speed on a BEIR dataset: SPLADE, Milvus BM25 and hybrid, Lite and server.
 
 One run, in this order: encode the corpus and the judged queries once (splade-tiny by default);
-BM25 (bm25s) on the same data; exact scores by scipy sparse dot products; then for each backend
-(a Milvus Lite file, and the real Milvus server from scripts/fetch_milvus_server.py) insert the
-vectors, run all queries in one batched call (quality, queries/s) and one query per call
-(latency p50/p99, queries/s), and compare the top 10 with the exact one (recall@10, which must
-be 1.0 at drop_ratio_search=0).
+BM25 (bm25s) on the same data; exact SPLADE scores (spladekit's MemoryStore: scipy dot
+products); then for each backend (a Milvus Lite file, and the real Milvus server from
+scripts/fetch_milvus_server.py) store the vectors and texts in a collection with Milvus's BM25,
+and for each mode (splade, bm25, hybrid) run all queries in one batched call (quality,
+queries/s) and one query per call (latency p50/p99); SPLADE's top 10 is compared with the exact
+one (recall@10, which must be 1.0 at drop_ratio_search=0). Then the fusion settings are swept
+(RRF constants, weighted fusion) on each backend.
 
     .venv/bin/python bench/bench_search.py [--data ../shared/data/scifact] [--model DIR]
 """
@@ -23,27 +25,30 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_array
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the Milvus server helper lives with the tests
 
 from milvus_server import MilvusServer, binary_path, platform_supported  # noqa: E402
-from spladekit import SpladeEncoder  # noqa: E402
+from spladekit import MemoryStore, SearchOptions, SpladeEncoder  # noqa: E402
+from spladekit.backends.cpu import cpu_summary  # noqa: E402
 from spladekit.evaluate import bm25_rank, load_beir, ranking_metrics  # noqa: E402
 from spladekit.store.milvus import MilvusStore  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
 DEFAULT_MODEL = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
-
-
-def exact_top(queries: csr_array, docs: csr_array, k: int) -> list[list[int]]:
-    scores = (queries @ docs.T).toarray()
-    out = []
-    for row in scores:
-        order = np.argsort(-row, kind="stable")[:k]
-        out.append([int(i) for i in order if row[i] > 0])
-    return out
+METRICS = ("nDCG@10", "MRR@10", "Recall@100")
+MODES = ("splade", "bm25", "hybrid")
+SWEEP = [
+    {"fusion": "rrf", "rrf_k": 10},
+    {"fusion": "rrf", "rrf_k": 30},
+    {"fusion": "rrf", "rrf_k": 60},
+    {"fusion": "rrf", "rrf_k": 100},
+    {"fusion": "weighted", "weights": (0.3, 0.7)},
+    {"fusion": "weighted", "weights": (0.5, 0.5)},
+    {"fusion": "weighted", "weights": (0.7, 0.3)},
+]
+LATENCY_QUERIES = 150
 
 
 def recall_against_exact(found: list[list[str]], exact: list[list[str]]) -> float:
@@ -51,53 +56,72 @@ def recall_against_exact(found: list[list[str]], exact: list[list[str]]) -> floa
     return sum(values) / len(values)
 
 
-def bench_backend(
-    label: str,
-    uri: str,
-    ids: list[str],
-    texts: list[str],
-    docs: csr_array,
-    queries: csr_array,
-    qids: list[str],
-    qrels: dict[str, dict[str, int]],
-    exact10: list[list[str]],
-    drop_ratio: float = 0.0,
-    reuse: bool = False,
-) -> dict[str, Any]:
-    row: dict[str, Any] = {"backend": label, "drop_ratio_search": drop_ratio}
-    with MilvusStore(uri, collection="bench") as store:
-        if not reuse:
-            started = time.perf_counter()
-            for start in range(0, len(ids), 1000):
-                part = slice(start, start + 1000)
-                store.upsert(ids[part], docs[part], texts[part])
-            store.flush()
-            row["insert_docs_per_s"] = len(ids) / (time.perf_counter() - started)
-        store.search(queries[[0]], k=10, drop_ratio_search=drop_ratio)  # warm-up
-        # All queries in one call, as Retriever.search_many sends them.
+class Run:
+    """The encoded data of one run, searched on several stores."""
+
+    def __init__(self, dataset: Any, encoder: SpladeEncoder) -> None:
+        self.dataset = dataset
+        self.ids = [r.id for r in dataset.corpus]
+        self.texts = [r.text for r in dataset.corpus]
+        self.qids = list(dataset.queries)
+        self.query_texts = [dataset.queries[q] for q in self.qids]
         started = time.perf_counter()
-        batched = store.search(
-            queries, k=100, drop_ratio_search=drop_ratio, with_text=False, with_metadata=False
-        )
-        row["batched_queries_per_s"] = len(qids) / (time.perf_counter() - started)
-        ranking = {q: [h.id for h in hits] for q, hits in zip(qids, batched, strict=True)}
-        row.update(ranking_metrics(ranking, qrels))
-        # One query per call: latency as one user sees it (text fetched, k=10).
-        latencies = []
-        single: list[list[str]] = []
-        for i in range(queries.shape[0]):
+        self.docs = encoder.encode_documents(self.texts)
+        self.docs_per_s = len(self.ids) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        self.queries = encoder.encode_queries(self.query_texts)
+        self.queries_per_s = len(self.qids) / (time.perf_counter() - started)
+
+    def search(self, store: Any, k: int, options: SearchOptions, rows: Any = None) -> list[Any]:
+        vectors = None if options.mode == "bm25" else (self.queries if rows is None else rows)
+        texts = self.query_texts if rows is None else None
+        return store.search(vectors, k, texts=texts, options=options)
+
+    def quality(self, store: Any, options: SearchOptions) -> tuple[dict[str, float], float]:
+        started = time.perf_counter()
+        hits = self.search(store, 100, options.replace(with_text=False, with_metadata=False))
+        qps = len(self.qids) / (time.perf_counter() - started)
+        ranking = {q: [h.id for h in row] for q, row in zip(self.qids, hits, strict=True)}
+        return ranking_metrics(ranking, self.dataset.qrels), qps
+
+    def latency(self, store: Any, options: SearchOptions) -> tuple[float, float, list[list[str]]]:
+        times, found = [], []
+        for i in range(min(LATENCY_QUERIES, len(self.qids))):
+            vector = None if options.mode == "bm25" else self.queries[[i]]
             started = time.perf_counter()
-            hits = store.search(queries[[i]], k=10, drop_ratio_search=drop_ratio)[0]
-            latencies.append(time.perf_counter() - started)
-            single.append([h.id for h in hits])
-        row["p50_ms"] = 1000 * statistics.median(latencies)
-        row["p99_ms"] = 1000 * float(np.percentile(latencies, 99))
-        row["single_queries_per_s"] = len(latencies) / sum(latencies)
-        row["recall@10_vs_exact"] = recall_against_exact(single, exact10)
-        row["recall@10_vs_exact_batched"] = recall_against_exact(
-            [r[:10] for r in ranking.values()], exact10
-        )
-    return row
+            hits = store.search(vector, 10, texts=[self.query_texts[i]], options=options)[0]
+            times.append(time.perf_counter() - started)
+            found.append([h.id for h in hits])
+        return 1000 * statistics.median(times), 1000 * float(np.percentile(times, 99)), found
+
+
+def bench_backend(
+    label: str, store: MilvusStore, run: Run, exact10: list[list[str]], ratio: float = 0.0
+) -> dict[str, Any]:
+    rows: dict[str, Any] = {"backend": label, "drop_ratio_search": ratio, "modes": {}}
+    started = time.perf_counter()
+    for start in range(0, len(run.ids), 1000):
+        part = slice(start, start + 1000)
+        store.upsert(run.ids[part], run.docs[part], run.texts[part])
+    store.flush()
+    rows["insert_docs_per_s"] = len(run.ids) / (time.perf_counter() - started)
+    rows["analyzer"] = store.bm25_analyzer
+    for mode in MODES:
+        options = SearchOptions(mode=mode, drop_ratio_search=ratio if mode != "bm25" else 0.0)
+        run.latency(store, options)  # warm-up pass on a few queries happens inside too
+        metrics, qps = run.quality(store, options)
+        p50, p99, found = run.latency(store, options)
+        entry = {**metrics, "batched_queries_per_s": qps, "p50_ms": p50, "p99_ms": p99}
+        if mode == "splade":
+            entry["recall@10_vs_exact"] = recall_against_exact(found, exact10[: len(found)])
+        rows["modes"][mode] = entry
+    if ratio == 0.0:
+        rows["sweep"] = []
+        for setting in SWEEP:
+            options = SearchOptions(mode="hybrid", **setting)  # type: ignore[arg-type]
+            metrics, _ = run.quality(store, options)
+            rows["sweep"].append({**setting, **metrics})
+    return rows
 
 
 def main() -> int:
@@ -106,11 +130,9 @@ def main() -> int:
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--split", default="test")
     parser.add_argument("--no-server", action="store_true", help="Milvus Lite only.")
-    parser.add_argument("--json", action="store_true", help="Print the rows as JSON too.")
+    parser.add_argument("--json", type=Path, help="Also write the results to this JSON file.")
     parser.add_argument(
-        "--max-docs",
-        type=int,
-        default=None,
+        "--max-docs", type=int, default=None,
         help="Use only the first N documents: a quick check of the script, not a figure.",
     )
     args = parser.parse_args()
@@ -118,109 +140,78 @@ def main() -> int:
     dataset = load_beir(args.data, args.split)
     if args.max_docs:
         dataset = replace(dataset, corpus=dataset.corpus[: args.max_docs])
-    ids = [r.id for r in dataset.corpus]
-    texts = [r.text for r in dataset.corpus]
-    qids = list(dataset.queries)
     encoder = SpladeEncoder(args.model)
-
-    started = time.perf_counter()
-    docs = encoder.encode_documents(texts)
-    encode_docs_s = time.perf_counter() - started
-    started = time.perf_counter()
-    queries = encoder.encode_queries([dataset.queries[q] for q in qids])
-    encode_queries_s = time.perf_counter() - started
-
+    run = Run(dataset, encoder)
     started = time.perf_counter()
     bm25 = ranking_metrics(bm25_rank(dataset.corpus, dataset.queries, 100), dataset.qrels)
     bm25_s = time.perf_counter() - started
-    exact_ranking = exact_top(queries, docs, 100)
-    exact = ranking_metrics(
-        {q: [ids[i] for i in row] for q, row in zip(qids, exact_ranking, strict=True)},
-        dataset.qrels,
-    )
-    exact10 = [[ids[i] for i in row[:10]] for row in exact_ranking]
+    exact_store = MemoryStore()
+    exact_store.upsert(run.ids, run.docs)
+    exact, _ = run.quality(exact_store, SearchOptions())
+    exact10 = [[h.id for h in hits] for hits in exact_store.search(run.queries, 10)]
 
-    rows = []
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        lite_uri = str(Path(tmp) / "bench.db")
-        rows.append(
-            bench_backend(
-                "Milvus Lite 3.2.2",
-                lite_uri,
-                ids,
-                texts,
-                docs,
-                queries,
-                qids,
-                dataset.qrels,
-                exact10,
-            )
-        )
+        with MilvusStore(str(Path(tmp) / "bench.db"), collection="bench", bm25=True) as store:
+            results.append(bench_backend("Milvus Lite 3.2.2", store, run, exact10))
         if not args.no_server and platform_supported() and binary_path().is_file():
             with MilvusServer(Path(tmp) / "server") as server:
                 for ratio in (0.0, 0.2):
-                    rows.append(
-                        bench_backend(
-                            "Milvus server 2.5.1",
-                            server.uri,
-                            ids,
-                            texts,
-                            docs,
-                            queries,
-                            qids,
-                            dataset.qrels,
-                            exact10,
-                            drop_ratio=ratio,
-                            reuse=ratio > 0,
-                        )
-                    )
+                    name = f"bench{int(ratio * 10)}"
+                    with MilvusStore(server.uri, collection=name, bm25=True) as store:
+                        label = "Milvus server 2.5.1"
+                        results.append(bench_backend(label, store, run, exact10, ratio))
         elif not args.no_server:
-            print(
-                "note: no Milvus server binary; run scripts/fetch_milvus_server.py",
-                file=sys.stderr,
-            )
+            print("note: no Milvus server binary; run scripts/fetch_milvus_server.py")
 
-    print(f"dataset: {dataset.name} ({args.split}), {len(ids)} documents, {len(qids)} queries")
-    print(f"model: {args.model}")
     print(
-        f"encoding: {len(ids) / encode_docs_s:.1f} documents/s, "
-        f"{len(qids) / encode_queries_s:.1f} queries/s (one process, {encoder.device})"
+        f"dataset: {dataset.name} ({args.split}), {len(run.ids)} documents, "
+        f"{len(run.qids)} queries"
     )
-    print()
-    print(f"{'system':<40}{'nDCG@10':>9}{'MRR@10':>9}{'R@100':>9}")
-    print(f"{'BM25 (bm25s, stemmed)':<40}" + "".join(f"{bm25[m]:>9.4f}" for m in bm25))
-    print(f"{'spladekit, exact (scipy)':<40}" + "".join(f"{exact[m]:>9.4f}" for m in exact))
-    for row in rows:
-        name = f"spladekit, {row['backend']}" + (
-            f" drop={row['drop_ratio_search']}" if row["drop_ratio_search"] else ""
-        )
-        metrics = "".join(f"{row[m]:>9.4f}" for m in ("nDCG@10", "MRR@10", "Recall@100"))
-        print(f"{name:<40}{metrics}")
-    print(f"(BM25 index + search: {bm25_s:.1f} s)")
-    print()
+    print(f"model: {args.model}; CPU: {cpu_summary()}")
     print(
-        f"{'search (vectors already encoded)':<40}{'p50 ms':>9}{'p99 ms':>9}{'q/s 1-by-1':>12}"
-        f"{'q/s batch':>11}{'R@10 exact':>12}{'insert d/s':>12}"
+        f"encoding: {run.docs_per_s:.1f} documents/s, {run.queries_per_s:.1f} queries/s "
+        f"(one process, {encoder.device})\n"
     )
-    for row in rows:
-        name = row["backend"] + (
-            f" drop={row['drop_ratio_search']}" if row["drop_ratio_search"] else ""
-        )
-        rate = row.get("insert_docs_per_s")
-        insert = f"{rate:>12.0f}" if rate is not None else f"{'-':>12}"
-        print(
-            f"{name:<40}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
-            f"{row['single_queries_per_s']:>12.1f}{row['batched_queries_per_s']:>11.1f}"
-            f"{row['recall@10_vs_exact']:>12.4f}" + insert
-        )
-    if len(rows) > 1:
-        lite, remote = rows[0], rows[1]
-        latency = lite["p50_ms"] / remote["p50_ms"]
-        batched = remote["batched_queries_per_s"] / lite["batched_queries_per_s"]
-        print()
-        print(f"server vs Lite: p50 latency {latency:.1f}x lower, batched queries/s {batched:.1f}x")
+    def line(label: str, metrics: dict[str, float]) -> str:
+        return f"{label:<52}" + "".join(f"{metrics[m]:>11.4f}" for m in METRICS)
+
+    print(f"{'system':<52}" + "".join(f"{m:>11}" for m in METRICS))
+    print(line("BM25 (bm25s, stemmed, English stop words)", bm25))
+    print(line("SPLADE, exact (MemoryStore)", exact))
+    for row in results:
+        drop = f", drop={row['drop_ratio_search']}" if row["drop_ratio_search"] else ""
+        names = {
+            "splade": "SPLADE",
+            "bm25": f"Milvus BM25 ({row['analyzer']})",
+            "hybrid": "hybrid (RRF k=60)",
+        }
+        for mode, entry in row["modes"].items():
+            print(line(f"{names[mode]}, {row['backend']}{drop}", entry))
+    print(f"(bm25s index + search: {bm25_s:.1f} s)\n")
+    columns = f"{'p50 ms':>9}{'p99 ms':>9}{'q/s batch':>11}{'R@10 exact':>12}"
+    print(f"{'query latency (one query per call, k=10)':<52}{columns}")
+    for row in results:
+        drop = f", drop={row['drop_ratio_search']}" if row["drop_ratio_search"] else ""
+        for mode, entry in row["modes"].items():
+            recall = entry.get("recall@10_vs_exact")
+            shown = f"{recall:>12.4f}" if recall is not None else f"{'-':>12}"
+            print(
+                f"{mode + ', ' + row['backend'] + drop:<52}{entry['p50_ms']:>9.1f}"
+                f"{entry['p99_ms']:>9.1f}{entry['batched_queries_per_s']:>11.1f}{shown}"
+            )
+    print()
+    for row in results:
+        if "sweep" not in row:
+            continue
+        print(f"fusion settings, {row['backend']}:")
+        for entry in row["sweep"]:
+            rrf = entry["fusion"] == "rrf"
+            setting = f"rrf k={entry['rrf_k']}" if rrf else f"weighted {entry['weights']}"
+            print(line(f"  {setting}", entry))
     if args.json:
-        print(json.dumps({"bm25": bm25, "exact": exact, "rows": rows}))
+        payload = {"cpu": cpu_summary(), "bm25s": bm25, "exact": exact, "backends": results}
+        args.json.write_text(json.dumps(payload, indent=2))
     return 0
 
 

@@ -213,3 +213,49 @@ def test_sigkill_mid_index_then_rerun_stores_every_document_once(
         texts = {d.id: d.text for d in store.get(ids)}
         assert texts == {r["id"]: r["text"] for r in rows}
         store.drop()
+
+
+def test_index_with_bm25_then_search_in_every_mode(
+    tmp_path: Path, tiny_model_dir: Path, scifact_dir: Path
+) -> None:
+    rows = short_corpus(scifact_dir, 20)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", rows)  # type: ignore[arg-type]
+    common = ["--uri", str(tmp_path / "h.db"), "--collection", "h", "--model", str(tiny_model_dir)]
+    code, out, err = run_cli("index", str(corpus), *common, "--bm25", "-q")
+    assert code == 0, err
+    query = rows[3]["text"]
+    found = {}
+    for mode in ("splade", "bm25", "hybrid"):
+        code, out, err = run_cli("search", query, *common, "--mode", mode, "-k", "3")
+        assert code == 0, err
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert lines[0]["id"] == rows[3]["id"]  # its own text finds it in every mode
+        found[mode] = [line["score"] for line in lines]
+    assert all(0 < s < 0.05 for s in found["hybrid"])  # RRF scores: sums of 1/(60 + rank)
+    code, out, err = run_cli(
+        "search", query, *common, "--mode", "hybrid", "--fusion", "weighted", "--weights", "0.7,0.3"
+    )
+    assert code == 0, err
+    code, _, err = run_cli("search", query, *common, "--weights", "0.5")
+    assert code == 2 and "expected two numbers" in err
+
+
+def test_eval_hybrid_reports_four_systems_and_keeps_existing_keys(
+    tmp_path: Path, tiny_model_dir: Path, scifact_dir: Path
+) -> None:
+    dataset = tmp_path / "tiny-scifact"
+    write_tiny_beir(dataset, scifact_dir)
+    args = ["eval", str(dataset), "--uri", str(tmp_path / "eval.db")]
+    args += ["--model", str(tiny_model_dir)]
+    code, out, err = run_cli(*args, "--hybrid", "--json", "-q")
+    assert code == 0, err
+    report = json.loads(out)
+    for system in ("spladekit", "bm25", "milvus_bm25", "hybrid"):
+        assert set(report[system]) == {"nDCG@10", "MRR@10", "Recall@100"}
+    assert report["fusion"] == {"fusion": "rrf", "candidates": 100, "rrf_k": 60}
+    assert set(report["queries_per_second_by_mode"]) == {"splade", "bm25", "hybrid"}
+    assert report["collection"].endswith("_bm25")
+    code, out, err = run_cli(*args, "--hybrid", "-q")
+    assert code == 0, err
+    assert re.search(r"^Milvus BM25\s+[01]\.\d{4}", out, re.M)
+    assert re.search(r"^hybrid \(rrf, candidates=100, rrf_k=60\)\s+[01]\.\d{4}", out, re.M)

@@ -230,13 +230,16 @@ class Retriever:
         A blank query is refused: it has no words to match."""
         if isinstance(queries, str) or not isinstance(queries, Sequence):
             raise InputTypeError(f"queries must be a list of str, got {type(queries).__name__}")
-        texts = [query_text(q, f"query {i}" if len(queries) > 1 else "query")
-                 for i, q in enumerate(queries)]
+        texts = [
+            query_text(q, f"query {i}" if len(queries) > 1 else "query")
+            for i, q in enumerate(queries)
+        ]
         opts = SearchOptions.build(options, changes)
         if not texts:
             return []
-        vectors = self.encoder.encode_queries(texts)
-        return self.store.search(vectors, k, options=opts)
+        # BM25 alone needs no SPLADE vectors: Milvus analyses the words itself.
+        vectors = None if opts.mode == "bm25" else self.encoder.encode_queries(texts)
+        return self.store.search(vectors, k, texts=texts, options=opts)
 
     def explain(
         self,
@@ -249,7 +252,9 @@ class Retriever:
     ) -> Explanation:
         """:meth:`search` for one query, with why each hit matched (``terms`` tokens each).
 
-        Needs an encoder with ``decode`` (spladekit's have it) to turn indices into tokens.
+        The reasons are SPLADE's (query weight x document weight per shared token) in every
+        mode; a hit found by BM25 alone may share none. Needs an encoder with ``decode``
+        (spladekit's have it) to turn indices into tokens.
         """
         decode = getattr(self.encoder, "decode", None)
         if not callable(decode):
@@ -260,7 +265,7 @@ class Retriever:
         text = query_text(query)
         opts = SearchOptions.build(options, changes)
         vector = self.encoder.encode_queries([text])
-        hits = self.store.search(vector, k, options=opts)[0]
+        hits = self.store.search(vector, k, texts=[text], options=opts)[0]
         [query_row] = to_milvus_rows(vector)
         stored = self.store.get_vectors([h.id for h in hits])
         shares = [contributions(query_row, stored.get(h.id, {})) for h in hits]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,7 +22,11 @@ from .options import (
     quiet_option,
     search_options,
     store_options,
+    with_bm25_options,
 )
+
+if TYPE_CHECKING:
+    from ..store import SearchOptions
 
 SNIPPET = 120
 
@@ -46,6 +50,7 @@ def count_lines(path: str) -> int | None:
 @encoder_options
 @chunk_size_option
 @index_algo_option
+@with_bm25_options
 @click.option("--reencode", is_flag=True, help="Encode and replace documents already stored too.")
 @allow_other_model_option
 @quiet_option("No progress bar on stderr.")
@@ -58,6 +63,8 @@ def index(
     encoder: EncoderChoice,
     chunk_size: int,
     index_algo: str | None,
+    bm25: bool,
+    analyzer: str | None,
     reencode: bool,
     allow_other_model: bool,
     quiet: bool,
@@ -74,7 +81,8 @@ def index(
     model = encoder.build()
     store = open_collection(
         uri, token, collection, model=model.model_identity,
-        allow_other_model=allow_other_model, index_algo=index_algo,
+        allow_other_model=allow_other_model, index_algo=index_algo, bm25=bm25,
+        analyzer=analyzer,
     )
     try:
         retriever = Retriever(model, store, allow_other_model=allow_other_model)
@@ -123,18 +131,14 @@ def search(
     collection: str,
     encoder: EncoderChoice,
     k: int,
-    filter_expr: str | None,
-    drop_ratio_search: float,
+    options: SearchOptions,
     width: int,
     allow_other_model: bool,
 ) -> None:
     """Search the collection for each of QUERIES: one JSON line per hit, best first."""
     from ..retrieval import Retriever
-    from ..store import SearchOptions
 
-    options = SearchOptions(
-        filter=filter_expr, drop_ratio_search=drop_ratio_search, with_text=width > 0
-    )
+    options = options.replace(with_text=width > 0)
     model = encoder.build()
     store = open_collection(
         uri, token, collection, model=model.model_identity,

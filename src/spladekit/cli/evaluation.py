@@ -5,18 +5,28 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .options import (
     EncoderChoice,
+    apply,
     chunk_size_option,
     encoder_options,
+    fusion_option_list,
     open_collection,
     progress_bar,
     quiet_option,
     store_options,
 )
+
+if TYPE_CHECKING:
+    from ..store.base import Fusion
+
+
+def fusion_options(func: Any) -> Any:
+    return apply(func, fusion_option_list())
 
 
 def eval_collection(dataset_dir: str, encoder: EncoderChoice) -> str:
@@ -45,6 +55,15 @@ def eval_collection(dataset_dir: str, encoder: EncoderChoice) -> str:
 @encoder_options
 @chunk_size_option
 @click.option("--no-bm25", is_flag=True, help="Skip the BM25 baseline.")
+@click.option(
+    "--hybrid", is_flag=True,
+    help="Also evaluate Milvus's BM25 and SPLADE+BM25 fused (collection eval_..._bm25).",
+)
+@fusion_options
+@click.option(
+    "--analyzer", default=None,
+    help="Text analyzer of Milvus's BM25 [default: standard on Milvus Lite, english on a server].",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of a table.")
 @quiet_option("No progress bar on stderr.")
 def eval_command(
@@ -56,6 +75,11 @@ def eval_command(
     encoder: EncoderChoice,
     chunk_size: int,
     no_bm25: bool,
+    hybrid: bool,
+    fusion: Fusion,
+    rrf_k: int,
+    weights: tuple[float, float] | None,
+    analyzer: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -67,16 +91,28 @@ def eval_command(
     """
     from ..evaluate import METRICS, evaluate, load_beir
     from ..retrieval import Retriever
+    from ..store import SearchOptions
 
+    if analyzer is not None and not hybrid:
+        raise click.UsageError("--analyzer applies to --hybrid")
+    fused = None
+    if hybrid:
+        fused = SearchOptions(
+            fusion=fusion, rrf_k=rrf_k,
+            weights=weights or SearchOptions().weights,
+        )
     dataset = load_beir(dataset_dir, split)
-    name = collection or eval_collection(dataset_dir, encoder)
+    name = collection or eval_collection(dataset_dir, encoder) + ("_bm25" if hybrid else "")
     model = encoder.build()
-    store = open_collection(uri, token, name, model=model.model_identity, allow_other_model=False)
+    store = open_collection(
+        uri, token, name, model=model.model_identity, allow_other_model=False, bm25=hybrid,
+        analyzer=analyzer,
+    )
     try:
         with progress_bar(len(dataset.corpus), "doc", not quiet) as advance:
             report = evaluate(
                 Retriever(model, store), dataset, chunk_size=chunk_size,
-                with_bm25=not no_bm25, progress=advance,
+                with_bm25=not no_bm25, hybrid=fused, progress=advance,
             )
         stored = store.count()
     finally:
@@ -96,12 +132,19 @@ def eval_command(
     click.echo(
         f"{report.dataset} ({split}): {report.documents} documents, {report.queries} queries"
     )
-    click.echo(f"{'system':<14}" + "".join(f"{m:>12}" for m in METRICS))
     rows = [("spladekit", report.spladekit)]
+    if report.milvus_bm25 is not None and report.hybrid is not None and report.fusion:
+        settings = ", ".join(f"{k}={v}" for k, v in report.fusion.items() if k != "fusion")
+        rows += [
+            ("Milvus BM25", report.milvus_bm25),
+            (f"hybrid ({report.fusion['fusion']}, {settings})", report.hybrid),
+        ]
     if report.bm25 is not None:
         rows.append(("BM25 (bm25s)", report.bm25))
+    width = max(14, *(len(label) + 2 for label, _ in rows))
+    click.echo(f"{'system':<{width}}" + "".join(f"{m:>12}" for m in METRICS))
     for label, values in rows:
-        click.echo(f"{label:<14}" + "".join(f"{values[m]:>12.4f}" for m in METRICS))
+        click.echo(f"{label:<{width}}" + "".join(f"{values[m]:>12.4f}" for m in METRICS))
     if report.encoded:
         click.echo(
             f"indexing: {report.encoded} encoded, {report.reused} reused, "
@@ -109,9 +152,13 @@ def eval_command(
         )
     else:
         click.echo(f"indexing: all {report.reused} documents reused from collection {name!r}")
-    click.echo(
-        f"search: {report.queries_per_second:.1f} queries/s (encode + one batched search call)"
+    speeds = report.queries_per_second_by_mode
+    shown = (
+        ", ".join(f"{mode} {qps:.1f} queries/s" for mode, qps in speeds.items())
+        if speeds
+        else f"{report.queries_per_second:.1f} queries/s"
     )
+    click.echo(f"search: {shown} (encode + one batched search call)")
 
 
 COMMANDS = [eval_command]

@@ -17,7 +17,7 @@ import click
 
 from ..models import DEFAULT_MODEL
 from ..options import BACKENDS, LONG_DOCUMENT_MODES, PRECISIONS, EncoderConfig
-from ..store.base import MAX_K
+from ..store.base import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
 from ..store.schema import INDEX_ALGOS
 
 if TYPE_CHECKING:
@@ -160,10 +160,38 @@ index_algo_option = click.option(
 )
 
 
+_SEARCH_OPTIONS = ("filter_expr", "drop_ratio_search", "mode", "fusion", "rrf_k", "weights")
+
+
+def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        splade, bm25 = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected two numbers, SPLADE,BM25, got {value!r}") from None
+    return (splade, bm25)
+
+
 def search_options(func: F) -> F:
-    """-k/--hits, --filter, --drop-ratio-search."""
+    """-k/--hits, --filter, --drop-ratio-search, --mode, --fusion, --rrf-k, --weights.
+
+    The command receives ``k`` and one ``options: SearchOptions`` argument.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..store import SearchOptions
+
+        values = {name: kwargs.pop(name) for name in _SEARCH_OPTIONS}
+        values["filter"] = values.pop("filter_expr")
+        if values["weights"] is None:
+            del values["weights"]
+        return func(*args, options=SearchOptions(**values), **kwargs)
+
+    decorated: Any = wrapper
     return apply(
-        func,
+        decorated,
         [
             click.option(
                 "-k", "--hits", "k", type=click.IntRange(1, MAX_K), default=10,
@@ -178,6 +206,48 @@ def search_options(func: F) -> F:
                 default=0.0, show_default=True,
                 help="Ignore this fraction of each query's smallest weights (server only).",
             ),
+            click.option(
+                "--mode", type=click.Choice(SEARCH_MODES), default="splade", show_default=True,
+                help="splade, bm25 (Milvus's BM25; collection indexed with --bm25), or hybrid.",
+            ),
+            *fusion_option_list(),
+        ],
+    )
+
+
+def fusion_option_list() -> list[Callable[[F], F]]:
+    """--fusion, --rrf-k, --weights: how a hybrid search fuses its legs."""
+    return [
+        click.option(
+            "--fusion", type=click.Choice(FUSIONS), default="rrf", show_default=True,
+            help="How hybrid fuses its legs: reciprocal ranks, or weighted scores.",
+        ),
+        click.option(
+            "--rrf-k", type=click.IntRange(min=1), default=DEFAULT_RRF_K, show_default=True,
+            help="RRF's constant: score = sum 1/(k + rank).",
+        ),
+        click.option(
+            "--weights", callback=_weights, default=None, metavar="SPLADE,BM25",
+            help="Weights of weighted fusion [default: 0.5,0.5].",
+        ),
+    ]
+
+
+def with_bm25_options(func: F) -> F:
+    """--bm25, --analyzer."""
+    return apply(
+        func,
+        [
+            click.option(
+                "--bm25", is_flag=True,
+                help="A new collection also gets Milvus's BM25 over the text (for --mode "
+                "bm25/hybrid).",
+            ),
+            click.option(
+                "--analyzer", default=None,
+                help="Text analyzer of the BM25 field [default: standard on Milvus Lite, english "
+                "on a server].",
+            ),
         ],
     )
 
@@ -191,6 +261,8 @@ def open_collection(
     allow_other_model: bool,
     create: bool = True,
     index_algo: str | None = None,
+    bm25: bool = False,
+    analyzer: str | None = None,
 ) -> Store:
     """The store a command works on (``memory://``: exact, in memory), checked against the
     encoder's model."""
@@ -198,7 +270,7 @@ def open_collection(
 
     return open_store(
         uri, token=token, collection=collection, create=create, inverted_index_algo=index_algo,
-        model=model, allow_other_model=allow_other_model,
+        model=model, allow_other_model=allow_other_model, bm25=bm25, analyzer=analyzer,
     )
 
 
@@ -229,10 +301,12 @@ __all__ = [
     "chunk_size_option",
     "collection_option",
     "encoder_options",
+    "fusion_option_list",
     "index_algo_option",
     "open_collection",
     "progress_bar",
     "quiet_option",
     "search_options",
     "store_options",
+    "with_bm25_options",
 ]

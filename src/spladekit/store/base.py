@@ -11,15 +11,25 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from ..errors import InputTypeError, InvalidArgumentError
 from ..models import ModelIdentity
-from ..validation import check_unicode, fraction, int_in_range
+from ..validation import check_unicode, choice, fraction, int_in_range, positive_int
 
 MAX_ID_BYTES = 512
 MAX_TEXT_BYTES = 65535
 MAX_K = 16384  # Milvus's limit on top-k
+
+SearchMode = Literal["splade", "bm25", "hybrid"]
+Fusion = Literal["rrf", "weighted"]
+SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
+FUSIONS: tuple[Fusion, ...] = get_args(Fusion)
+# RRF's constant from Cormack, Clarke and Buettcher (SIGIR 2009), which is also Milvus's
+# default: chosen on that principle, not tuned on any collection.
+DEFAULT_RRF_K = 60
+# Candidates each leg of a hybrid search brings to the fusion, at least.
+MIN_CANDIDATES = 100
 
 
 @dataclass(frozen=True)
@@ -64,13 +74,23 @@ class SearchOptions:
       ``'metadata["year"] >= 2020'``;
     - ``drop_ratio_search`` (Milvus server only): ignore that fraction of each query's
       smallest weights, faster and approximate;
-    - ``with_text`` / ``with_metadata``: fetch them with the hits.
+    - ``with_text`` / ``with_metadata``: fetch them with the hits;
+    - ``mode``: ``splade`` (the default), ``bm25`` (Milvus's own BM25 over the stored text; the
+      collection needs its BM25 field), or ``hybrid``: both, fused by ``fusion``;
+    - ``fusion``: ``rrf`` (reciprocal rank fusion, ``sum 1 / (rrf_k + rank)``) or ``weighted``
+      (``weights`` for SPLADE and BM25 over scores normalised by arctan, as Milvus does);
+    - ``candidates``: hits each leg of a hybrid search contributes (default ``max(k, 100)``).
     """
 
     filter: str | None = None
     drop_ratio_search: float = 0.0
     with_text: bool = True
     with_metadata: bool = True
+    mode: SearchMode = "splade"
+    fusion: Fusion = "rrf"
+    rrf_k: int = DEFAULT_RRF_K
+    weights: tuple[float, float] = (0.5, 0.5)
+    candidates: int | None = None
 
     def __post_init__(self) -> None:
         if self.filter is not None:
@@ -85,6 +105,31 @@ class SearchOptions:
         for name in ("with_text", "with_metadata"):
             if not isinstance(getattr(self, name), bool):
                 raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        choice("mode", self.mode, SEARCH_MODES)
+        choice("fusion", self.fusion, FUSIONS)
+        positive_int("rrf_k", self.rrf_k)
+        if self.candidates is not None:
+            int_in_range("candidates", self.candidates, 1, MAX_K)
+        weights = self.weights
+        if not (
+            isinstance(weights, (tuple, list))
+            and len(weights) == 2
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)
+        ):
+            raise InputTypeError(f"weights must be two numbers (SPLADE, BM25), got {weights!r}")
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise InvalidArgumentError(
+                f"weights must be >= 0 with a positive sum, got {tuple(weights)!r}"
+            )
+        object.__setattr__(self, "weights", (float(weights[0]), float(weights[1])))
+
+    def replace(self, **changes: Any) -> SearchOptions:
+        """A copy with some options changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def candidates_for(self, k: int) -> int:
+        """Hits each leg of a hybrid search brings to the fusion."""
+        return self.candidates if self.candidates is not None else max(k, MIN_CANDIDATES)
 
     @classmethod
     def build(cls, options: SearchOptions | None, changes: Mapping[str, Any]) -> SearchOptions:
@@ -133,9 +178,19 @@ class Store(Protocol):
         ...
 
     def search(
-        self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
+        self,
+        vectors: object,
+        k: int = 10,
+        *,
+        texts: Sequence[str] | None = None,
+        options: SearchOptions | None = None,
+        **changes: Any,
     ) -> list[list[Hit]]:
-        """The ``k`` best documents by inner product for each query row, best first."""
+        """The ``k`` best documents for each query, best first.
+
+        ``vectors`` (one SPLADE row per query) serve the ``splade`` and ``hybrid`` modes,
+        ``texts`` (the queries' words) the ``bm25`` and ``hybrid`` ones.
+        """
         ...
 
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
@@ -244,11 +299,16 @@ def fit_text(text: str) -> str:
 
 
 __all__ = [
+    "DEFAULT_RRF_K",
+    "FUSIONS",
     "MAX_ID_BYTES",
     "MAX_K",
     "MAX_TEXT_BYTES",
+    "SEARCH_MODES",
+    "Fusion",
     "Hit",
     "ModelIdentity",
+    "SearchMode",
     "SearchOptions",
     "Store",
     "StoredDocument",

@@ -103,14 +103,26 @@ class MemoryStore:
             self._matrix = None
 
     def search(
-        self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
+        self,
+        vectors: object,
+        k: int = 10,
+        *,
+        texts: Sequence[str] | None = None,
+        options: SearchOptions | None = None,
+        **changes: Any,
     ) -> list[list[Hit]]:
         """The ``k`` best documents by exact inner product per query row, best first.
 
-        Only documents with a positive score are returned, as Milvus does.
+        Only documents with a positive score are returned, as Milvus does. ``texts`` are
+        accepted for the protocol's sake; this store searches SPLADE vectors only.
         """
         k = check_k(k)
         opts = SearchOptions.build(options, changes)
+        if opts.mode != "splade":
+            raise InvalidArgumentError(
+                f"the in-memory store has no BM25, so it cannot search in mode {opts.mode!r}; "
+                "use a MilvusStore created with bm25=True"
+            )
         if opts.filter is not None:
             raise InvalidArgumentError(
                 "the in-memory store does not evaluate Milvus filter expressions; use a "

@@ -21,12 +21,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InputTypeError, InvalidArgumentError, ModelMismatchError, StoreError
-from ..validation import choice
+from ..validation import choice, query_text
 from ..vectors import to_milvus_rows
-from . import lite
+from . import lite, search
 from .base import (
     Hit,
     ModelIdentity,
@@ -41,15 +41,19 @@ from .base import (
 )
 from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
 from .schema import (
+    DEFAULT_LITE_ANALYZER,
+    DEFAULT_SERVER_ANALYZER,
     EMPTY_FIELD,
     ID_FIELD,
     INDEX_ALGOS,
     INDEX_TYPES,
+    LITE_ANALYZERS,
     LITE_INDEX_TYPES,
     METADATA_FIELD,
     MODEL_PROPERTY,
     TEXT_FIELD,
     VECTOR_FIELD,
+    bm25_analyzer,
     build_index,
     build_schema,
     check_fields,
@@ -57,17 +61,12 @@ from .schema import (
     recorded_model,
 )
 
-if TYPE_CHECKING:
-    pass
-
 DEFAULT_COLLECTION = "spladekit"
 EMPTY_PLACEHOLDER_WEIGHT = 1e-6
 
 # Rows per insert/upsert call and ids per existence query: bounded gRPC messages.
 WRITE_CHUNK = 1000
 ID_QUERY_CHUNK = 1000
-# Queries per search call; nq*k results travel in one response.
-SEARCH_CHUNK = 1024
 
 
 class MilvusStore(MilvusConnection):
@@ -94,6 +93,8 @@ class MilvusStore(MilvusConnection):
         timeout: float | None = None,
         model: ModelIdentity | None = None,
         allow_other_model: bool = False,
+        bm25: bool = False,
+        analyzer: str | None = None,
     ) -> None:
         if not isinstance(collection, str) or not collection:
             raise InputTypeError(f"collection must be a non-empty str, got {collection!r}")
@@ -115,8 +116,10 @@ class MilvusStore(MilvusConnection):
         super().__init__(
             uri, token=token, timeout=timeout, where=f"collection {collection!r} at {uri!r}"
         )
+        self.bm25_analyzer: str | None = None
         try:
-            self._open_collection(index_type, inverted_index_algo, create, model)
+            wanted = _analyzer(self.is_lite, bm25, analyzer)
+            self._open_collection(index_type, inverted_index_algo, create, model, wanted)
             if model is not None:
                 self.check_model(model, allow_other=allow_other_model)
         except BaseException:
@@ -126,10 +129,28 @@ class MilvusStore(MilvusConnection):
     # -- schema and model ------------------------------------------------------------------
 
     def _open_collection(
-        self, index_type: str | None, algo: str | None, create: bool, model: ModelIdentity | None
+        self,
+        index_type: str | None,
+        algo: str | None,
+        create: bool,
+        model: ModelIdentity | None,
+        analyzer: str | None,
     ) -> None:
         if self._call("has_collection", "has_collection", self.collection):
-            self._check_schema()
+            described = self._describe()
+            check_fields(described, pymilvus_module(), self.where)
+            self.bm25_analyzer = bm25_analyzer(described)
+            if analyzer is not None and self.bm25_analyzer is None:
+                raise StoreError(
+                    f"{self.where} exists without a BM25 field (it was created without "
+                    "bm25=True), and Milvus cannot add one to it; create a new collection with "
+                    "bm25=True and index the documents into it"
+                )
+            if analyzer is not None and analyzer != self.bm25_analyzer:
+                raise StoreError(
+                    f"{self.where} analyses its text with {self.bm25_analyzer!r}, not "
+                    f"{analyzer!r}; leave the analyzer out to use the existing one"
+                )
             if algo is not None or index_type is not None:
                 self._check_index(index_type, algo)
             state = self._call("get_load_state", "get_load_state", self.collection)
@@ -141,13 +162,17 @@ class MilvusStore(MilvusConnection):
                 f"{self.where} does not exist; index documents into it first, or check the "
                 "collection name"
             )
-        self._create(index_type, algo, model)
+        self._create(index_type, algo, model, analyzer)
 
     def _create(
-        self, index_type: str | None, algo: str | None, model: ModelIdentity | None
+        self,
+        index_type: str | None,
+        algo: str | None,
+        model: ModelIdentity | None,
+        analyzer: str | None,
     ) -> None:
         pymilvus = pymilvus_module()
-        schema = build_schema(self.client, pymilvus, model)
+        schema = build_schema(self.client, pymilvus, model, analyzer)
         properties = {MODEL_PROPERTY: encode_model(model)} if model else {}
         self._call(
             "create_collection", "create_collection", self.collection, schema=schema,
@@ -155,18 +180,16 @@ class MilvusStore(MilvusConnection):
         )
         # sync=False: pymilvus would otherwise poll the new (empty) index for 0.5 s, through a
         # call Milvus Lite does not implement.
-        index = build_index(self.client, index_type, algo)
+        index = build_index(self.client, index_type, algo, bm25=analyzer is not None)
         self._call("create_index", "create_index", self.collection, index, sync=False)
         self._call("load_collection", "load_collection", self.collection)
+        self.bm25_analyzer = analyzer
 
     def _describe(self) -> dict[str, Any]:
         described: dict[str, Any] = self._call(
             "describe_collection", "describe_collection", self.collection
         )
         return described
-
-    def _check_schema(self) -> None:
-        check_fields(self._describe(), pymilvus_module(), self.where)
 
     def _check_index(self, index_type: str | None, algo: str | None) -> None:
         described = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
@@ -212,7 +235,10 @@ class MilvusStore(MilvusConnection):
         if self.count() == 0:
             index = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
             self._call("drop_collection", "drop_collection", self.collection)
-            self._create(index.get("index_type"), index.get("inverted_index_algo"), model)
+            self._create(
+                index.get("index_type"), index.get("inverted_index_algo"), model,
+                self.bm25_analyzer,
+            )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -351,54 +377,61 @@ class MilvusStore(MilvusConnection):
         return found
 
     def search(
-        self, vectors: object, k: int = 10, *, options: SearchOptions | None = None, **changes: Any
+        self,
+        vectors: object,
+        k: int = 10,
+        *,
+        texts: Sequence[str] | None = None,
+        options: SearchOptions | None = None,
+        **changes: Any,
     ) -> list[list[Hit]]:
-        """The ``k`` best documents by inner product for each query vector, best first.
+        """The ``k`` best documents for each query, best first.
 
-        Accepts the (n, dim) matrix from ``encode_queries``, dict rows or a single row, and
-        returns one list of hits per query row. All queries go to Milvus in one call (up to
-        1024 per call): each call has a fixed cost, large on Milvus Lite. Only documents with a
-        positive score are returned, so a list may be shorter than ``k``; an empty query gets
-        no hits. Options: :class:`~spladekit.store.base.SearchOptions`, as an object or as
-        keywords (``filter=``, ``drop_ratio_search=``, ``with_text=``, ``with_metadata=``).
+        ``vectors``: the (n, dim) matrix from ``encode_queries``, dict rows or a single row;
+        ``texts``: the queries' words, for the ``bm25`` and ``hybrid`` modes (``vectors`` may
+        be None in mode ``bm25``). Returns one list of hits per query. All queries go to Milvus
+        in one call (up to 1024 per call): each call has a fixed cost, large on Milvus Lite.
+        Only documents with a positive score are returned, so a list may be shorter than
+        ``k``; an empty query gets no hits. Options: :class:`~spladekit.store.base.
+        SearchOptions`, as an object or as keywords (``filter=``, ``mode=``, ``fusion=``...).
         """
         k = check_k(k)
         opts = SearchOptions.build(options, changes)
-        if opts.drop_ratio_search > 0 and self.is_lite:
-            raise StoreError(
-                f"Milvus Lite searches exactly and does not support drop_ratio_search > 0 (got "
-                f"{opts.drop_ratio_search}); use 0, or a Milvus server (uri http://host:19530)"
+        rows = to_milvus_rows(vectors, "query vectors") if vectors is not None else None
+        queries = None if texts is None else [
+            query_text(t, f"texts[{i}]") for i, t in enumerate(_text_sequence(texts))
+        ]
+        if rows is not None and queries is not None and len(rows) != len(queries):
+            raise InvalidArgumentError(
+                f"got {len(rows)} query vectors but {len(queries)} query texts; give one of "
+                "each per query"
             )
-        rows = to_milvus_rows(vectors, "query vectors")
-        results: list[list[Hit]] = [[] for _ in rows]
-        asked = [i for i, row in enumerate(rows) if row]
-        fields = [EMPTY_FIELD]
-        if opts.with_text:
-            fields.append(TEXT_FIELD)
-        if opts.with_metadata:
-            fields.append(METADATA_FIELD)
-        params = {"metric_type": "IP", "params": {"drop_ratio_search": opts.drop_ratio_search}}
-        extra: dict[str, Any] = {"filter": opts.filter} if opts.filter else {}
-        for start in range(0, len(asked), SEARCH_CHUNK):
-            chunk = asked[start : start + SEARCH_CHUNK]
-            answer = self._call(
-                "search", "search", self.collection, data=[rows[i] for i in chunk],
-                anns_field=VECTOR_FIELD, limit=k, output_fields=fields, search_params=params,
-                consistency_level="Strong", **extra,
-            )
-            for i, hits in zip(chunk, answer, strict=True):
-                results[i] = [_to_hit(h) for h in hits if not h["entity"].get(EMPTY_FIELD)]
-        return results
+        search.check_mode(self, opts, rows is not None, queries is not None)
+        return search.run(self, rows, queries, k, opts)
 
 
-def _to_hit(raw: Mapping[str, Any]) -> Hit:
-    entity = raw.get("entity") or {}
-    return Hit(
-        id=str(raw["id"]),
-        score=float(raw["distance"]),
-        text=str(entity.get(TEXT_FIELD) or ""),
-        metadata=dict(entity.get(METADATA_FIELD) or {}),
-    )
+def _analyzer(is_lite: bool, bm25: bool, analyzer: str | None) -> str | None:
+    """The analyzer a new collection's BM25 field gets (None: no BM25 field)."""
+    if analyzer is not None and not bm25:
+        raise InvalidArgumentError("analyzer applies to the BM25 field: pass bm25=True with it")
+    if not bm25:
+        return None
+    if analyzer is None:
+        return DEFAULT_LITE_ANALYZER if is_lite else DEFAULT_SERVER_ANALYZER
+    if not isinstance(analyzer, str) or not analyzer:
+        raise InputTypeError(f"analyzer must be a non-empty str, got {analyzer!r}")
+    if is_lite and analyzer not in LITE_ANALYZERS:
+        raise StoreError(
+            f"Milvus Lite's BM25 supports the analyzers {', '.join(LITE_ANALYZERS)}, not "
+            f"{analyzer!r}; use one of them, or a Milvus server (which also has 'english')"
+        )
+    return analyzer
+
+
+def _text_sequence(texts: object) -> Sequence[str]:
+    if isinstance(texts, str) or not isinstance(texts, Sequence):
+        raise InputTypeError(f"texts must be a list of str, got {type(texts).__name__}")
+    return texts
 
 
 def _id_filter(ids: Sequence[str]) -> str:

@@ -1,10 +1,12 @@
 """The collection spladekit creates in Milvus, and how to recognise one.
 
 Fields: ``id`` (VARCHAR primary key), ``vector`` (SPARSE_FLOAT_VECTOR), ``text`` (VARCHAR),
-``metadata`` (JSON) and ``empty`` (BOOL). The model that built a collection is recorded twice,
-because no single place survives on every engine: in the collection's properties (kept by Milvus
-Lite 3 and Milvus servers) and in the schema's description (kept by Milvus servers, dropped by
-Lite).
+``metadata`` (JSON) and ``empty`` (BOOL); with BM25, also ``bm25`` (SPARSE_FLOAT_VECTOR) that a
+Milvus BM25 function fills from ``text``, analysed by the collection's analyzer.
+
+The model that built a collection is recorded twice, because no single place survives on every
+engine: in the collection's properties (kept by Milvus Lite 3 and Milvus servers) and in the
+schema's description (kept by Milvus servers, dropped by Lite).
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ VECTOR_FIELD = "vector"
 TEXT_FIELD = "text"
 METADATA_FIELD = "metadata"
 EMPTY_FIELD = "empty"
+BM25_FIELD = "bm25"
+BM25_FUNCTION = "text_bm25"
+
+# Analyzers per engine: Milvus Lite 3.2 has only "standard" and "jieba"; a server also has
+# "english" (stemming and stop words, what BM25 baselines use).
+LITE_ANALYZERS = ("standard", "jieba")
+DEFAULT_LITE_ANALYZER = "standard"
+DEFAULT_SERVER_ANALYZER = "english"
 
 INDEX_TYPES = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
 INDEX_ALGOS = ("DAAT_MAXSCORE", "DAAT_WAND", "TAAT_NAIVE")
@@ -29,8 +39,11 @@ MODEL_PROPERTY = "spladekit.model"
 _DESCRIPTION_PREFIX = "spladekit collection; model="
 
 
-def build_schema(client: Any, pymilvus: Any, model: ModelIdentity | None) -> Any:
-    """The collection schema, with the model recorded in its description."""
+def build_schema(
+    client: Any, pymilvus: Any, model: ModelIdentity | None, analyzer: str | None = None
+) -> Any:
+    """The collection schema, with the model recorded in its description; with an
+    ``analyzer``, the text is analysed and a BM25 function fills the ``bm25`` field."""
     data_type = pymilvus.DataType
     description = _DESCRIPTION_PREFIX + encode_model(model) if model else "spladekit collection"
     schema = client.create_schema(
@@ -38,13 +51,27 @@ def build_schema(client: Any, pymilvus: Any, model: ModelIdentity | None) -> Any
     )
     schema.add_field(ID_FIELD, data_type.VARCHAR, is_primary=True, max_length=MAX_ID_BYTES)
     schema.add_field(VECTOR_FIELD, data_type.SPARSE_FLOAT_VECTOR)
-    schema.add_field(TEXT_FIELD, data_type.VARCHAR, max_length=MAX_TEXT_BYTES)
+    if analyzer is None:
+        schema.add_field(TEXT_FIELD, data_type.VARCHAR, max_length=MAX_TEXT_BYTES)
+    else:
+        schema.add_field(
+            TEXT_FIELD, data_type.VARCHAR, max_length=MAX_TEXT_BYTES, enable_analyzer=True,
+            analyzer_params={"type": analyzer},
+        )
     schema.add_field(METADATA_FIELD, data_type.JSON)
     schema.add_field(EMPTY_FIELD, data_type.BOOL)
+    if analyzer is not None:
+        schema.add_field(BM25_FIELD, data_type.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            pymilvus.Function(
+                name=BM25_FUNCTION, function_type=pymilvus.FunctionType.BM25,
+                input_field_names=[TEXT_FIELD], output_field_names=[BM25_FIELD],
+            )
+        )
     return schema
 
 
-def build_index(client: Any, index_type: str | None, algo: str | None) -> Any:
+def build_index(client: Any, index_type: str | None, algo: str | None, bm25: bool) -> Any:
     index_params = client.prepare_index_params()
     index_params.add_index(
         field_name=VECTOR_FIELD,
@@ -52,7 +79,32 @@ def build_index(client: Any, index_type: str | None, algo: str | None) -> Any:
         metric_type="IP",
         params={"inverted_index_algo": algo or INDEX_ALGOS[0]},
     )
+    if bm25:
+        index_params.add_index(
+            field_name=BM25_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
+        )
     return index_params
+
+
+def bm25_analyzer(described: dict[str, Any]) -> str | None:
+    """The analyzer of a collection's BM25 field, or None when it has none.
+
+    Read from the fields (a function output named ``bm25``, an analysed ``text``), which both
+    engines report; a Milvus 2.5 server lists no functions in ``describe_collection``.
+    """
+    fields = {f["name"]: f for f in described.get("fields", [])}
+    bm25 = fields.get(BM25_FIELD)
+    text = fields.get(TEXT_FIELD) or {}
+    if bm25 is None or not bm25.get("is_function_output"):
+        return None
+    params = text.get("params") or {}
+    if str(params.get("enable_analyzer", "")).lower() != "true":
+        return None
+    try:
+        analyzer = json.loads(params.get("analyzer_params") or "{}").get("type")
+    except (ValueError, AttributeError):
+        analyzer = None
+    return str(analyzer or "standard")
 
 
 def check_fields(described: dict[str, Any], pymilvus: Any, where: str) -> None:
@@ -66,6 +118,8 @@ def check_fields(described: dict[str, Any], pymilvus: Any, where: str) -> None:
         EMPTY_FIELD: data_type.BOOL,
     }
     found = {f["name"]: f["type"] for f in described.get("fields", [])}
+    if bm25_analyzer(described) is not None:
+        expected[BM25_FIELD] = data_type.SPARSE_FLOAT_VECTOR
     primary = [f["name"] for f in described.get("fields", []) if f.get("is_primary")]
     if any(found.get(name) != kind for name, kind in expected.items()) or primary != [ID_FIELD]:
         listing = ", ".join(f"{n} {getattr(kind, 'name', kind)}" for n, kind in found.items())
@@ -97,15 +151,20 @@ def recorded_model(described: dict[str, Any]) -> ModelIdentity | None:
 
 
 __all__ = [
+    "BM25_FIELD",
+    "DEFAULT_LITE_ANALYZER",
+    "DEFAULT_SERVER_ANALYZER",
     "EMPTY_FIELD",
     "ID_FIELD",
     "INDEX_ALGOS",
     "INDEX_TYPES",
+    "LITE_ANALYZERS",
     "LITE_INDEX_TYPES",
     "METADATA_FIELD",
     "MODEL_PROPERTY",
     "TEXT_FIELD",
     "VECTOR_FIELD",
+    "bm25_analyzer",
     "build_index",
     "build_schema",
     "check_fields",
