@@ -15,7 +15,6 @@ SciFact is read from ../shared/data/scifact (BEIR layout; non-commercial licence
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -25,39 +24,15 @@ from pathlib import Path
 import numpy as np
 from scipy.sparse import csr_array
 
-from spladekit import SpladeEncoder
+from spladekit import MemoryStore, SpladeEncoder
+from spladekit.backends.cpu import cpu_summary
+from spladekit.evaluate import BeirDataset, load_beir, ranking_metrics
 from spladekit.onnx.export import export_onnx
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 MAX_LOSS = 0.01  # relative nDCG@10 loss allowed for a recommendation
-
-
-Qrels = dict[str, dict[str, int]]
-
-
-def load_scifact(folder: Path) -> tuple[list[str], list[str], list[str], list[str], Qrels]:
-    """(doc ids, doc texts, test query ids, query texts, qrels) of a BEIR folder."""
-    doc_ids, docs = [], []
-    with open(folder / "corpus.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            doc_ids.append(str(row["_id"]))
-            docs.append(f"{row.get('title', '')} {row['text']}".strip())
-    qrels: Qrels = {}
-    with open(folder / "qrels" / "test.tsv", encoding="utf-8") as handle:
-        next(handle)  # header
-        for line in handle:
-            qid, did, score = line.rstrip("\n").split("\t")
-            qrels.setdefault(qid, {})[did] = int(score)
-    texts = {}
-    with open(folder / "queries.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            texts[str(row["_id"])] = row["text"]
-    query_ids = [q for q in qrels if q in texts]
-    return doc_ids, docs, query_ids, [texts[q] for q in query_ids], qrels
 
 
 def docs_per_second(encoder: SpladeEncoder, texts: list[str]) -> float:
@@ -70,35 +45,18 @@ def docs_per_second(encoder: SpladeEncoder, texts: list[str]) -> float:
     return len(texts) / best
 
 
-def ndcg_at_10(
-    queries: csr_array,
-    corpus: csr_array,
-    query_ids: list[str],
-    doc_ids: list[str],
-    qrels: Qrels,
-) -> float:
-    import pytrec_eval
-
-    scores = (queries @ corpus.T).toarray()
-    run: dict[str, dict[str, float]] = {}
-    for row, qid in enumerate(query_ids):
-        top = np.argpartition(-scores[row], 100)[:100]
-        run[qid] = {doc_ids[j]: float(scores[row, j]) for j in top}
-    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"})
-    return float(np.mean([m["ndcg_cut_10"] for m in evaluator.evaluate(run).values()]))
+def ndcg_at_10(queries: csr_array, corpus: csr_array, dataset: BeirDataset) -> float:
+    """nDCG@10 of exact SPLADE scores (spladekit's MemoryStore) over the whole corpus."""
+    store = MemoryStore()
+    store.upsert([r.id for r in dataset.corpus], corpus)
+    hits = store.search(queries, 100, with_text=False, with_metadata=False)
+    ranking = {q: [h.id for h in row] for q, row in zip(dataset.queries, hits, strict=True)}
+    return ranking_metrics(ranking, dataset.qrels)["nDCG@10"]
 
 
 def cosine_rows(a: csr_array, b: csr_array) -> float:
     x, y = a.toarray(), b.toarray()
     return float(np.mean((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))))
-
-
-def cpu_flags() -> str:
-    from spladekit.backends.cpu import cpu_flags as all_flags
-
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
-    flags = all_flags()
-    return " ".join(f for f in wanted if f in flags)
 
 
 def main() -> None:
@@ -108,9 +66,11 @@ def main() -> None:
     parser.add_argument("--scifact", type=Path, default=SCIFACT)
     args = parser.parse_args()
 
-    doc_ids, docs, query_ids, query_texts, qrels = load_scifact(args.scifact)
+    dataset = load_beir(args.scifact, "test")
+    docs = [r.text for r in dataset.corpus]
+    query_texts = list(dataset.queries.values())
     print(
-        f"# {len(docs)} documents, {len(query_ids)} test queries; CPU flags: {cpu_flags()}; "
+        f"# {len(docs)} documents, {len(query_texts)} test queries; CPU: {cpu_summary()}; "
         f"{len(os.sched_getaffinity(0))} cores available"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,7 +91,7 @@ def main() -> None:
             corpus = enc.encode_documents(docs)
             corpus_rate[name] = len(docs) / (time.perf_counter() - start)
             queries = enc.encode_queries(query_texts)
-            rows[name] = (corpus, ndcg_at_10(queries, corpus, query_ids, doc_ids, qrels))
+            rows[name] = (corpus, ndcg_at_10(queries, corpus, dataset))
             print(f"# {name}: corpus encoded at {corpus_rate[name]:.1f} docs/s", file=sys.stderr)
 
     base_speed, (base_corpus, base_ndcg) = speed["torch fp32"], rows["torch fp32"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_array
 
-from spladekit import Hit, InputTypeError, InvalidArgumentError, StoreError
+from spladekit import Hit, InputTypeError, InvalidArgumentError, MemoryStore, StoreError
 from spladekit.store.milvus import EMPTY_PLACEHOLDER_WEIGHT, MilvusStore
 from spladekit.vectors import to_milvus_rows
 
@@ -34,26 +34,18 @@ def random_vectors(n: int, nnz: int, seed: int, span: int = 3000) -> csr_array:
     return csr_array((values, indices, indptr), shape=(n, DIM))
 
 
-def exact_top_k(queries: csr_array, docs: csr_array, ids: list[str], k: int) -> list[list[str]]:
-    scores = (queries @ docs.T).toarray()
-    out = []
-    for row in scores:
-        order = np.argsort(-row, kind="stable")[:k]
-        out.append([ids[i] for i in order if row[i] > 0])
-    return out
-
-
 def assert_matches_exact(
     hits: list[list[Hit]], queries: csr_array, docs: csr_array, ids: list[str], k: int
 ) -> None:
-    exact_scores = (queries @ docs.T).toarray()
-    expected = exact_top_k(queries, docs, ids, k)
-    position = {doc_id: i for i, doc_id in enumerate(ids)}
-    assert len(hits) == queries.shape[0]
-    for q, (row, want) in enumerate(zip(hits, expected, strict=True)):
-        assert [h.id for h in row] == want
-        for h in row:
-            assert h.score == pytest.approx(exact_scores[q, position[h.id]], rel=1e-5)
+    """Milvus's hits equal the exact ones (spladekit's MemoryStore: scipy dot products)."""
+    exact = MemoryStore()
+    exact.upsert(ids, docs)
+    expected = exact.search(queries, k)
+    assert len(hits) == queries.shape[0] == len(expected)
+    for row, want in zip(hits, expected, strict=True):
+        assert [h.id for h in row] == [h.id for h in want]
+        for got, exact_hit in zip(row, want, strict=True):
+            assert got.score == pytest.approx(exact_hit.score, rel=1e-5)
 
 
 def test_round_trip_2d_csr_matches_exact_dot_products(store: MilvusStore) -> None:
