@@ -41,13 +41,10 @@ from .base import (
 )
 from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
 from .schema import (
-    DEFAULT_LITE_ANALYZER,
-    DEFAULT_SERVER_ANALYZER,
     EMPTY_FIELD,
     ID_FIELD,
     INDEX_ALGOS,
     INDEX_TYPES,
-    LITE_ANALYZERS,
     LITE_INDEX_TYPES,
     METADATA_FIELD,
     MODEL_PROPERTY,
@@ -57,6 +54,7 @@ from .schema import (
     build_index,
     build_schema,
     check_fields,
+    choose_analyzer,
     encode_model,
     recorded_model,
 )
@@ -118,7 +116,7 @@ class MilvusStore(MilvusConnection):
         )
         self.bm25_analyzer: str | None = None
         try:
-            wanted = _analyzer(self.is_lite, bm25, analyzer)
+            wanted = choose_analyzer(self.is_lite, bm25, analyzer)
             self._open_collection(index_type, inverted_index_algo, create, model, wanted)
             if model is not None:
                 self.check_model(model, allow_other=allow_other_model)
@@ -408,24 +406,6 @@ class MilvusStore(MilvusConnection):
             )
         search.check_mode(self, opts, rows is not None, queries is not None)
         return search.run(self, rows, queries, k, opts)
-
-
-def _analyzer(is_lite: bool, bm25: bool, analyzer: str | None) -> str | None:
-    """The analyzer a new collection's BM25 field gets (None: no BM25 field)."""
-    if analyzer is not None and not bm25:
-        raise InvalidArgumentError("analyzer applies to the BM25 field: pass bm25=True with it")
-    if not bm25:
-        return None
-    if analyzer is None:
-        return DEFAULT_LITE_ANALYZER if is_lite else DEFAULT_SERVER_ANALYZER
-    if not isinstance(analyzer, str) or not analyzer:
-        raise InputTypeError(f"analyzer must be a non-empty str, got {analyzer!r}")
-    if is_lite and analyzer not in LITE_ANALYZERS:
-        raise StoreError(
-            f"Milvus Lite's BM25 supports the analyzers {', '.join(LITE_ANALYZERS)}, not "
-            f"{analyzer!r}; use one of them, or a Milvus server (which also has 'english')"
-        )
-    return analyzer
 
 
 def _text_sequence(texts: object) -> Sequence[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from .base import MAX_ID_BYTES, MAX_TEXT_BYTES, ModelIdentity
 
 ID_FIELD = "id"
@@ -129,6 +129,24 @@ def check_fields(described: dict[str, Any], pymilvus: Any, where: str) -> None:
         )
 
 
+def choose_analyzer(is_lite: bool, bm25: bool, analyzer: str | None) -> str | None:
+    """The analyzer a new collection's BM25 field gets (None: no BM25 field)."""
+    if analyzer is not None and not bm25:
+        raise InvalidArgumentError("analyzer applies to the BM25 field: pass bm25=True with it")
+    if not bm25:
+        return None
+    if analyzer is None:
+        return DEFAULT_LITE_ANALYZER if is_lite else DEFAULT_SERVER_ANALYZER
+    if not isinstance(analyzer, str) or not analyzer:
+        raise InputTypeError(f"analyzer must be a non-empty str, got {analyzer!r}")
+    if is_lite and analyzer not in LITE_ANALYZERS:
+        raise StoreError(
+            f"Milvus Lite's BM25 supports the analyzers {', '.join(LITE_ANALYZERS)}, not "
+            f"{analyzer!r}; use one of them, or a Milvus server (which also has 'english')"
+        )
+    return analyzer
+
+
 def encode_model(model: ModelIdentity) -> str:
     return json.dumps({"name": model.name, "fingerprint": model.fingerprint})
 
@@ -168,6 +186,7 @@ __all__ = [
     "build_index",
     "build_schema",
     "check_fields",
+    "choose_analyzer",
     "encode_model",
     "recorded_model",
 ]
