@@ -1,10 +1,11 @@
 """Speed and quality of the ONNX backend against torch fp32, measured in one run.
 
-For torch fp32, ONNX fp32 and ONNX int8 (splade-tiny by default) it prints:
+For torch fp32, ONNX fp32, ONNX int8 and, on CPUs with native bf16, torch bf16 (splade-tiny by
+default) it prints:
 - docs/s encoding the first N SciFact documents (title + " " + text), best of two rounds,
   and the ratio to torch fp32 measured in the same run;
 - SciFact test nDCG@10 (300 queries, full 5,183-document corpus, exact dot-product ranking,
-  pytrec_eval) and the relative change against torch fp32. A mode is recommended only if it
+  spladekit's exact MemoryStore, pytrec_eval) and the relative change against torch fp32. A mode is recommended only if it
   loses at most 1% of fp32's nDCG@10.
 
     .venv/bin/python bench/bench_onnx_quality.py [--model DIR] [--docs 500] [--scifact DIR]
@@ -25,7 +26,7 @@ import numpy as np
 from scipy.sparse import csr_array
 
 from spladekit import MemoryStore, SpladeEncoder
-from spladekit.backends.cpu import cpu_summary
+from spladekit.backends.cpu import cpu_has_bf16, cpu_summary
 from spladekit.evaluate import BeirDataset, load_beir, ranking_metrics
 from spladekit.onnx.export import export_onnx
 
@@ -82,6 +83,8 @@ def main() -> None:
             "onnx fp32": SpladeEncoder(folder, backend="onnx"),
             "onnx int8": SpladeEncoder(folder, backend="onnx", precision="int8"),
         }
+        if cpu_has_bf16():  # native bf16 only: spladekit refuses emulated bf16
+            encoders["torch bf16"] = SpladeEncoder(args.model, precision="bf16")
         sample = docs[: args.docs]
         speed = {name: docs_per_second(enc, sample) for name, enc in encoders.items()}
         rows = {}
