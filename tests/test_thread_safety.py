@@ -129,3 +129,23 @@ def test_each_call_reports_its_own_statistics(tiny_model_dir: Path) -> None:
     for thread, seen in stats.items():
         assert seen == [(thread + 1, thread)] * ROUNDS
     assert not hasattr(encoder, "last_stats")
+
+
+def test_one_milvus_store_serves_several_threads(milvus_uri: str, collection_name: str) -> None:
+    from spladekit.store.milvus import MilvusStore
+
+    with MilvusStore(milvus_uri, collection=collection_name) as store:
+        failures: list[str] = []
+
+        def work(thread: int) -> None:
+            for i in range(10):
+                doc = f"t{thread}-{i}"
+                store.upsert([doc], [{1000 * thread + i + 1: 1.0}], [doc])
+                hits = store.search({1000 * thread + i + 1: 1.0}, k=3)[0]
+                if [h.id for h in hits] != [doc]:
+                    failures.append(f"{doc}: {[h.id for h in hits]}")
+
+        run_threads(work)
+        assert not failures
+        assert store.count() == THREADS * 10
+        store.drop()
