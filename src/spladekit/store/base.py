@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from ..errors import InputTypeError, InvalidArgumentError
 from ..models import ModelIdentity
 from ..validation import check_unicode, choice, fraction, int_in_range, positive_int
+from ..vectors import Row, to_milvus_rows
 
 MAX_ID_BYTES = 512
 MAX_TEXT_BYTES = 65535
@@ -290,6 +291,33 @@ def check_metadata(metadata: object, n: int) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class NewDocument:
+    """One document of an upsert, checked: id, vector row ({} when empty), text, metadata."""
+
+    id: str
+    row: Row
+    text: str
+    metadata: dict[str, Any]
+
+
+def check_upsert(
+    ids: object, vectors: object, texts: object, metadata: object
+) -> list[NewDocument]:
+    """The documents of an upsert, every argument checked against the others."""
+    id_list = check_ids(ids)
+    rows = to_milvus_rows(vectors)
+    if len(rows) != len(id_list):
+        raise InvalidArgumentError(
+            f"got {len(id_list)} ids but {len(rows)} vectors; give one vector per id"
+        )
+    text_list = check_texts(texts, len(id_list))
+    meta_list = check_metadata(metadata, len(id_list))
+    return [
+        NewDocument(*parts) for parts in zip(id_list, rows, text_list, meta_list, strict=True)
+    ]
+
+
 def fit_text(text: str) -> str:
     """The text cut at a character boundary to what a VARCHAR field holds."""
     data = text.encode("utf-8")
@@ -308,6 +336,7 @@ __all__ = [
     "Fusion",
     "Hit",
     "ModelIdentity",
+    "NewDocument",
     "SearchMode",
     "SearchOptions",
     "Store",
@@ -317,5 +346,6 @@ __all__ = [
     "check_k",
     "check_metadata",
     "check_texts",
+    "check_upsert",
     "fit_text",
 ]

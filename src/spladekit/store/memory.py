@@ -26,8 +26,7 @@ from .base import (
     UpsertResult,
     check_ids,
     check_k,
-    check_metadata,
-    check_texts,
+    check_upsert,
 )
 
 
@@ -55,21 +54,13 @@ class MemoryStore:
         metadata: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> UpsertResult:
         """Store documents, replacing any stored under the same ids (see the Store protocol)."""
-        id_list = check_ids(ids)
-        rows = to_milvus_rows(vectors)
-        if len(rows) != len(id_list):
-            raise InvalidArgumentError(
-                f"got {len(id_list)} ids but {len(rows)} vectors; give one vector per id"
-            )
-        text_list = check_texts(texts, len(id_list))
-        meta_list = check_metadata(metadata, len(id_list))
+        documents = check_upsert(ids, vectors, texts, metadata)
         with self._lock:
-            for doc_id, row, text, meta in zip(id_list, rows, text_list, meta_list, strict=True):
-                self._entries.pop(doc_id, None)  # a replaced document moves to the end
-                self._entries[doc_id] = _Entry(row, text, meta)
+            for doc in documents:
+                self._entries.pop(doc.id, None)  # a replaced document moves to the end
+                self._entries[doc.id] = _Entry(doc.row, doc.text, doc.metadata)
             self._matrix = None
-        empty = [doc_id for doc_id, row in zip(id_list, rows, strict=True) if not row]
-        return UpsertResult(len(id_list), empty)
+        return UpsertResult(len(documents), [doc.id for doc in documents if not doc.row])
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         with self._lock:

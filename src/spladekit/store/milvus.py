@@ -35,8 +35,7 @@ from .base import (
     UpsertResult,
     check_ids,
     check_k,
-    check_metadata,
-    check_texts,
+    check_upsert,
     fit_text,
 )
 from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
@@ -255,28 +254,18 @@ class MilvusStore(MilvusConnection):
         same ids again is idempotent: Milvus keeps one row per id. Texts longer than 65535
         UTF-8 bytes are stored cut at a character boundary (the vector is not affected).
         """
-        id_list = check_ids(ids)
-        rows = to_milvus_rows(vectors)
-        if len(rows) != len(id_list):
-            raise InvalidArgumentError(
-                f"got {len(id_list)} ids but {len(rows)} vectors; give one vector per id"
-            )
-        text_list = check_texts(texts, len(id_list))
-        meta_list = check_metadata(metadata, len(id_list))
         records: list[dict[str, Any]] = []
         empty_ids: list[str] = []
-        for doc_id, row, text, meta in zip(id_list, rows, text_list, meta_list, strict=True):
-            empty = not row
-            if empty:
-                empty_ids.append(doc_id)
-                row = {0: EMPTY_PLACEHOLDER_WEIGHT}
+        for doc in check_upsert(ids, vectors, texts, metadata):
+            if not doc.row:
+                empty_ids.append(doc.id)
             records.append(
                 {
-                    ID_FIELD: doc_id,
-                    VECTOR_FIELD: row,
-                    TEXT_FIELD: fit_text(text),
-                    METADATA_FIELD: meta,
-                    EMPTY_FIELD: empty,
+                    ID_FIELD: doc.id,
+                    VECTOR_FIELD: doc.row or {0: EMPTY_PLACEHOLDER_WEIGHT},
+                    TEXT_FIELD: fit_text(doc.text),
+                    METADATA_FIELD: doc.metadata,
+                    EMPTY_FIELD: not doc.row,
                 }
             )
         for start in range(0, len(records), WRITE_CHUNK):
