@@ -70,3 +70,54 @@ def collection_name() -> str:
     import uuid
 
     return f"test_{uuid.uuid4().hex[:12]}"
+
+
+# -- spladekit serve: one real server process shared by the HTTP, client and page tests ------
+
+SERVE_KEY = "test-key-0123456789"
+# Query and document settings that differ, so that a request encoded with the wrong ones shows.
+SERVED_SETTINGS = {
+    "query_instruction": "query: ",
+    "doc_instruction": "passage: ",
+    "k_tokens_query": 24,
+    "query_max_length": 32,
+}
+
+
+class Served:
+    """The shared server: its address and key, and the in-process function it must match."""
+
+    def __init__(self, process, key: str, reference, collection: str) -> None:  # type: ignore[no-untyped-def]
+        self.process = process
+        self.url: str = process.url
+        self.key = key
+        self.reference = reference
+        self.collection = collection
+
+
+@pytest.fixture(scope="session")
+def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """`spladekit serve` on splade-tiny with an API key and a Milvus Lite collection."""
+    from serve_process import ServeProcess
+    from spladekit import SpladeEmbeddingFunction
+
+    folder = tmp_path_factory.mktemp("served")
+    s = SERVED_SETTINGS
+    process = ServeProcess(
+        [
+            "--model", str(tiny_model_dir), "--uri", str(folder / "served.db"),
+            "--collection", "served", "--query-instruction", str(s["query_instruction"]),
+            "--doc-instruction", str(s["doc_instruction"]),
+            "--k-tokens-query", str(s["k_tokens_query"]),
+            "--query-max-length", str(s["query_max_length"]),
+        ],
+        folder,
+        env={"SPLADEKIT_API_KEY": SERVE_KEY},
+    ).start()
+    try:
+        process.wait_ready()
+        reference = SpladeEmbeddingFunction(str(tiny_model_dir), **s)  # type: ignore[arg-type]
+        yield Served(process, SERVE_KEY, reference, "served")
+    finally:
+        code = process.stop()
+    assert code == 0, f"the shared server exited with {code}: {process.log}"

@@ -282,3 +282,39 @@ def test_import_loads_no_torch_until_a_model_is_built(tiny_model_dir: Path) -> N
         "assert 'torch' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("truncation", ["right", "left"])
+def test_count_tokens_counts_what_encode_feeds_the_model(
+    tiny_encoder: SpladeEncoder, truncation: str
+) -> None:
+    texts = [*MIXED, "protein " * 700]
+    for max_length, prefix in ((None, ""), (16, "query: ")):
+        counts = tiny_encoder.count_tokens(
+            texts, max_length=max_length, prefix=prefix, truncation=truncation  # type: ignore[arg-type]
+        )
+        for text, count in zip(texts, counts, strict=True):
+            stats = tiny_encoder.encode_with_stats(
+                [text], max_length=max_length, prefix=prefix, truncation=truncation  # type: ignore[arg-type]
+            ).stats
+            assert count == stats.tokens
+    assert tiny_encoder.count_tokens([]) == []
+
+
+def test_count_tokens_refuses_a_long_text_as_encode_does(tiny_encoder: SpladeEncoder) -> None:
+    texts = ["fine", "word " * 40]
+    with pytest.raises(InvalidArgumentError) as counted:
+        tiny_encoder.count_tokens(texts, max_length=16, truncation="error")
+    with pytest.raises(InvalidArgumentError) as encoded:
+        tiny_encoder.encode(texts, max_length=16, truncation="error")
+    assert str(counted.value) == str(encoded.value)
+    assert "text at position 1 has 42 tokens, more than the limit of 16" in str(counted.value)
+
+
+def test_count_tokens_counts_every_window_of_long_documents(tiny_model_dir: Path) -> None:
+    windowed = SpladeEncoder(tiny_model_dir, long_documents="window", window_stride=100)
+    texts = ["short text", "protein folding " * 400, ""]
+    counts = windowed.count_tokens(texts, max_length=128)
+    for text, count in zip(texts, counts, strict=True):
+        assert count == windowed.encode_with_stats([text], max_length=128).stats.tokens
+    assert counts[1] > 2 * 128  # several windows

@@ -9,6 +9,7 @@ Where things live:
   :mod:`.options` (EncoderConfig), :mod:`.pooling` (the SPLADE formula), :mod:`.backends`;
 - vectors: :mod:`.vectors` (SparseVectors, to_milvus_rows, decoding);
 - storing and searching: :mod:`.store` (MilvusStore, MemoryStore), :mod:`.retrieval`;
+- serving: :mod:`.serve` (the HTTP service), :mod:`.client` (SpladeClient, remote encoding);
 - evaluation: :mod:`.evaluate`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`.
 """
 
@@ -50,6 +51,7 @@ _LAZY = {
     "StoredDocument": "store.base",
     "Retriever": "retrieval",
     "IndexReport": "retrieval",
+    "SpladeClient": "client",
     "export_onnx": "onnx.export",
     "cached_export": "onnx.export",
 }
@@ -74,6 +76,7 @@ __all__ = [
     "SearchOptions",
     "ServiceError",
     "SparseVectors",
+    "SpladeClient",
     "SpladeEmbeddingFunction",
     "SpladeEncoder",
     "SpladeError",
@@ -89,6 +92,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .client import SpladeClient
     from .compat import SpladeEmbeddingFunction
     from .encoder import Encoded, EncodeStats, SpladeEncoder
     from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelIdentity

@@ -181,12 +181,59 @@ class SpladeEncoder:
         progress: Progress | None = None,
     ) -> Encoded:
         """:meth:`encode`, with what the call did (texts truncated, windows, tokens)."""
-        items = text_list(texts)
+        items, limit = self._prepare(texts, max_length, prefix, truncation)
         top_k = optional_positive_int("top_k", top_k)
-        max_length = optional_positive_int("max_length", max_length)
         thr = self.config.threshold if threshold is None else non_negative_number(
             "threshold", threshold
         )
+        if not items:
+            return Encoded(stack_rows([], self.dim), EncodeStats(0, 0, 0, 0))
+        if self.config.long_documents == "window":
+            rows, stats = self._encode_windowed(items, limit, top_k, thr, progress)
+        else:
+            rows, stats = self._encode_truncated(items, limit, truncation, top_k, thr, progress)
+        return Encoded(stack_rows(rows, self.dim), stats)
+
+    def count_tokens(
+        self,
+        texts: Sequence[str],
+        *,
+        max_length: int | None = None,
+        prefix: str = "",
+        truncation: Truncation = "right",
+    ) -> list[int]:
+        """How many tokens each text feeds the model, [CLS] and [SEP] included.
+
+        Counted as :meth:`encode` with the same arguments would cut the text (all windows'
+        tokens with ``long_documents="window"``); ``truncation="error"`` raises the same
+        :class:`~spladekit.errors.InvalidArgumentError` for a text over the limit. For
+        budgeting work before encoding it (a service's batches, say).
+        """
+        items, limit = self._prepare(texts, max_length, prefix, truncation)
+        if not items:
+            return []
+        if self.config.long_documents != "window":
+            sequences, _ = self._tokens.truncated(items, limit, truncation)
+            return [len(s) for s in sequences]
+        body = limit - 2
+        stride = self._stride(body)
+        return [
+            sum(min(body, len(ids) - begin) + 2 for begin in _window_starts(len(ids), body, stride))
+            for ids in self._tokens.content(items)
+        ]
+
+    def decode(self, vectors: object, top_k: int | None = None) -> list[list[tuple[str, float]]]:
+        """(token, weight) pairs per row, heaviest first: what each vector means."""
+        return decode_rows(vectors, self.vocabulary, top_k)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _prepare(
+        self, texts: Sequence[str], max_length: int | None, prefix: str, truncation: Truncation
+    ) -> tuple[list[str], int]:
+        """Checked texts (with ``prefix``) and the token limit per model input."""
+        items = text_list(texts)
+        max_length = optional_positive_int("max_length", max_length)
         prefix = string("prefix", prefix)
         choice("truncation", truncation, TRUNCATIONS)
         if max_length is not None and max_length < 3:
@@ -195,20 +242,7 @@ class SpladeEncoder:
             )
         if prefix:
             items = [prefix + text for text in items]
-        if not items:
-            return Encoded(stack_rows([], self.dim), EncodeStats(0, 0, 0, 0))
-        limit = min(max_length or self.model_max_length, self.model_max_length)
-        if self.config.long_documents == "window":
-            rows, stats = self._encode_windowed(items, limit, top_k, thr, progress)
-        else:
-            rows, stats = self._encode_truncated(items, limit, truncation, top_k, thr, progress)
-        return Encoded(stack_rows(rows, self.dim), stats)
-
-    def decode(self, vectors: object, top_k: int | None = None) -> list[list[tuple[str, float]]]:
-        """(token, weight) pairs per row, heaviest first: what each vector means."""
-        return decode_rows(vectors, self.vocabulary, top_k)
-
-    # -- internals -------------------------------------------------------------------------
+        return items, min(max_length or self.model_max_length, self.model_max_length)
 
     def _encode_truncated(
         self,
@@ -237,7 +271,7 @@ class SpladeEncoder:
         """Split long texts into overlapping windows and max-pool their vectors per text."""
         cls, sep = self._tokens.cls_id, self._tokens.sep_id
         body = limit - 2
-        stride = min(self.config.window_stride or body, body)
+        stride = self._stride(body)
         rows: Rows = []
         n_sequences = n_tokens = 0
         # Groups bound the dense (windows, vocab) buffer that the per-text max needs.
@@ -248,12 +282,8 @@ class SpladeEncoder:
             starts: list[int] = []
             for content in self._tokens.content(chunk):
                 starts.append(len(sequences))
-                begin = 0
-                while True:
+                for begin in _window_starts(len(content), body, stride):
                     sequences.append([cls, *content[begin : begin + body], sep])  # type: ignore[list-item]
-                    if begin + body >= len(content):
-                        break
-                    begin += stride
             pooled = np.zeros((len(sequences), self.dim), dtype=np.float32)
             for batch, weights in self._iter_batches(sequences):
                 pooled[batch] = weights
@@ -268,6 +298,9 @@ class SpladeEncoder:
             if progress is not None:
                 progress(len(chunk))
         return rows, EncodeStats(len(texts), n_sequences, 0, n_tokens)
+
+    def _stride(self, body: int) -> int:
+        return min(self.config.window_stride or body, body)
 
     def _iter_batches(
         self, sequences: list[list[int]]
@@ -295,6 +328,12 @@ class SpladeEncoder:
             if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
                 _release_free_memory()  # costs milliseconds, which single queries would feel
             yield batch, weights
+
+
+def _window_starts(n: int, body: int, stride: int) -> range:
+    """Where each window of a text of ``n`` content tokens begins (one window when it fits)."""
+    last = max(0, -(-(n - body) // stride)) * stride  # the first start whose window reaches n
+    return range(0, last + 1, stride)
 
 
 def _apply_dtype(config: EncoderConfig, model_kwargs: dict[str, Any]) -> EncoderConfig:

@@ -79,9 +79,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import collection, encode, evaluation
+    from . import collection, encode, evaluation, serve
 
-    for module in (encode, collection, evaluation):
+    for module in (encode, collection, evaluation, serve):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,40 @@
+"""``spladekit serve``: a SPLADE service that speaks text-embeddings-inference's contract.
+
+- :mod:`.config`: :class:`ServeConfig`, the service's settings and limits, declared once;
+- :mod:`.protocol`: request parsing and validation, TEI-style errors, response bodies;
+- :mod:`.batcher`: the dynamic batcher that merges concurrent requests into encode calls;
+- :mod:`.metrics`: Prometheus metrics;
+- :mod:`.service`: the model, the collection and the batcher, loaded in the background;
+- :mod:`.app`: the ASGI application (routes, API key, limits, the search page);
+- :mod:`.runner`: runs the application under uvicorn until SIGTERM.
+
+The web dependencies (starlette, uvicorn, prometheus_client) are needed only by the modules
+that use them: ``pip install "spladekit[serve]"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ServeConfig": "config",
+    "create_app": "app",
+    "run": "runner",
+}
+
+__all__ = ["ServeConfig", "create_app", "run"]
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .config import ServeConfig
+    from .runner import run
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spladekit.serve' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,322 @@
+"""The wire contract: request bodies parsed and validated, TEI-style errors, response bodies.
+
+``/embed_sparse`` takes text-embeddings-inference's request exactly (``inputs``, ``truncate``,
+``truncation_direction``, ``prompt_name``; other fields are ignored, as TEI ignores them) and
+answers with its response: one list per input of ``{"index": int, "value": float}``, non-zero
+entries only. Errors are JSON ``{"error": str, "error_type": str}`` with TEI's types and
+status codes. ``/search`` and ``/documents`` are spladekit's own; their requests refuse
+unknown fields, so that a misspelt option is an error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy.sparse import csr_array
+
+from ..errors import InputTypeError, InvalidArgumentError
+from ..store.base import check_ids
+from ..validation import check_unicode, int_in_range, query_text
+
+PromptName = Literal["query", "document"]
+PROMPT_NAMES: tuple[PromptName, ...] = ("query", "document")
+# TEI accepts both spellings of each direction.
+_DIRECTIONS = {"right": "right", "Right": "right", "left": "left", "Left": "left"}
+
+# TEI's error types and the status each one gets.
+STATUS = {
+    "Empty": 400,
+    "Unauthorized": 401,
+    "NotFound": 404,
+    "Validation": 422,
+    "Tokenizer": 422,
+    "Backend": 424,
+    "Overloaded": 429,
+    "Unhealthy": 503,
+}
+ErrorType = Literal[
+    "Empty", "Unauthorized", "NotFound", "Validation", "Tokenizer", "Backend", "Overloaded",
+    "Unhealthy",
+]
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, TEI error type, and a message for the caller."""
+
+    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.status = status if status is not None else STATUS[error_type]
+
+    def body(self) -> bytes:
+        return error_body(self.error_type, self.message)
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    return json.dumps({"error": message, "error_type": error_type}).encode("utf-8")
+
+
+def invalid(exc: InputTypeError | InvalidArgumentError) -> ApiError:
+    """A library validation error as a 422 answer."""
+    return ApiError("Validation", str(exc))
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; lone surrogates in strings are refused later."""
+    try:
+        value = json.loads(body, parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError("Validation", f"the request body is not valid JSON: {exc}", 400) from None
+    if not isinstance(value, dict):
+        raise ApiError(
+            "Validation", f"the request body must be a JSON object, got {type(value).__name__}"
+        )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have (and Milvus refuses).
+    raise ApiError("Validation", f"the request body is not valid JSON: {name} is not a number", 400)
+
+
+def _refuse_unknown(body: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(body) - set(known))
+    if unknown:
+        raise ApiError(
+            "Validation",
+            f"{what} got unknown field(s) {', '.join(unknown)}; valid: {', '.join(known)}",
+        )
+
+
+def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ApiError("Validation", f"{name} must be true or false, got {json.dumps(value)}")
+    return value
+
+
+def _utf8(value: object) -> bool:
+    """Whether every string in a JSON value is valid Unicode (JSON escapes can make lone
+    surrogates, which neither Milvus nor UTF-8 can hold)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# -- /embed_sparse ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    """A parsed ``/embed_sparse`` request: texts and how to encode them."""
+
+    texts: list[str]
+    truncate: bool
+    direction: Literal["right", "left"]
+    prompt_name: PromptName | None
+
+    @classmethod
+    def parse(
+        cls, body: Mapping[str, Any], *, max_inputs: int, auto_truncate: bool
+    ) -> EmbedRequest:
+        """Check a request in TEI's order: inputs present, not empty (400), not too many
+        (413), each a valid string (422); then the options (422)."""
+        if "inputs" not in body:
+            raise ApiError("Validation", "missing field `inputs`: a string or a list of strings")
+        raw = body["inputs"]
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list):
+            raise ApiError(
+                "Validation",
+                f"`inputs` must be a string or a list of strings, got {type(raw).__name__}",
+            )
+        if not items:
+            raise ApiError("Empty", "`inputs` cannot be empty")
+        if len(items) > max_inputs:
+            raise ApiError(
+                "Validation",
+                f"batch size {len(items)} > maximum allowed batch size {max_inputs}; send the "
+                "inputs in several requests",
+                413,
+            )
+        for i, text in enumerate(items):
+            if not isinstance(text, str):
+                raise ApiError(
+                    "Validation",
+                    f"`inputs` must be a string or a list of strings, got "
+                    f"{type(text).__name__} at position {i}",
+                )
+            try:
+                check_unicode(f"inputs[{i}]", text)
+            except InvalidArgumentError as exc:
+                raise invalid(exc) from None
+        direction = body.get("truncation_direction")
+        if direction is not None and direction not in _DIRECTIONS:
+            raise ApiError(
+                "Validation",
+                f"truncation_direction must be \"right\" or \"left\", got {json.dumps(direction)}",
+            )
+        prompt = body.get("prompt_name")
+        if prompt is not None and prompt not in PROMPT_NAMES:
+            raise ApiError(
+                "Validation",
+                f"prompt_name must be \"query\", \"document\" or absent, got {json.dumps(prompt)}",
+            )
+        return cls(
+            texts=items,
+            truncate=_bool(body, "truncate", auto_truncate),
+            direction="left" if direction is not None and _DIRECTIONS[direction] == "left"
+            else "right",
+            prompt_name=prompt,
+        )
+
+
+def sparse_json(vectors: csr_array) -> bytes:
+    """TEI's ``/embed_sparse`` response for a (n, dim) matrix: non-zero entries per row.
+
+    Values are float32 widened to float64, whose shortest repr reads back as the same float32.
+    """
+    indptr = vectors.indptr.tolist()
+    indices = vectors.indices.tolist()
+    values = vectors.data.astype(np.float64).tolist()
+    rows = [
+        [{"index": i, "value": v} for i, v in zip(indices[lo:hi], values[lo:hi], strict=True) if v]
+        for lo, hi in itertools.pairwise(indptr)
+    ]
+    return json.dumps(rows, separators=(",", ":")).encode("ascii")
+
+
+# -- /search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A parsed ``/search`` request. New options are new fields here (and in ``FIELDS``)."""
+
+    query: str
+    k: int = 10
+    filter: str | None = None
+    terms: int = 10
+
+    FIELDS = ("query", "k", "filter", "terms")
+    # Each hit is explained (its stored vector fetched and decoded): bound the work per request.
+    MAX_K = 1000
+    MAX_TERMS = 64
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any]) -> SearchRequest:
+        _refuse_unknown(body, cls.FIELDS, "/search")
+        if "query" not in body:
+            raise ApiError("Validation", "missing field `query`: the words to search for")
+        try:
+            query = query_text(body["query"])
+            k = int_in_range("k", body.get("k", 10), 1, cls.MAX_K)
+            terms = int_in_range("terms", body.get("terms", 10), 1, cls.MAX_TERMS)
+            flt = body.get("filter")
+            if flt is not None:
+                if not isinstance(flt, str):
+                    raise InputTypeError(
+                        f"filter must be a string (a Milvus expression), got {type(flt).__name__}"
+                    )
+                check_unicode("filter", flt)
+        except (InputTypeError, InvalidArgumentError) as exc:
+            raise invalid(exc) from None
+        return cls(query=query, k=k, filter=flt or None, terms=terms)
+
+
+# -- /documents ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentsRequest:
+    """A parsed ``/documents`` request: documents with unique ids, texts and metadata."""
+
+    ids: list[str]
+    texts: list[str]
+    metadata: list[dict[str, Any]]
+
+    DOCUMENT_FIELDS = ("id", "text", "metadata")
+
+    @classmethod
+    def parse(cls, body: Mapping[str, Any], *, max_documents: int) -> DocumentsRequest:
+        _refuse_unknown(body, ("documents",), "/documents")
+        docs = body.get("documents")
+        if not isinstance(docs, list):
+            raise ApiError(
+                "Validation",
+                "`documents` must be a list of {\"id\": str, \"text\": str, \"metadata\": "
+                f"object}}, got {type(docs).__name__}",
+            )
+        if not docs:
+            raise ApiError("Empty", "`documents` cannot be empty")
+        if len(docs) > max_documents:
+            raise ApiError(
+                "Validation",
+                f"{len(docs)} documents > maximum allowed batch size {max_documents}; send "
+                "them in several requests",
+                413,
+            )
+        raw_ids: list[object] = []
+        texts: list[str] = []
+        metadata: list[dict[str, Any]] = []
+        for i, doc in enumerate(docs):
+            if not isinstance(doc, dict):
+                raise ApiError(
+                    "Validation", f"documents[{i}] must be an object, got {type(doc).__name__}"
+                )
+            _refuse_unknown(doc, cls.DOCUMENT_FIELDS, f"documents[{i}]")
+            text, meta = doc.get("text"), doc.get("metadata")
+            if not isinstance(text, str):
+                raise ApiError(
+                    "Validation",
+                    f"documents[{i}].text must be a string, got {type(text).__name__}",
+                )
+            if meta is not None and not isinstance(meta, dict):
+                raise ApiError(
+                    "Validation",
+                    f"documents[{i}].metadata must be an object, got {type(meta).__name__}",
+                )
+            try:
+                check_unicode(f"documents[{i}].text", text)
+            except InvalidArgumentError as exc:
+                raise invalid(exc) from None
+            if meta and not _utf8(meta):
+                raise ApiError(
+                    "Validation",
+                    f"documents[{i}].metadata contains a lone surrogate (a broken \\u escape), "
+                    "which is not valid Unicode text",
+                )
+            raw_ids.append(doc.get("id"))  # checked below, all at once
+            texts.append(text)
+            metadata.append(meta or {})
+        try:
+            ids = check_ids(raw_ids)
+        except (InputTypeError, InvalidArgumentError) as exc:
+            raise invalid(exc) from None
+        return cls(ids, texts, metadata)
+
+
+__all__ = [
+    "PROMPT_NAMES",
+    "STATUS",
+    "ApiError",
+    "DocumentsRequest",
+    "EmbedRequest",
+    "ErrorType",
+    "PromptName",
+    "SearchRequest",
+    "error_body",
+    "invalid",
+    "parse_json",
+    "sparse_json",
+]
