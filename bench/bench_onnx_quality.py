@@ -4,9 +4,9 @@ For torch fp32, ONNX fp32, ONNX int8 and, on CPUs with native bf16, torch bf16 (
 default) it prints:
 - docs/s encoding the first N SciFact documents (title + " " + text), best of two rounds,
   and the ratio to torch fp32 measured in the same run;
-- SciFact test nDCG@10 (300 queries, full 5,183-document corpus, exact dot-product ranking,
-  spladekit's exact MemoryStore, pytrec_eval) and the relative change against torch fp32. A mode is recommended only if it
-  loses at most 1% of fp32's nDCG@10.
+- SciFact test nDCG@10 (300 queries, full 5,183-document corpus, exact dot-product ranking by
+  spladekit's MemoryStore, pytrec_eval) and the relative change against torch fp32. A mode is
+  recommended only if it loses at most 1% of fp32's nDCG@10.
 
     .venv/bin/python bench/bench_onnx_quality.py [--model DIR] [--docs 500] [--scifact DIR]
 

@@ -106,7 +106,8 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # t
     process = ServeProcess(
         [
             "--model", str(tiny_model_dir), "--uri", str(folder / "served.db"),
-            "--collection", "served", "--query-instruction", str(s["query_instruction"]),
+            "--collection", "served", "--bm25",
+            "--query-instruction", str(s["query_instruction"]),
             "--doc-instruction", str(s["doc_instruction"]),
             "--k-tokens-query", str(s["k_tokens_query"]),
             "--query-max-length", str(s["query_max_length"]),

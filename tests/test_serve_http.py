@@ -308,6 +308,28 @@ def test_search_returns_hits_with_text_metadata_and_an_explanation(served: Any) 
     assert {h["id"] for h in answer.json()["hits"]} <= {"http-2", "http-3"}
 
 
+def test_search_modes_bm25_and_hybrid_follow_the_library(served: Any) -> None:
+    assert call(served, "/documents", {"documents": DOCS}).status_code == 200
+    info = httpx.get(f"{served.url}/info", timeout=30,
+                     headers={"Authorization": f"Bearer {served.key}"}).json()
+    assert info["search_modes"] == ["splade", "bm25", "hybrid"]  # the collection has BM25
+    query = "thermal conductivity of graphene"
+    for mode in ("bm25", "hybrid"):
+        answer = call(served, "/search", {"query": query, "k": 3, "mode": mode})
+        assert answer.status_code == 200, answer.text
+        hits = answer.json()["hits"]
+        assert hits[0]["id"] == "http-1"
+    fused = call(served, "/search", {"query": query, "k": 3, "mode": "hybrid", "rrf_k": 10})
+    top = fused.json()["hits"][0]["score"]
+    # RRF: a document first in both legs scores 2 / (rrf_k + 1).
+    assert top == pytest.approx(2 / 11, rel=1e-5)
+    weighted = call(
+        served, "/search",
+        {"query": query, "k": 3, "mode": "hybrid", "fusion": "weighted", "weights": [0.7, 0.3]},
+    )
+    assert weighted.status_code == 200 and 0 < weighted.json()["hits"][0]["score"] <= 1
+
+
 def test_documents_replace_those_stored_under_the_same_id(served: Any) -> None:
     first = {"id": "http-replace", "text": "Bananas are rich in potassium."}
     assert call(served, "/documents", {"documents": [first]}).status_code == 200
@@ -326,8 +348,11 @@ def test_documents_replace_those_stored_under_the_same_id(served: Any) -> None:
         ("/search", {"query": "  "}, 422, "query is blank"),
         ("/search", {"query": "x", "k": 0}, 422, "k must be an int from 1 to 1000"),
         ("/search", {"query": "x", "k": 1001}, 422, "k must be an int from 1 to 1000"),
-        ("/search", {"query": "x", "filter": 3}, 422, "filter must be a string"),
-        ("/search", {"query": "x", "mode": "hybrid"}, 422, "unknown field(s) mode"),
+        ("/search", {"query": "x", "filter": 3}, 422, "filter must be a str (a Milvus expression)"),
+        ("/search", {"query": "x", "boost": 2}, 422, "unknown field(s) boost"),
+        ("/search", {"query": "x", "mode": "dense"}, 422, "mode must be one of splade, bm25"),
+        ("/search", {"query": "x", "mode": "hybrid", "weights": [1]}, 422,
+         "weights must be two numbers"),
         ("/search", {"k": 3}, 422, "missing field `query`"),
         ("/documents", {"documents": []}, 400, "cannot be empty"),
         ("/documents", {"documents": [{"id": "a", "text": "x"}] * 2}, 422, "ids must be unique"),

@@ -91,6 +91,14 @@ def test_a_person_finds_the_expected_document(browser: Any, indexed: Any) -> Non
                     .rstrip("%")) for i in range(bars.count())]
     assert widths[0] == 100.0 and widths == sorted(widths, reverse=True)
     assert "hit" in page.inner_text("#status")
+    # The collection has BM25: the page offers the hybrid mode, and it finds the document too.
+    page.select_option("#mode", "hybrid")
+    page.fill("#query", "tardigrades vacuum")
+    page.press("#query", "Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#query-terms li') && "
+        "document.querySelector('#hits li.hit')?.dataset.id === 'page-tardigrade'"
+    )
     # No script error and no content-security-policy violation; the refused key's 401s are
     # the only failed loads.
     assert [p for p in problems if "status of 401" not in p] == []

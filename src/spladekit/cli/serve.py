@@ -7,7 +7,13 @@ import dataclasses
 import click
 
 from ..serve.config import ServeConfig
-from .options import EncoderChoice, allow_other_model_option, encoder_options, store_options
+from .options import (
+    EncoderChoice,
+    allow_other_model_option,
+    encoder_options,
+    store_options,
+    with_bm25_options,
+)
 
 # Defaults come from the service's own declaration.
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServeConfig)}
@@ -22,6 +28,7 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServeConfig)}
     "[env: SPLADEKIT_COLLECTION].",
 )
 @allow_other_model_option
+@with_bm25_options
 @click.option(
     "--host", envvar="SPLADEKIT_HOST", default=_DEFAULTS["host"], show_default=True,
     help="Address to listen on; anything but loopback is reachable from other machines "
@@ -87,6 +94,8 @@ def serve(
     token: str | None,
     collection: str | None,
     allow_other_model: bool,
+    bm25: bool,
+    analyzer: str | None,
     host: str,
     port: int,
     api_key: str | None,
@@ -121,6 +130,8 @@ def serve(
         token=token,
         collection=collection or None,
         allow_other_model=allow_other_model,
+        bm25=bm25,
+        analyzer=analyzer,
         api_key=api_key or None,
         host=host,
         port=port,

@@ -45,7 +45,8 @@ class ServeConfig:
       and ``document``;
     - ``uri`` / ``token`` / ``collection``: the Milvus collection behind ``/search`` and
       ``/documents`` (none when ``collection`` is None); ``allow_other_model`` as for
-      :class:`~spladekit.Retriever`;
+      :class:`~spladekit.Retriever`; ``bm25`` / ``analyzer``: a new collection also gets
+      Milvus's BM25 (the ``bm25`` and ``hybrid`` search modes), as for ``MilvusStore``;
     - ``api_key``: when set, every route but ``/health``, ``/metrics`` and the page's files
       needs ``Authorization: Bearer <key>``;
     - ``max_batch_tokens``: tokens per merged encode call; ``max_client_batch_size``: inputs
@@ -66,6 +67,8 @@ class ServeConfig:
     token: str | None = None
     collection: str | None = None
     allow_other_model: bool = False
+    bm25: bool = False
+    analyzer: str | None = None
     api_key: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT

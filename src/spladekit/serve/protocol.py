@@ -13,14 +13,14 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from scipy.sparse import csr_array
 
 from ..errors import InputTypeError, InvalidArgumentError
-from ..store.base import check_ids
+from ..store.base import SearchOptions, check_ids
 from ..validation import check_unicode, int_in_range, query_text
 
 PromptName = Literal["query", "document"]
@@ -201,14 +201,17 @@ def sparse_json(vectors: csr_array) -> bytes:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """A parsed ``/search`` request. New options are new fields here (and in ``FIELDS``)."""
+    """A parsed ``/search`` request: the query, ``k``, ``terms`` per explanation, and the
+    search options (``filter``, ``mode``: splade, bm25 or hybrid, ``fusion``, ``rrf_k``,
+    ``weights``), checked as :class:`~spladekit.SearchOptions` checks them."""
 
     query: str
     k: int = 10
-    filter: str | None = None
     terms: int = 10
+    options: SearchOptions = field(default_factory=SearchOptions)
 
-    FIELDS = ("query", "k", "filter", "terms")
+    OPTION_FIELDS = ("filter", "mode", "fusion", "rrf_k", "weights")
+    FIELDS = ("query", "k", "terms", *OPTION_FIELDS)
     # Each hit is explained (its stored vector fetched and decoded): bound the work per request.
     MAX_K = 1000
     MAX_TERMS = 64
@@ -222,16 +225,13 @@ class SearchRequest:
             query = query_text(body["query"])
             k = int_in_range("k", body.get("k", 10), 1, cls.MAX_K)
             terms = int_in_range("terms", body.get("terms", 10), 1, cls.MAX_TERMS)
-            flt = body.get("filter")
-            if flt is not None:
-                if not isinstance(flt, str):
-                    raise InputTypeError(
-                        f"filter must be a string (a Milvus expression), got {type(flt).__name__}"
-                    )
-                check_unicode("filter", flt)
+            changes = {name: body[name] for name in cls.OPTION_FIELDS if name in body}
+            if isinstance(changes.get("weights"), list):
+                changes["weights"] = tuple(changes["weights"])  # JSON has no tuples
+            options = SearchOptions(**changes)
         except (InputTypeError, InvalidArgumentError) as exc:
             raise invalid(exc) from None
-        return cls(query=query, k=k, filter=flt or None, terms=terms)
+        return cls(query=query, k=k, terms=terms, options=options)
 
 
 # -- /documents ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..models import ModelIdentity
 from ..retrieval import Progress, Retriever
 from ..store import Store, open_store
+from ..store.base import SEARCH_MODES
 from ..tokenize import Truncation
 from ..vectors import SparseVectors
 from .batcher import Batcher, BatchResult, Overloaded, Stopped
@@ -143,6 +144,7 @@ class Service:
         store = open_store(
             cfg.uri, token=cfg.token, collection=cfg.collection, create=True,
             model=function.model_identity, allow_other_model=cfg.allow_other_model,
+            bm25=cfg.bm25, analyzer=cfg.analyzer,
         )
         try:
             retriever = Retriever(
@@ -226,7 +228,7 @@ class Service:
         retriever = self._retriever()
         explanation = await self._on_store(
             lambda: retriever.explain(
-                request.query, request.k, terms=request.terms, filter=request.filter
+                request.query, request.k, terms=request.terms, options=request.options
             )
         )
         return {
@@ -317,8 +319,16 @@ class Service:
             "payload_limit": cfg.payload_limit,
             "auto_truncate": cfg.auto_truncate,
             "collection": cfg.collection,
+            "search_modes": self._search_modes(),
             "auth": cfg.api_key is not None,
         }
+
+    def _search_modes(self) -> list[str]:
+        """The /search modes the collection serves (BM25 ones need its BM25 field)."""
+        store = self._ready().store
+        if store is None:
+            return []
+        return list(SEARCH_MODES) if getattr(store, "bm25_analyzer", None) else ["splade"]
 
     def vocabulary(self) -> bytes:
         """The model's tokens by index, as a JSON list (for clients' ``decode``)."""

@@ -64,6 +64,10 @@ async function connect() {
       setStatus("This server encodes only: it was started without a collection to search.");
       return;
     }
+    // BM25 and hybrid need the collection's BM25 field: offer them only where it has one.
+    const modes = info.search_modes || ["splade"];
+    $("mode-label").hidden = modes.length < 2;
+    for (const option of $("mode").options) option.disabled = !modes.includes(option.value);
     $("search-form").hidden = false;
     setStatus("");
     $("query").focus();
@@ -131,6 +135,7 @@ async function search(event) {
   event.preventDefault();
   const query = $("query").value;
   const request = { query, k: Number($("k").value) || 10 };
+  if (!$("mode-label").hidden) request.mode = $("mode").value;
   const filter = $("filter").value.trim();
   if (filter) request.filter = filter;
   setStatus("Searching…");
