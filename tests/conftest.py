@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,31 @@ def collection_name() -> str:
     import uuid
 
     return f"test_{uuid.uuid4().hex[:12]}"
+
+
+# -- Ray: one real local cluster per session ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """A real local Ray cluster for the session: loopback only, 2 CPUs, no dashboard, quiet.
+
+    The test process stays connected (spladekit's jobs use that connection); a subprocess joins
+    the cluster with ``--ray <this address>``.
+    """
+    # Read when Ray is first imported: with it, every Ray server binds 127.0.0.1.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        pytest.fail("Ray is not installed: pip install 'spladekit[ray]' (scripts/setup.sh does)")
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+        logging_level=logging.ERROR, _node_ip_address="127.0.0.1",
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield str(ray.get_runtime_context().gcs_address)
+    ray.shutdown()
