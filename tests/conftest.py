@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# Ray reads these when it is first imported, which a test module may do at collection time: set
+# them before any test module is imported, so that the session's Ray cluster binds 127.0.0.1
+# only and sends no usage report.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 TINY_DEFAULT = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
@@ -84,9 +90,6 @@ def ray_address() -> Iterator[str]:
     The test process stays connected (spladekit's jobs use that connection); a subprocess joins
     the cluster with ``--ray <this address>``.
     """
-    # Read when Ray is first imported: with it, every Ray server binds 127.0.0.1.
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
         import ray.data

@@ -28,7 +28,7 @@ from scipy.sparse import csr_array, vstack
 
 from milvus_server import MilvusServer
 from spladekit import RayOptions, SpladeEncoder, StoreError, index_on_ray
-from spladekit.distributed.encoding import encoded_table
+from spladekit.distributed.blocks import encoded_table
 from spladekit.distributed.retry import RetryPolicy, StoreSpec
 from spladekit.distributed.sink import MilvusDatasink
 from spladekit.store.milvus import MilvusStore

@@ -233,3 +233,19 @@ def test_a_bad_line_fails_the_job_with_the_error_one_process_gives(
     assert str(one_process.value).endswith("line 3: not valid JSON (Expecting value); use one "
                                            "JSON object per line, or read the file as plain text")
     assert str(on_ray.value) == str(one_process.value)  # no remote traceback, same words
+
+
+def test_the_snapshot_of_stored_ids_holds_exactly_what_the_collection_held(
+    milvus_server_uri: str, collection_name: str
+) -> None:
+    from spladekit.distributed.snapshot import StoredIds
+
+    ids = [f"doc-{i}" for i in range(2500)]
+    with MilvusStore(milvus_server_uri, collection=collection_name) as store:
+        for start in range(0, len(ids), 1000):
+            store.upsert(ids[start : start + 1000], [{7: 1.0}] * len(ids[start : start + 1000]))
+        snapshot = StoredIds.from_store(store)
+    assert len(snapshot) == len(ids)
+    asked = ["doc-0", "doc-2499", "doc-2500", "doc-", "Doc-1", "doc-1249"]
+    assert snapshot.contains(asked).tolist() == [True, True, False, False, False, True]
+    assert StoredIds.of([]).contains(["doc-0"]).tolist() == [False]

@@ -5,10 +5,11 @@ Both read the corpus in parallel (shards of :mod:`spladekit.sources`: the same r
 (:class:`.encoding.EncodeBatch`), and write in parallel: upserts through
 :class:`.sink.MilvusDatasink`, or Parquet files.
 
-Indexing loses nothing and doubles nothing: the driver creates the collection and records the
-model before the job; each batch drops the ids already stored before encoding; writes are
-upserts by id. Ray restarts a killed actor and runs its batch again; a job whose driver died is
-resumed by running it again, which encodes only what is missing.
+Indexing loses nothing and doubles nothing: the driver creates the collection, records the
+model and reads the ids already stored before the job; each batch drops those ids before
+encoding, so its output depends on its records only (:mod:`.snapshot` says why that matters to
+Ray's retries); writes are upserts by id. Ray restarts a killed actor and runs its batch again;
+a job whose driver died is resumed by running it again, which encodes only what is missing.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ Progress = Callable[[int], None]
 
 # Bytes of a line file per read task; Parquet files are cut between row groups near this.
 DEFAULT_SHARD_BYTES = 16 * 1024 * 1024
-# Documents per encoder batch: one existence query, one encode call, one block to write.
+# Documents per encoder batch: one encode call, one block to write.
 DEFAULT_BATCH_SIZE = 256
 
 
@@ -122,7 +123,8 @@ def index_on_ray(
 
     Records, ids and vectors are those of ``spladekit index`` (:class:`~spladekit.Retriever`).
     ``ray_options`` says where and how wide (:class:`RayOptions`: ``local`` by default, one
-    worker); ``batch_size`` documents go through an actor at a time; ``skip_existing=False``
+    worker); ``batch_size`` documents go through an actor at a time. Ids stored when the job
+    starts are skipped (read once, 16 bytes each in Ray's object store); ``skip_existing=False``
     encodes and replaces stored documents too. Milvus calls that fail transiently are tried
     again per ``retry`` (each call waits at most ``timeout`` seconds). ``progress`` is called
     on this process with the number of documents just done. Milvus Lite cannot take a
@@ -139,22 +141,23 @@ def index_on_ray(
     shards = plan(inputs, fmt, shard_bytes)
     identity = ModelIdentity(os.fspath(model), model_fingerprint(_model_dir(model)))
     spec = StoreSpec(uri, collection, token, timeout)
+    from .sink import MilvusDatasink, WriteCounts
+    from .snapshot import StoredIds
+
+    started = time.perf_counter()
     # The driver creates the collection and records (or checks) the model before any worker
-    # writes, as single-process indexing does.
+    # writes, as single-process indexing does, and reads the ids stored so far (see .snapshot).
     with MilvusStore(
         uri, token=token, collection=collection, model=identity,
         allow_other_model=allow_other_model, inverted_index_algo=index_algo, timeout=timeout,
-    ):
-        pass
-    from .sink import MilvusDatasink, WriteCounts
-
+    ) as store:
+        stored = StoredIds.from_store(store) if skip_existing and store.count() else None
     sink = MilvusDatasink(spec, retry)
-    started = time.perf_counter()
     if shards:
         with connected(options) as ray, progress_reports(ray, progress) as counter:
             dataset = _encoded_dataset(
                 ray, shards, model, config, options, batch_size, for_index=True,
-                store=spec if skip_existing else None, retry=retry, counter=counter,
+                stored=None if stored is None else ray.put(stored), counter=counter,
             )
             _run(lambda: dataset.write_datasink(
                 sink, ray_remote_args={"num_cpus": 0}, concurrency=options.workers
@@ -209,8 +212,8 @@ def encode_on_ray(
     if shards:
         with connected(options) as ray, progress_reports(ray, progress) as counter:
             dataset = _encoded_dataset(
-                ray, shards, model, config, options, batch_size, for_index=False, store=None,
-                retry=None, counter=counter,
+                ray, shards, model, config, options, batch_size, for_index=False, stored=None,
+                counter=counter,
             )
             _run(lambda: dataset.write_parquet(
                 folder, ray_remote_args={"num_cpus": 0}, concurrency=options.workers
@@ -294,12 +297,12 @@ def _encoded_dataset(
     batch_size: int,
     *,
     for_index: bool,
-    store: StoreSpec | None,
-    retry: RetryPolicy | None,
+    stored: Any,
     counter: Any,
 ) -> Any:
     """Shards -> records -> encoded rows, as a lazy Ray dataset."""
-    from .encoding import EncodeBatch, read_shards, shard_rows
+    from .blocks import read_shards, shard_rows
+    from .encoding import EncodeBatch
 
     data = ray.data
     cpus = options.worker_cpus(cluster_cpus(ray))
@@ -324,7 +327,7 @@ def _encoded_dataset(
         EncodeBatch,
         fn_constructor_kwargs={
             "model": _worker_model(model), "config": config, "threads": max(1, int(cpus)),
-            "store": store, "for_index": for_index, "retry": retry, "progress": counter,
+            "for_index": for_index, "stored": stored, "progress": counter,
         },
         batch_size=batch_size, batch_format="pyarrow",
         compute=data.ActorPoolStrategy(size=options.workers),

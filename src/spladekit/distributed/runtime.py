@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ClusterError, InvalidArgumentError, MissingDependencyError, SpladeError
-from ..validation import non_negative_number, positive_int
+from ..validation import int_in_range, non_negative_number, positive_int
 
 RAY_INSTALL = 'pip install "spladekit[ray]"'
 LOCAL = "local"
@@ -80,7 +80,8 @@ class RayOptions:
       cluster's CPUs shared between the actors (at least 1), or 1 per GPU actor.
     - ``gpus_per_worker``: GPUs each actor reserves (fractions share a GPU); above 0 the
       encoder runs on CUDA (in the precision its config asks for).
-    - ``num_cpus``: CPUs a ``local`` cluster offers (default: all of this machine's).
+    - ``num_cpus`` / ``num_gpus``: what a ``local`` cluster offers (default: what Ray finds on
+      this machine).
     - ``init_kwargs``: more arguments for ``ray.init`` (``log_to_driver``, ``logging_level``...).
     """
 
@@ -89,6 +90,7 @@ class RayOptions:
     cpus_per_worker: float | None = None
     gpus_per_worker: float = 0.0
     num_cpus: int | None = None
+    num_gpus: int | None = None
     init_kwargs: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
@@ -104,6 +106,8 @@ class RayOptions:
         non_negative_number("gpus_per_worker", self.gpus_per_worker)
         if self.num_cpus is not None:
             positive_int("num_cpus", self.num_cpus)
+        if self.num_gpus is not None:
+            int_in_range("num_gpus", self.num_gpus, 0, 1 << 16)
         if self.init_kwargs is not None and not isinstance(self.init_kwargs, Mapping):
             raise InvalidArgumentError(
                 f"init_kwargs must be a dict of ray.init arguments, got "
@@ -132,7 +136,8 @@ def connected(options: RayOptions) -> Iterator[Any]:
         if options.address == LOCAL:
             kwargs.setdefault("include_dashboard", False)
             ray.init(
-                address=LOCAL, num_cpus=options.num_cpus, _node_ip_address="127.0.0.1", **kwargs
+                address=LOCAL, num_cpus=options.num_cpus, num_gpus=options.num_gpus,
+                _node_ip_address="127.0.0.1", **kwargs,
             )
         else:
             ray.init(address=options.address, **kwargs)

@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from ray.data import Datasink
 
 from ..errors import StoreError
-from .encoding import SKIPPED, stored_rows
+from ..vectors import MAX_DIMENSION
+from .blocks import SKIPPED, stored_rows
 from .retry import RetryingStore, RetryPolicy, StoreSpec, is_transient
 
 # Rows per upsert call.
@@ -45,12 +46,18 @@ class WriteCounts:
 
 class MilvusDatasink(Datasink):  # type: ignore[misc]
     """Upserts the encoder's rows into ``spec``'s collection; ``totals`` holds the sum of every
-    write task's :class:`WriteCounts` once the job is done (on the driver)."""
+    write task's :class:`WriteCounts` once the job is done (on the driver). ``dim`` bounds the
+    vectors' indices (Milvus's own limit when not known)."""
 
     def __init__(
-        self, spec: StoreSpec, retry: RetryPolicy | None = None, batch_rows: int = WRITE_BATCH
+        self,
+        spec: StoreSpec,
+        retry: RetryPolicy | None = None,
+        batch_rows: int = WRITE_BATCH,
+        dim: int = MAX_DIMENSION,
     ) -> None:
         self.spec = spec
+        self.dim = dim
         self.retry = retry or RetryPolicy()
         self.batch_rows = batch_rows
         self.totals = WriteCounts()
@@ -73,7 +80,7 @@ class MilvusDatasink(Datasink):  # type: ignore[misc]
                     if giving_up:
                         failed += part.num_rows
                         continue
-                    ids, vectors, texts, metadata = stored_rows(part)
+                    ids, vectors, texts, metadata = stored_rows(part, self.dim)
                     try:
                         result = store.call(
                             lambda s: s.upsert(ids, vectors, texts, metadata)  # noqa: B023
