@@ -133,7 +133,7 @@ def stop_session() -> Iterator[list[int]]:
 
 def test_a_killed_driver_loses_nothing_and_the_same_command_finishes_the_job(
     tmp_path: Path, milvus_server_uri: str, collection_name: str, tiny_model_dir: Path,
-    scifact_dir: Path, stop_session: list[int],
+    scifact_dir: Path, stop_session: list[int], ray_address: str,
 ) -> None:
     corpus, texts = long_corpus(tmp_path, scifact_dir, 160)
     command = [
@@ -171,9 +171,11 @@ def test_a_killed_driver_loses_nothing_and_the_same_command_finishes_the_job(
     shown = [int(m.group(1)) for m in PROGRESS.finditer(stderr.read_text(errors="replace"))]
     assert shown and max(shown) > 0  # progress on stderr while it ran
 
+    # Run again, this time joining the session's running cluster (--ray auto, RAY_ADDRESS).
     rerun = subprocess.Popen(
-        [*command, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        [*command[: command.index("--ray")], "--ray", "auto", "--workers", "2", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, "RAY_ADDRESS": ray_address},
     )
     stop_session.append(rerun.pid)
     out, err = rerun.communicate(timeout=300)

@@ -125,8 +125,8 @@ def index_on_ray(
     ``ray_options`` says where and how wide (:class:`RayOptions`: ``local`` by default, one
     worker); ``batch_size`` documents go through an actor at a time. Ids stored when the job
     starts are skipped (read once, 16 bytes each in Ray's object store); ``skip_existing=False``
-    encodes and replaces stored documents too. Milvus calls that fail transiently are tried
-    again per ``retry`` (each call waits at most ``timeout`` seconds). ``progress`` is called
+    encodes and replaces stored documents too. Upserts that fail transiently are tried again
+    per ``retry`` (each Milvus call waits at most ``timeout`` seconds). ``progress`` is called
     on this process with the number of documents just done. Milvus Lite cannot take a
     distributed job (one process holds its file): ``uri`` must be a server.
     """
@@ -151,13 +151,13 @@ def index_on_ray(
         uri, token=token, collection=collection, model=identity,
         allow_other_model=allow_other_model, inverted_index_algo=index_algo, timeout=timeout,
     ) as store:
-        stored = StoredIds.from_store(store) if skip_existing and store.count() else None
+        snapshot = StoredIds.from_store(store) if skip_existing and store.count() else None
     sink = MilvusDatasink(spec, retry)
     if shards:
         with connected(options) as ray, progress_reports(ray, progress) as counter:
             dataset = _encoded_dataset(
                 ray, shards, model, config, options, batch_size, for_index=True,
-                stored=None if stored is None else ray.put(stored), counter=counter,
+                stored=None if snapshot is None else ray.put(snapshot), counter=counter,
             )
             _run(lambda: dataset.write_datasink(
                 sink, ray_remote_args={"num_cpus": 0}, concurrency=options.workers
@@ -165,10 +165,10 @@ def index_on_ray(
     seconds = time.perf_counter() - started
     totals: WriteCounts = sink.totals
     with spec.open() as store:
-        stored = store.count()
+        count = store.count()
     return RayIndexReport(
         seen=totals.seen, encoded=totals.seen - totals.skipped, skipped=totals.skipped,
-        empty=totals.empty, stored=stored, failed=totals.failed, retries=totals.retries,
+        empty=totals.empty, stored=count, failed=totals.failed, retries=totals.retries,
         workers=options.workers, seconds=seconds,
     )
 
