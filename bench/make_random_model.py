@@ -7,6 +7,11 @@ The encode benchmark uses it to time a model of the real architecture (12 layers
 from transformers' own initialisation under a fixed seed, so the folder is reproducible. The
 tokenizer files are copied from splade-tiny: both use the same uncased BERT wordpiece vocabulary.
 
+``--synthetic-tokenizer`` writes a WordPiece tokenizer of the same shape instead (BERT's special
+tokens at their usual ids, 30,517 made-up lowercase words, one token each), so the model can be
+built where no tokenizer files exist (a bare GPU machine); ``synthetic_words()`` gives its words
+for generating texts of known token lengths.
+
 The output bias of the MLM head is set to a negative constant (``--head-bias``) so that, as with
 a trained SPLADE model, about 190 vocabulary weights per SciFact document come out non-zero
 (with the initial zero bias about half the vocabulary would). Output size matters to the timing
@@ -17,25 +22,78 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 MODELS = Path.home() / ".cache" / "spladekit" / "models"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+VOCAB_SIZE = 30522
+# BERT uncased's special tokens and their ids.
+SPECIAL = {"[PAD]": 0, "[UNK]": 100, "[CLS]": 101, "[SEP]": 102, "[MASK]": 103}
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def build(out: Path, tokenizer_from: Path, seed: int, head_bias: float) -> str:
-    """Write config, safetensors weights and tokenizer files to ``out``; return weights' sha256."""
+def synthetic_words() -> list[str]:
+    """The made-up words of the synthetic vocabulary, in id order (ids not taken by SPECIAL)."""
+    words = []
+    length = 2
+    while len(words) < VOCAB_SIZE - len(SPECIAL):
+        for index in range(len(LETTERS) ** length):
+            word = ""
+            for _ in range(length):
+                index, letter = divmod(index, len(LETTERS))
+                word += LETTERS[letter]
+            words.append(word)
+            if len(words) == VOCAB_SIZE - len(SPECIAL):
+                break
+        length += 1
+    return words
+
+
+def write_synthetic_tokenizer(out: Path) -> None:
+    """A BERT-style WordPiece tokenizer over synthetic_words() (tokenizer.json + config)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    vocab = dict(SPECIAL)
+    free = (i for i in range(VOCAB_SIZE) if i not in SPECIAL.values())
+    for word, index in zip(synthetic_words(), free, strict=False):
+        vocab[word] = index
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", SPECIAL["[CLS]"]), ("[SEP]", SPECIAL["[SEP]"])],
+    )
+    tokenizer.decoder = decoders.WordPiece()
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(out / "tokenizer.json"))
+    config = {
+        "tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512,
+        "pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
+        "mask_token": "[MASK]",
+    }
+    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
+
+
+def build(out: Path, tokenizer_from: Path | None, seed: int, head_bias: float) -> str:
+    """Write config, safetensors weights and tokenizer files to ``out``; return weights' sha256.
+
+    ``tokenizer_from`` None writes the synthetic tokenizer.
+    """
     import torch
     from transformers import BertConfig, BertForMaskedLM
 
-    missing = [n for n in TOKENIZER_FILES if not (tokenizer_from / n).is_file()]
-    if missing:
-        raise SystemExit(
-            f"{tokenizer_from} lacks {', '.join(missing)}: run scripts/fetch_test_model.py first"
-        )
+    if tokenizer_from is not None:
+        missing = [n for n in TOKENIZER_FILES if not (tokenizer_from / n).is_file()]
+        if missing:
+            raise SystemExit(
+                f"{tokenizer_from} lacks {', '.join(missing)}: run scripts/fetch_test_model.py "
+                "first, or use --synthetic-tokenizer"
+            )
     config = BertConfig(
-        vocab_size=30522,
+        vocab_size=VOCAB_SIZE,
         hidden_size=768,
         num_hidden_layers=12,
         num_attention_heads=12,
@@ -50,8 +108,11 @@ def build(out: Path, tokenizer_from: Path, seed: int, head_bias: float) -> str:
         model.cls.predictions.bias.fill_(head_bias)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(tokenizer_from / name, out / name)
+    if tokenizer_from is None:
+        write_synthetic_tokenizer(out)
+    else:
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(tokenizer_from / name, out / name)
     return hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
 
 
@@ -61,9 +122,14 @@ def main() -> None:
     parser.add_argument("--tokenizer-from", type=Path, default=MODELS / "splade-tiny")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head-bias", type=float, default=-2.2)
+    parser.add_argument(
+        "--synthetic-tokenizer", action="store_true",
+        help="Write a made-up WordPiece vocabulary instead of copying splade-tiny's tokenizer.",
+    )
     args = parser.parse_args()
     out = args.out.expanduser()
-    digest = build(out, args.tokenizer_from.expanduser(), args.seed, args.head_bias)
+    source = None if args.synthetic_tokenizer else args.tokenizer_from.expanduser()
+    digest = build(out, source, args.seed, args.head_bias)
     print(f"wrote {out} (model.safetensors sha256 {digest})")
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+# Ray reads these when it is first imported, which a test module may do at collection time: set
+# them before any test module is imported, so that the session's Ray cluster binds 127.0.0.1
+# only and sends no usage report.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 TINY_DEFAULT = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 REPO = Path(__file__).resolve().parents[1]
@@ -122,3 +130,28 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # t
     finally:
         code = process.stop()
     assert code == 0, f"the shared server exited with {code}: {process.log}"
+
+
+# -- Ray: one real local cluster per session ----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """A real local Ray cluster for the session: loopback only, 2 CPUs, no dashboard, quiet.
+
+    The test process stays connected (spladekit's jobs use that connection); a subprocess joins
+    the cluster with ``--ray <this address>``.
+    """
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        pytest.fail("Ray is not installed: pip install 'spladekit[ray]' (scripts/setup.sh does)")
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+        logging_level=logging.ERROR, _node_ip_address="127.0.0.1",
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield str(ray.get_runtime_context().gcs_address)
+    ray.shutdown()

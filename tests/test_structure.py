@@ -20,7 +20,7 @@ LAYERS = [
     {"validation"},
     {"options", "onnx_layout"},
     {"models", "tokenize", "vectors", "corpus"},
-    {"pooling"},
+    {"pooling", "sources"},
     {"backends", "onnx"},
     {"encoder", "store"},
     {"compat", "retrieval"},

@@ -10,7 +10,8 @@ Where things live:
 - vectors: :mod:`.vectors` (SparseVectors, to_milvus_rows, decoding);
 - storing and searching: :mod:`.store` (MilvusStore, MemoryStore), :mod:`.retrieval`;
 - serving: :mod:`.serve` (the HTTP service), :mod:`.client` (SpladeClient, remote encoding);
-- evaluation: :mod:`.evaluate`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`.
+- evaluation: :mod:`.evaluate`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`;
+- corpus files and shards: :mod:`.sources`; indexing on Ray: :mod:`.distributed`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import (
+    ClusterError,
     InputTypeError,
     InvalidArgumentError,
     MissingDependencyError,
@@ -54,11 +56,15 @@ _LAZY = {
     "SpladeClient": "client",
     "export_onnx": "onnx.export",
     "cached_export": "onnx.export",
+    "index_on_ray": "distributed.jobs",
+    "encode_on_ray": "distributed.jobs",
+    "RayOptions": "distributed.runtime",
 }
 
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "ClusterError",
     "EncodeStats",
     "Encoded",
     "EncoderConfig",
@@ -72,6 +78,7 @@ __all__ = [
     "ModelIdentity",
     "ModelMismatchError",
     "ModelNotAvailableError",
+    "RayOptions",
     "Retriever",
     "SearchOptions",
     "ServiceError",
@@ -87,13 +94,17 @@ __all__ = [
     "__version__",
     "cached_export",
     "decode_rows",
+    "encode_on_ray",
     "export_onnx",
+    "index_on_ray",
     "to_milvus_rows",
 ]
 
 if TYPE_CHECKING:
     from .client import SpladeClient
     from .compat import SpladeEmbeddingFunction
+    from .distributed.jobs import encode_on_ray, index_on_ray
+    from .distributed.runtime import RayOptions
     from .encoder import Encoded, EncodeStats, SpladeEncoder
     from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelIdentity
     from .onnx.export import cached_export, export_onnx

@@ -11,6 +11,7 @@ from .errors import InvalidArgumentError
 from .validation import check_unicode
 
 BOM = "\ufeff"
+FORMATS = ("auto", "jsonl", "text")
 
 
 @dataclass(frozen=True)
@@ -22,22 +23,21 @@ class Record:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def _from_json(obj: object, line_no: int, source: str) -> Record:
+def record_from_mapping(obj: object, where: str) -> Record:
+    """A Record from one JSON object or table row (``id`` or BEIR ``_id``, ``text``, optional
+    ``title`` and ``metadata``); ``where`` names it in errors ("corpus.jsonl line 3")."""
     if not isinstance(obj, dict):
         raise InvalidArgumentError(
-            f"{source} line {line_no}: expected a JSON object with 'id' and 'text', got "
-            f"{type(obj).__name__}"
+            f"{where}: expected a JSON object with 'id' and 'text', got {type(obj).__name__}"
         )
     raw_id = obj.get("id", obj.get("_id"))
     if raw_id is None or isinstance(raw_id, (dict, list)):
         raise InvalidArgumentError(
-            f"{source} line {line_no}: missing 'id' (or BEIR '_id'); every record needs an id"
+            f"{where}: missing 'id' (or BEIR '_id'); every record needs an id"
         )
     text = obj.get("text")
     if not isinstance(text, str):
-        raise InvalidArgumentError(
-            f"{source} line {line_no}: 'text' must be a string, got {type(text).__name__}"
-        )
+        raise InvalidArgumentError(f"{where}: 'text' must be a string, got {type(text).__name__}")
     title = obj.get("title")
     if isinstance(title, str) and title.strip():
         # BEIR corpus.jsonl: title and text are joined, as BEIR's own evaluation does.
@@ -45,27 +45,29 @@ def _from_json(obj: object, line_no: int, source: str) -> Record:
     meta = obj.get("metadata")
     if meta is not None and not isinstance(meta, dict):
         raise InvalidArgumentError(
-            f"{source} line {line_no}: 'metadata' must be a JSON object, got {type(meta).__name__}"
+            f"{where}: 'metadata' must be a JSON object, got {type(meta).__name__}"
         )
     doc_id = str(raw_id)
-    check_unicode(f"{source} line {line_no} id", doc_id)
-    check_unicode(f"{source} line {line_no} text", text)
+    check_unicode(f"{where} id", doc_id)
+    check_unicode(f"{where} text", text)
     return Record(doc_id, text, dict(meta or {}))
 
 
 def read_records(
-    lines: Iterable[str], source: str = "input", fmt: str = "auto"
+    lines: Iterable[str], source: str = "input", fmt: str = "auto", *, first_line: int = 1
 ) -> Iterator[Record]:
     """Records from JSON lines (``id``/``text``, BEIR ``_id``/``title``/``text``) or plain lines.
 
     ``fmt`` is ``auto`` (JSON lines when the first non-empty line starts with ``{``),
     ``jsonl`` or ``text``. Plain-text lines get ids "0", "1", ... by line number; blank lines in
     JSON input are skipped, in text input they are texts too (nothing is silently dropped).
+    ``first_line`` is the number of the first of ``lines`` in its file, for reading a file in
+    pieces (:mod:`spladekit.sources`): ids and error messages stay those of the whole file.
     """
-    if fmt not in ("auto", "jsonl", "text"):
+    if fmt not in FORMATS:
         raise InvalidArgumentError(f"format must be auto, jsonl or text, got {fmt!r}")
     mode = None if fmt == "auto" else fmt
-    for line_no, raw in _numbered_lines(lines, source):
+    for line_no, raw in _numbered_lines(lines, source, first_line - 1):
         line = raw.rstrip("\n").rstrip("\r")
         if line_no == 1:
             line = line.removeprefix(BOM)  # a byte-order mark is not part of the first text
@@ -83,16 +85,18 @@ def read_records(
                     f"{source} line {line_no}: not valid JSON ({exc.msg}); use one JSON object "
                     "per line, or read the file as plain text"
                 ) from exc
-            yield _from_json(obj, line_no, source)
+            yield record_from_mapping(obj, f"{source} line {line_no}")
         else:
             check_unicode(f"{source} line {line_no}", line)
             yield Record(str(line_no - 1), line)
 
 
-def _numbered_lines(lines: Iterable[str], source: str) -> Iterator[tuple[int, str]]:
-    """(line number, line), turning a decoding failure into an error that names the line."""
+def _numbered_lines(
+    lines: Iterable[str], source: str, before: int = 0
+) -> Iterator[tuple[int, str]]:
+    """(line number, line), turning a decoding failure into an error that names the byte."""
     iterator = iter(lines)
-    line_no = 0  # lines read so far
+    line_no = before  # lines read so far
     while True:
         try:
             raw = next(iterator)
@@ -116,4 +120,4 @@ def open_text(path: str) -> IO[str]:
         raise InvalidArgumentError(f"cannot read {path!r}: {exc.strerror}") from exc
 
 
-__all__ = ["Record", "open_text", "read_records"]
+__all__ = ["FORMATS", "Record", "open_text", "read_records", "record_from_mapping"]

@@ -39,11 +39,16 @@ class ModelMismatchError(StoreError, ValueError):
     """A collection built with one model was asked to take or search vectors of another."""
 
 
+class ClusterError(SpladeError):
+    """A Ray cluster could not be started or reached, or a distributed job failed."""
+
+
 class ServiceError(SpladeError):
     """A spladekit (or TEI) service could not be reached or answered with an error."""
 
 
 __all__ = [
+    "ClusterError",
     "InputTypeError",
     "InvalidArgumentError",
     "MissingDependencyError",

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..corpus import open_text, read_records
+from ..corpus import read_records
+from ..sources import corpus_shards, read_shard
 from .encode import format_option
 from .options import (
     EncoderChoice,
@@ -20,6 +21,7 @@ from .options import (
     open_collection,
     progress_bar,
     quiet_option,
+    ray_options,
     search_options,
     store_options,
     with_bm25_options,
@@ -31,19 +33,8 @@ if TYPE_CHECKING:
 SNIPPET = 120
 
 
-def count_lines(path: str) -> int | None:
-    """Non-blank lines of a file, for the progress bar's total (None for stdin).
-
-    Counted in bytes: decoding (and its errors, which reading reports) is the reader's job.
-    """
-    if path == "-":
-        return None
-    with open_text(path) as handle, open(handle.name, "rb") as raw:
-        return sum(1 for line in raw if line.strip())
-
-
 @click.command()
-@click.argument("corpus")
+@click.argument("corpus", nargs=-1, required=True)
 @format_option
 @store_options
 @collection_option
@@ -53,9 +44,10 @@ def count_lines(path: str) -> int | None:
 @with_bm25_options
 @click.option("--reencode", is_flag=True, help="Encode and replace documents already stored too.")
 @allow_other_model_option
+@ray_options
 @quiet_option("No progress bar on stderr.")
 def index(
-    corpus: str,
+    corpus: tuple[str, ...],
     fmt: str,
     uri: str,
     token: str | None,
@@ -67,17 +59,42 @@ def index(
     analyzer: str | None,
     reencode: bool,
     allow_other_model: bool,
+    ray_address: str | None,
+    workers: int,
+    cpus_per_worker: float | None,
+    gpus_per_worker: float,
     quiet: bool,
 ) -> None:
-    """Encode CORPUS (a file, or - for stdin) and store it in a Milvus collection.
+    """Encode CORPUS... and store it in a Milvus collection.
+
+    CORPUS: text or JSON lines files, globs, BEIR folders, Parquet files or folders (or - for
+    stdin, alone). Plain-text lines get their line number as id ("0", "1"...); with several
+    files, "<path>:<line number>".
 
     Resumable: documents whose ids are already stored are skipped without encoding, so an
     interrupted run can be started again with the same command. Prints one JSON line with the
     counts (seen, encoded, skipped, empty, stored) when done.
+
+    With --ray, the job runs on Ray Data (into a Milvus server): files are read in parallel,
+    --workers actors encode, writes are upserts retried on transient failures; the line adds
+    failed (not stored: run the command again) and retries.
     """
+    from .distributed import index_with_ray, ray_settings
+
+    options = ray_settings(ray_address, workers, cpus_per_worker, gpus_per_worker)
+    if options is not None:
+        index_with_ray(
+            corpus, fmt, uri=uri, token=token, collection=collection, encoder=encoder,
+            chunk_size=chunk_size, index_algo=index_algo, bm25=bm25, analyzer=analyzer,
+            reencode=reencode,
+            allow_other_model=allow_other_model, quiet=quiet, options=options,
+        )
+        return
     from ..retrieval import Retriever
 
-    total = count_lines(corpus)
+    stdin = corpus == ("-",)
+    shards = [] if stdin else corpus_shards(corpus, fmt)
+    total = None if stdin else sum(s.rows for s in shards)
     model = encoder.build()
     store = open_collection(
         uri, token, collection, model=model.model_identity,
@@ -86,16 +103,14 @@ def index(
     )
     try:
         retriever = Retriever(model, store, allow_other_model=allow_other_model)
-        handle = sys.stdin if corpus == "-" else open_text(corpus)
-        try:
-            records = read_records(handle, "stdin" if corpus == "-" else corpus, fmt)
-            with progress_bar(total, "doc", not quiet) as advance:
-                report = retriever.index(
-                    records, chunk_size=chunk_size, skip_existing=not reencode, progress=advance
-                )
-        finally:
-            if handle is not sys.stdin:
-                handle.close()
+        records = (
+            read_records(sys.stdin, "stdin", fmt) if stdin
+            else (record for shard in shards for record in read_shard(shard))
+        )
+        with progress_bar(total, "doc", not quiet) as advance:
+            report = retriever.index(
+                records, chunk_size=chunk_size, skip_existing=not reencode, progress=advance
+            )
         stored = store.count()
     finally:
         store.close()

@@ -9,7 +9,7 @@ from typing import IO, Any
 import click
 
 from ..corpus import Record, open_text, read_records
-from .options import EncoderChoice, encoder_options, progress_bar, quiet_option
+from .options import EncoderChoice, encoder_options, progress_bar, quiet_option, ray_options
 
 # Texts encoded per step: bounds memory, and each step's lines are written before the next.
 ENCODE_CHUNK = 1024
@@ -54,11 +54,47 @@ format_option = click.option(
 )
 @click.option("--explain", is_flag=True, help="Add the tokens behind each weight.")
 @click.option(
-    "--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
-    help="Output file (default stdout).",
+    "--output", "-o", default="-", type=click.Path(allow_dash=True),
+    help="Output file (default stdout); with --ray, a new folder for Parquet files.",
 )
+@ray_options
 @quiet_option()
 def encode(
+    texts: tuple[str, ...],
+    input_path: str | None,
+    fmt: str,
+    queries: bool,
+    encoder: EncoderChoice,
+    top_k: int | None,
+    explain: bool,
+    output: str,
+    ray_address: str | None,
+    workers: int,
+    cpus_per_worker: float | None,
+    gpus_per_worker: float,
+    quiet: bool,
+) -> None:
+    """Encode TEXTS (or --input / stdin) into SPLADE vectors, one JSON line per text.
+
+    With --ray, TEXTS are CORPUS files (as for index: files, globs, BEIR folders, Parquet),
+    encoded as documents on Ray Data into Parquet files in the folder -o DIR: columns id,
+    vector (indices and values), text, metadata (JSON) and empty, ready for Milvus bulk import.
+    """
+    from .distributed import encode_with_ray, ray_settings
+
+    options = ray_settings(ray_address, workers, cpus_per_worker, gpus_per_worker)
+    if options is not None:
+        if queries or top_k is not None or explain:
+            raise click.UsageError("--ray encodes documents: --queries, --top-k and --explain "
+                                   "do not apply")
+        inputs = [*texts, *([input_path] if input_path else [])]
+        encode_with_ray(inputs, fmt, output, encoder=encoder, quiet=quiet, options=options)
+        return
+    with click.open_file(output, "w", encoding="utf-8") as handle:
+        _encode_lines(texts, input_path, fmt, queries, encoder, top_k, explain, handle, quiet)
+
+
+def _encode_lines(
     texts: tuple[str, ...],
     input_path: str | None,
     fmt: str,
@@ -69,7 +105,6 @@ def encode(
     output: IO[str],
     quiet: bool,
 ) -> None:
-    """Encode TEXTS (or --input / stdin) into SPLADE vectors, one JSON line per text."""
     records = gather_records(texts, input_path, fmt)
     model = encoder.build()
     limit = model.query_max_length if queries else model.document_max_length

@@ -173,6 +173,36 @@ def _weights(ctx: click.Context, param: click.Parameter, value: str | None) -> A
     return (splade, bm25)
 
 
+def ray_options(func: F) -> F:
+    """--ray, --workers, --cpus-per-worker, --gpus-per-worker: run the command on Ray Data."""
+    return apply(
+        func,
+        [
+            click.option(
+                "--ray", "ray_address", default=None, metavar="local|auto|ADDRESS",
+                envvar="SPLADEKIT_RAY",
+                help="Run on Ray Data: local starts Ray on this machine, auto joins the running "
+                "cluster (RAY_ADDRESS), host:port joins that one [env: SPLADEKIT_RAY].",
+            ),
+            click.option(
+                "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                help="Encoder actors on Ray, each loading the model once.",
+            ),
+            click.option(
+                "--cpus-per-worker", type=click.FloatRange(min=0, min_open=True), default=None,
+                help="CPUs each actor reserves (its torch threads) [default: the cluster's CPUs "
+                "shared between the workers; 1 with GPUs].",
+            ),
+            click.option(
+                "--gpus-per-worker", type=click.FloatRange(min=0), default=0.0,
+                show_default=True,
+                help="GPUs each actor reserves (fractions share one); above 0 it encodes on "
+                "CUDA, in --precision.",
+            ),
+        ],
+    )
+
+
 def search_options(func: F) -> F:
     """-k/--hits, --filter, --drop-ratio-search, --mode, --fusion, --rrf-k, --weights.
 
@@ -306,6 +336,7 @@ __all__ = [
     "open_collection",
     "progress_bar",
     "quiet_option",
+    "ray_options",
     "search_options",
     "store_options",
     "with_bm25_options",

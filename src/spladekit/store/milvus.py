@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import InputTypeError, InvalidArgumentError, ModelMismatchError, StoreError
@@ -38,7 +38,7 @@ from .base import (
     check_upsert,
     fit_text,
 )
-from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
+from .connection import DEFAULT_URI, MilvusConnection, check_uri, one_line, pymilvus_module
 from .schema import (
     EMPTY_FIELD,
     ID_FIELD,
@@ -64,6 +64,8 @@ EMPTY_PLACEHOLDER_WEIGHT = 1e-6
 # Rows per insert/upsert call and ids per existence query: bounded gRPC messages.
 WRITE_CHUNK = 1000
 ID_QUERY_CHUNK = 1000
+# Ids per page when reading every stored id.
+ID_ITERATOR_BATCH = 10000
 
 
 class MilvusStore(MilvusConnection):
@@ -327,6 +329,28 @@ class MilvusStore(MilvusConnection):
             )
             found.update(str(r[ID_FIELD]) for r in result)
         return found
+
+    def iter_ids(self, batch_size: int = ID_ITERATOR_BATCH) -> Iterator[list[str]]:
+        """Every stored id, in batches of up to ``batch_size`` (in no particular order)."""
+        pymilvus = pymilvus_module()
+        iterator = self._call(
+            "query_iterator", "query_iterator", self.collection, batch_size=batch_size,
+            filter="", output_fields=[ID_FIELD],
+        )
+        try:
+            while True:
+                try:
+                    rows = iterator.next()
+                except pymilvus.exceptions.MilvusException as exc:
+                    raise StoreError(
+                        f"Milvus query_iterator failed for {self.where}: {one_line(exc.message)}"
+                    ) from exc
+                if not rows:
+                    return
+                yield [str(r[ID_FIELD]) for r in rows]
+        finally:
+            with contextlib.suppress(Exception):  # closing must not mask an earlier error
+                iterator.close()
 
     def get(self, ids: Sequence[str]) -> list[StoredDocument]:
         """The stored documents with these ids, in the order given; missing ids are left out."""
