@@ -85,7 +85,7 @@ def test_index_on_ray_stores_what_one_process_stores_and_a_rerun_encodes_nothing
     seen: list[int] = []
     report = index_on_ray(
         inputs, uri=milvus_server_uri, collection=collection_name, model=tiny_model_dir,
-        ray_options=options, batch_size=16, shard_bytes=2048, progress=seen.append,
+        ray_options=options, batch_size=16, shard_bytes=2048, progress=seen.append, bm25=True,
     )
     n = len(records)
     empty = sum(1 for v in expected if not v)
@@ -101,6 +101,10 @@ def test_index_on_ray_stores_what_one_process_stores_and_a_rerun_encodes_nothing
         stored = {d.id: d for d in store.get(ids)}
         vectors = store.get_vectors(ids)
         assert store.recorded_model() == tiny_encoder.model_identity
+        # Created with BM25: Milvus fills it from the texts the workers wrote.
+        probe = next(r for r in records if len(r.text.split()) > 5)
+        bm25_hits = store.search(None, 3, texts=[probe.text], mode="bm25")[0]
+        assert bm25_hits and bm25_hits[0].id == probe.id
     for record, want in zip(records, expected, strict=True):
         doc = stored[record.id]
         assert (doc.text, doc.metadata, doc.empty) == (record.text, record.metadata, not want)
