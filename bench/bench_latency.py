@@ -21,18 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from _reference_runner import latency_ms
+from bench_encode import MODES  # the same modes as the encode benchmark, declared once
 
 BENCH = Path(__file__).resolve().parent
 TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 SCIFACT = BENCH.parents[1] / "shared" / "data" / "scifact"
 REFERENCE_PYTHON = "/tmp/ref/venv/bin/python"
 
-MODES: dict[str, dict[str, Any]] = {
-    "torch-fp32": {"backend": "torch", "precision": "fp32"},
-    "torch-bf16": {"backend": "torch", "precision": "bf16"},
-    "onnx-fp32": {"backend": "onnx", "precision": "fp32"},
-    "onnx-int8": {"backend": "onnx", "precision": "int8"},
-}
 DEFAULT_MODE = "torch-fp32"
 FAST_MODE = "onnx-int8"
 
