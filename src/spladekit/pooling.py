@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -35,12 +35,48 @@ Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
-def reference_pool(logits: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+Activation = Literal["relu", "log1p_relu"]
+"""sentence-transformers' names: ``relu`` is ``log1p(relu(x))``, ``log1p_relu`` one more log1p."""
+PoolingStrategy = Literal["max", "sum"]
+ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
+POOLING_STRATEGIES: tuple[PoolingStrategy, ...] = get_args(PoolingStrategy)
+
+
+@dataclass(frozen=True)
+class PoolingSpec:
+    """How per-position logits become one weight per vocabulary entry.
+
+    ``max`` (SPLADE v2 and later) or ``sum`` (the original SPLADE) over real positions of
+    ``f(z[t, v])``, with ``f = log1p(relu(.))`` (``relu``) or ``log1p(log1p(relu(.)))``
+    (``log1p_relu``, OpenSearch's v3 models).
+    """
+
+    strategy: PoolingStrategy = "max"
+    activation: Activation = "relu"
+
+    def describe(self) -> str:
+        formula = "log1p(relu(x))" if self.activation == "relu" else "log1p(log1p(relu(x)))"
+        return f"{self.strategy} over real tokens of {formula}"
+
+
+DEFAULT_POOLING = PoolingSpec()
+
+
+def apply_activation(x: torch.Tensor, activation: Activation = "relu") -> torch.Tensor:
+    """``f(x)`` of :class:`PoolingSpec` on any tensor (not in place)."""
+    out = torch.log1p(torch.relu(x))
+    return torch.log1p(out) if activation == "log1p_relu" else out
+
+
+def reference_pool(
+    logits: torch.Tensor, attention_mask: torch.Tensor, spec: PoolingSpec = DEFAULT_POOLING
+) -> torch.Tensor:
     """SPLADE weights (batch, vocab) from whole logits (batch, length, vocab): the definition."""
-    weights = torch.log1p(torch.relu(logits.float()))
-    # relu makes every weight >= 0, so zeroing the padding positions excludes them from the max.
+    weights = apply_activation(logits.float(), spec.activation)
+    # f(x) >= 0 everywhere, so zeroing the padding positions excludes them from the max (and
+    # from the sum).
     weights = weights * attention_mask.to(weights.dtype).unsqueeze(-1)
-    return weights.amax(dim=1)
+    return weights.amax(dim=1) if spec.strategy == "max" else weights.sum(dim=1)
 
 
 @dataclass(frozen=True)
@@ -97,12 +133,20 @@ def pad_with_first_real(hidden: torch.Tensor, attention_mask: torch.Tensor) -> t
     return torch.where(attention_mask.unsqueeze(-1) > 0, hidden, torch.gather(hidden, 1, first))
 
 
-def activate(maxima: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """SPLADE weights from the per-vocabulary maxima of the head's product (bias not added)."""
-    return torch.log1p(torch.relu(maxima + bias))
+def activate(
+    maxima: torch.Tensor, bias: torch.Tensor, activation: Activation = "relu"
+) -> torch.Tensor:
+    """SPLADE weights from the per-vocabulary maxima of the head's product, adding the bias.
+
+    Max pooling only: both activations are monotonic, so activating the maxima equals the max
+    of the activated logits.
+    """
+    return apply_activation(maxima + bias, activation)
 
 
-def activate_in_place(maxima: NDArray[np.float32], bias: NDArray[np.float32]) -> None:
+def activate_in_place(
+    maxima: NDArray[np.float32], bias: NDArray[np.float32], activation: Activation = "relu"
+) -> None:
     """:func:`activate` on a numpy array, in place, taking logarithms only where it matters.
 
     SPLADE vectors are sparse: ~1-3% of ``maxima + bias`` is positive. relu zeroes the rest,
@@ -111,23 +155,38 @@ def activate_in_place(maxima: NDArray[np.float32], bias: NDArray[np.float32]) ->
     maxima += bias
     np.maximum(maxima, 0, out=maxima)
     positive = maxima > 0
-    maxima[positive] = np.log1p(maxima[positive])
+    values = np.log1p(maxima[positive])
+    if activation == "log1p_relu":
+        np.log1p(values, out=values)
+    maxima[positive] = values
 
 
-def splade_pool(parts: MlmParts, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def splade_pool(
+    parts: MlmParts,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    spec: PoolingSpec = DEFAULT_POOLING,
+) -> torch.Tensor:
     """The whole model, pooled the reference way (whole logits): for tests and checks."""
     logits = torch.nn.functional.linear(
         parts.transform(parts.encoder(input_ids, mask)), parts.weight, parts.bias
     )
-    return reference_pool(logits, mask)
+    return reference_pool(logits, mask, spec)
 
 
 __all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_POOLING",
+    "POOLING_STRATEGIES",
+    "Activation",
     "Forward",
     "MlmParts",
+    "PoolingSpec",
+    "PoolingStrategy",
     "Transform",
     "activate",
     "activate_in_place",
+    "apply_activation",
     "pad_with_first_real",
     "reference_pool",
     "splade_pool",

@@ -12,8 +12,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, UnsupportedModelError
 from ..options import BACKENDS
+from ..pooling import DEFAULT_POOLING, PoolingSpec
 
 
 class Backend(Protocol):
@@ -29,23 +30,35 @@ class Backend(Protocol):
 
 
 def make_backend(
-    name: str, folder: Path, *, device: str, precision: str, model_kwargs: dict[str, Any]
+    name: str,
+    folder: Path,
+    *,
+    device: str,
+    precision: str,
+    model_kwargs: dict[str, Any],
+    pooling: PoolingSpec = DEFAULT_POOLING,
 ) -> Backend:
-    """Build the backend called ``name`` for the model in ``folder``."""
+    """Build the backend called ``name`` for the masked-LM in ``folder``, pooled as ``pooling``."""
     if name == "torch":
         from ..models import load_masked_lm
         from .torch_backend import TorchBackend
 
-        return TorchBackend(load_masked_lm(folder, **model_kwargs), device, precision)
+        return TorchBackend(load_masked_lm(folder, **model_kwargs), device, precision, pooling)
     if name == "onnx":
         from .onnx_backend import OnnxBackend
+
+        if pooling.strategy != "max":
+            raise UnsupportedModelError(
+                f"this model pools with {pooling.describe()}; the onnx backend runs max "
+                "pooling only: use backend='torch'"
+            )
 
         if model_kwargs:
             raise InvalidArgumentError(
                 f"backend='onnx' takes no model loading arguments, got {sorted(model_kwargs)}; "
                 "export the model with the options you need (spladekit.export_onnx)"
             )
-        return OnnxBackend(folder, device=device, precision=precision)
+        return OnnxBackend(folder, device=device, precision=precision, pooling=pooling)
     raise InvalidArgumentError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
 
 

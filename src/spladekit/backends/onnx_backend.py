@@ -17,8 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
-from ..onnx_layout import INPUT_NAMES, model_file
+from ..onnx_layout import INPUT_NAMES, model_file, read_metadata
 from ..options import check_device
+from ..pooling import DEFAULT_POOLING, PoolingSpec
 from ..validation import optional_positive_int
 
 # What the onnx backend runs, and where.
@@ -73,8 +74,17 @@ class OnnxBackend:
         precision: str = "fp32",
         *,
         threads: int | None = None,
+        pooling: PoolingSpec = DEFAULT_POOLING,
     ) -> None:
         kind = check_onnx_options(device, precision)
+        # Exports made before activations were recorded all used log1p(relu(x)).
+        exported = read_metadata(Path(folder)).get("activation", "relu")
+        if exported != pooling.activation:
+            raise ModelNotAvailableError(
+                f"the ONNX export in {str(folder)!r} computes activation {exported!r} but the "
+                f"model asks for {pooling.activation!r}; export it again from the model's folder "
+                "(spladekit.export_onnx reads the activation from it)"
+            )
         threads = optional_positive_int("threads", threads)
         ort = import_onnxruntime()
         self.path = model_file(Path(folder), precision)

@@ -16,7 +16,14 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError
 from ..options import check_device
-from ..pooling import activate_in_place, pad_with_first_real, split_mlm
+from ..pooling import (
+    DEFAULT_POOLING,
+    PoolingSpec,
+    activate_in_place,
+    apply_activation,
+    pad_with_first_real,
+    split_mlm,
+)
 from .cpu import cpu_has_bf16
 from .lean import lean_parts
 
@@ -90,9 +97,16 @@ def dtype_for(precision: str, device: torch.device) -> torch.dtype:
 
 
 class TorchBackend:
-    """Runs a BERT/DistilBERT masked-LM and pools its logits block by block."""
+    """Runs a masked-LM and pools its logits block by block, as its :class:`PoolingSpec` says."""
 
-    def __init__(self, model: Any, device: str = "cpu", precision: str = "fp32") -> None:
+    def __init__(
+        self,
+        model: Any,
+        device: str = "cpu",
+        precision: str = "fp32",
+        pooling: PoolingSpec = DEFAULT_POOLING,
+    ) -> None:
+        self.pooling = pooling
         self.device = parse_device(device)
         self.dtype = dtype_for(precision, self.device)
         model = model.to(self.device).to(self.dtype)
@@ -113,6 +127,8 @@ class TorchBackend:
             ids = torch.from_numpy(input_ids).to(self.device)
             mask = torch.from_numpy(attention_mask).to(self.device)
             hidden = self.transform(self.encoder(ids, mask))
+            if self.pooling.strategy == "sum":
+                return self._head_sum(hidden, mask).cpu().numpy()
             if not bool(mask.all()):
                 hidden = pad_with_first_real(hidden, mask)
             if self._cpu_fp32:
@@ -120,8 +136,24 @@ class TorchBackend:
             else:
                 maxima = self._head_max_chunked(hidden)
         weights: NDArray[np.float32] = maxima.cpu().numpy()
-        activate_in_place(weights, self.bias)
+        activate_in_place(weights, self.bias, self.pooling.activation)
         return weights
+
+    def _head_sum(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # Sum pooling: the activation is not a max's friend (sum of f != f of sum), so every
+        # position's logits are activated, padding zeroed, then summed: one vocabulary slice
+        # at a time, so (batch, length, vocab) logits never exist whole.
+        batch, length, _ = hidden.shape
+        step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
+        weight = self.weight.T if self._cpu_fp32 else self.weight  # (vocab, hidden) either way
+        bias = torch.from_numpy(self.bias).to(self.device)
+        keep = mask.to(torch.float32).unsqueeze(-1)
+        sums = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
+        for lo in range(0, self.vocab_size, step):
+            logits = torch.matmul(hidden, weight[lo : lo + step].T).float() + bias[lo : lo + step]
+            activated = apply_activation(logits, self.pooling.activation) * keep
+            sums[:, lo : lo + step] = activated.sum(dim=1)
+        return sums
 
     def _head_max_cpu(self, hidden: torch.Tensor) -> torch.Tensor:
         # Blocks of a few texts by a vocabulary slice: each block of logits is reduced while it
