@@ -39,7 +39,7 @@ _LAZY = {
     "Encoded": "encoder",
     "EncoderConfig": "options",
     "SpladeEmbeddingFunction": "compat",
-    "KNOWN_MODELS": "models",
+    "KNOWN_MODELS": "known",
     "DEFAULT_MODEL": "models",
     "ModelIdentity": "models",
     "SparseVectors": "vectors",
@@ -106,7 +106,8 @@ if TYPE_CHECKING:
     from .distributed.jobs import encode_on_ray, index_on_ray
     from .distributed.runtime import RayOptions
     from .encoder import Encoded, EncodeStats, SpladeEncoder
-    from .models import DEFAULT_MODEL, KNOWN_MODELS, ModelIdentity
+    from .known import KNOWN_MODELS
+    from .models import DEFAULT_MODEL, ModelIdentity
     from .onnx.export import cached_export, export_onnx
     from .options import EncoderConfig
     from .retrieval import IndexReport, Retriever

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .encoder import Progress, SpladeEncoder
+from .encoder import SpladeEncoder
 from .models import DEFAULT_MODEL, ModelIdentity
+from .routes import Progress
 from .validation import optional_positive_int, string, text_list
 from .vectors import SparseVectors
 
@@ -23,6 +24,11 @@ class SpladeEmbeddingFunction:
     ``document_max_length``, ``threshold``, ``backend``, ``precision``, ``long_documents``...)
     and model loading arguments (``revision``, ``token``, ``cache_dir``, ``local_files_only``,
     ``dtype``/``torch_dtype``...); the hub ones reach the tokenizer too.
+
+    Where the model's folder names prompts (sentence-transformers' ``prompts``), an empty
+    ``query_instruction``/``doc_instruction`` means the folder's prompt, as
+    sentence-transformers' ``encode_query``/``encode_document`` apply it; queries run the
+    model's query route (an inference-free lookup, or a query encoder of its own).
     """
 
     def __init__(
@@ -37,11 +43,14 @@ class SpladeEmbeddingFunction:
         **kwargs: Any,
     ) -> None:
         self.model_name = model_name
-        self.query_instruction = string("query_instruction", query_instruction)
-        self.doc_instruction = string("doc_instruction", doc_instruction)
+        query_instruction = string("query_instruction", query_instruction)
+        doc_instruction = string("doc_instruction", doc_instruction)
         self.k_tokens_query = optional_positive_int("k_tokens_query", k_tokens_query)
         self.k_tokens_document = optional_positive_int("k_tokens_document", k_tokens_document)
         self.encoder = SpladeEncoder(model_name, batch_size=batch_size, device=device, **kwargs)
+        # The instructions in force: the caller's, else the folder's prompts.
+        self.query_instruction = query_instruction or self.encoder.prompt("query")
+        self.doc_instruction = doc_instruction or self.encoder.prompt("document")
 
     def __call__(self, texts: Sequence[str]) -> SparseVectors:
         """Encode with neither instruction nor top-k, at the documents' max length."""
@@ -62,9 +71,11 @@ class SpladeEmbeddingFunction:
     def encode_queries(
         self, queries: Sequence[str], *, progress: Progress | None = None
     ) -> SparseVectors:
-        """Encode queries: ``query_instruction`` prepended, top ``k_tokens_query`` kept."""
+        """Encode queries on the query route: ``query_instruction`` prepended, top
+        ``k_tokens_query`` kept."""
         return self.encoder.encode(
             text_list(queries, "queries"),
+            side="query",
             max_length=self.encoder.query_max_length,
             top_k=self.k_tokens_query,
             prefix=self.query_instruction,

@@ -1,57 +1,51 @@
-"""SpladeEncoder: tokenise, sort and batch, run a backend, prune, return :class:`SparseVectors`.
+"""SpladeEncoder: tokenise, sort and batch, run a route, prune, return :class:`SparseVectors`.
 
-Thread safety: an encoder holds only read-only state after construction (tokenizer copy,
+A model has a query route and a document route (:mod:`spladekit.routes`), read from its folder
+(:mod:`spladekit.layout`): one shared masked-LM for most SPLADE models, two for query/document
+pairs, or an inference-free lookup for queries. ``encode_queries`` runs the query route,
+``encode_documents`` and ``encode`` the document route.
+
+Thread safety: an encoder holds only read-only state after construction (tokenizer copies,
 backend weights, options). Any number of threads may encode with one encoder at once; each
 call's statistics come back from that call (:meth:`SpladeEncoder.encode_with_stats`).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import hashlib
 import os
-import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-from .backends import Backend, make_backend
-from .errors import InvalidArgumentError
+from .backends import Backend
+from .description import (
+    ModelDescription,
+    family_of,
+    licence_of,
+    route_description,
+)
+from .errors import InvalidArgumentError, UnsupportedModelError
+from .layout import MlmRouteSpec, ModelSpec, RouteSpec, Side, read_spec
 from .models import (
     DEFAULT_MODEL,
     ModelIdentity,
-    load_tokenizer,
     model_fingerprint,
     precision_from_dtype,
     resolve_model_dir,
     split_load_kwargs,
 )
-from .onnx_layout import is_onnx_folder
 from .options import EncoderConfig
-from .tokenize import TRUNCATIONS, TokenIds, Truncation
+from .routes import MlmRoute, Progress, Route, StaticRoute
+from .tokenize import TRUNCATIONS, Truncation
 from .validation import choice, non_negative_number, optional_positive_int, string, text_list
-from .vectors import SparseVectors, decode_rows, prune_dense, stack_rows
+from .vectors import SparseVectors, decode_rows, stack_rows
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-# Batch widths are rounded up to a multiple of this for long texts: a few recurring shapes let
-# the allocator reuse freed blocks, where a new shape every batch fragments the heap and
-# inflates peak memory (measured: ~25% lower peak RSS). Short texts (queries) round to 8, so a
-# batch of queries is not padded to 64 tokens.
-_WIDTH_STEP_LONG = 64
-_WIDTH_STEP_SHORT = 8
-_SHORT_WIDTH = 128
-_TRIM_MIN_TOKENS = 4096
-
-Progress = Callable[[int], None]
-"""Called with the number of texts just finished, for progress bars."""
-
-Rows = list[tuple[NDArray[np.int32], NDArray[np.float32]]]
+SIDES: tuple[Side, ...] = ("query", "document")
 
 
 @dataclass(frozen=True)
@@ -75,11 +69,13 @@ class Encoded:
 class SpladeEncoder:
     """Turns texts into SPLADE vectors: 2-D float32 :class:`SparseVectors` of (n, vocab size).
 
-    Vectors do not depend on batch composition (padding is masked out of the max pooling), and
+    Vectors do not depend on batch composition (padding is masked out of the pooling), and
     texts are sorted by length and batched under a token budget, then returned in input order.
-    Options are :class:`~spladekit.options.EncoderConfig`'s, given as ``config`` or as keywords
-    (``device=``, ``batch_size=``...); other keywords go to model loading (``revision``,
-    ``token``, ``cache_dir``, ``local_files_only``, ``dtype``...).
+    The folder is read as sentence-transformers reads it (``modules.json``, ``Router``,
+    ``SpladePooling``, prompts, ``max_active_dims``, OpenSearch's ``idf.json``); what spladekit
+    cannot run is refused by name. Options are :class:`~spladekit.options.EncoderConfig`'s,
+    given as ``config`` or as keywords (``device=``, ``batch_size=``...); other keywords go to
+    model loading (``revision``, ``token``, ``cache_dir``, ``local_files_only``, ``dtype``...).
     """
 
     def __init__(
@@ -93,27 +89,28 @@ class SpladeEncoder:
         config = _apply_dtype(config, model_kwargs)
         self.model_name = os.fspath(model_name_or_path)
         self.model_dir: Path = resolve_model_dir(model_name_or_path, **hub_kwargs)
-        if config.backend is None:
-            # An exported ONNX folder loads like any model name; everything else runs on torch.
-            config = config.replace(backend="onnx" if is_onnx_folder(self.model_dir) else "torch")
-        self.config = config
-        self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(self.model_dir)
-        self._tokens = TokenIds(self.tokenizer)
-        self.backend: Backend = make_backend(
-            str(config.backend), self.model_dir, device=config.device,
-            precision=config.precision, model_kwargs=model_kwargs,
+        self.spec: ModelSpec = read_spec(self.model_dir, activation=config.activation)
+        document = _build_route(self.spec.document, config, model_kwargs)
+        query = (
+            document if self.spec.symmetric else _build_route(self.spec.query, config, model_kwargs)
         )
-        self.model_identity = ModelIdentity(self.model_name, model_fingerprint(self.model_dir))
-        self.model_max_length = _model_max_length(self.tokenizer)
-        self.query_max_length = min(
-            config.query_max_length or self.model_max_length, self.model_max_length
-        )
-        self.document_max_length = min(
-            config.document_max_length or self.model_max_length, self.model_max_length
-        )
-        self.vocabulary: list[str] = _vocabulary(self.tokenizer, self.dim)
+        if query.vocab_size != document.vocab_size:
+            raise UnsupportedModelError(
+                f"{str(self.model_dir)!r}: the query route's vocabulary has {query.vocab_size} "
+                f"entries and the document route's {document.vocab_size}; both sides of a model "
+                "must share one vocabulary"
+            )
+        self.routes: dict[Side, Route] = {"query": query, "document": document}
+        mlm = document if isinstance(document, MlmRoute) else query
+        backend = mlm.backend_name if isinstance(mlm, MlmRoute) else config.backend
+        self.config = config.replace(backend=backend)
+        self.model_identity = ModelIdentity(self.model_name, _fingerprint(self.spec))
+        self.model_max_length = document.max_length
+        self.query_max_length = _capped(config.query_max_length, query.max_length)
+        self.document_max_length = _capped(config.document_max_length, document.max_length)
+        self.vocabulary: list[str] = _vocabulary(document.tokenizer, self.dim)
 
-    # Shortcuts to the options, read-only.
+    # Shortcuts to the options and the document route, read-only.
     @property
     def backend_name(self) -> str:
         return str(self.config.backend)
@@ -127,28 +124,97 @@ class SpladeEncoder:
         return self.config.device
 
     @property
+    def backend(self) -> Backend | None:
+        """The document route's backend (``None`` for an inference-free document side)."""
+        route = self.routes["document"]
+        return route.backend if isinstance(route, MlmRoute) else None
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The document route's tokenizer."""
+        return self.routes["document"].tokenizer
+
+    @property
     def dim(self) -> int:
         """Width of every vector: the model's vocabulary size (30522 for BERT uncased)."""
-        return self.backend.vocab_size
+        return self.routes["document"].vocab_size
+
+    @property
+    def default_top_k(self) -> int | None:
+        """The model's ``max_active_dims`` (sentence-transformers' output top-k), if it has one."""
+        return self.spec.max_active_dims
+
+    @property
+    def description(self) -> ModelDescription:
+        """What this model is and how it runs: family, backbone, routes, pooling, lengths."""
+        lengths: dict[Side, int] = {
+            "query": self.query_max_length, "document": self.document_max_length
+        }
+        sides: tuple[Side, ...] = ("document",) if self.spec.symmetric else SIDES
+        return ModelDescription(
+            name=self.model_name,
+            family=family_of(self.spec),
+            layout=self.spec.layout,
+            vocabulary=self.dim,
+            shared_route=self.spec.symmetric,
+            routes=tuple(
+                route_description(
+                    side, self.spec.routes()[side], backend=self.routes[side].backend_name,
+                    max_length=lengths[side],
+                )
+                for side in sides
+            ),
+            prompts=dict(self.spec.prompts),
+            top_k=self.spec.max_active_dims,
+            licence=licence_of(self.model_name, self.model_dir),
+            fingerprint=self.model_identity.fingerprint,
+        )
+
+    def prompt(self, side: Side) -> str:
+        """The prompt the model's folder gives this side ("" for none)."""
+        return self.spec.prompt(choice("side", side, SIDES))
 
     def encode_documents(
-        self, texts: Sequence[str], *, top_k: int | None = None, progress: Progress | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        top_k: int | None = None,
+        prompt: str | None = None,
+        progress: Progress | None = None,
     ) -> SparseVectors:
-        """Encode documents with ``document_max_length``."""
+        """Encode documents on the document route, with the model's document prompt.
+
+        ``prompt`` replaces the folder's document prompt ("" for none).
+        """
+        prefix = self.prompt("document") if prompt is None else string("prompt", prompt)
         return self.encode(
-            texts, max_length=self.document_max_length, top_k=top_k, progress=progress
+            texts, max_length=self.document_max_length, top_k=top_k, prefix=prefix,
+            progress=progress,
         )
 
     def encode_queries(
-        self, texts: Sequence[str], *, top_k: int | None = None, progress: Progress | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        top_k: int | None = None,
+        prompt: str | None = None,
+        progress: Progress | None = None,
     ) -> SparseVectors:
-        """Encode queries with ``query_max_length``."""
-        return self.encode(texts, max_length=self.query_max_length, top_k=top_k, progress=progress)
+        """Encode queries on the query route, with the model's query prompt.
+
+        ``prompt`` replaces the folder's query prompt ("" for none).
+        """
+        prefix = self.prompt("query") if prompt is None else string("prompt", prompt)
+        return self.encode(
+            texts, side="query", max_length=self.query_max_length, top_k=top_k, prefix=prefix,
+            progress=progress,
+        )
 
     def encode(
         self,
         texts: Sequence[str],
         *,
+        side: Side = "document",
         max_length: int | None = None,
         top_k: int | None = None,
         threshold: float | None = None,
@@ -158,21 +224,23 @@ class SpladeEncoder:
     ) -> SparseVectors:
         """Encode texts into a (len(texts), dim) float32 :class:`SparseVectors`, in input order.
 
-        ``top_k`` keeps at most that many of the largest weights per text; ``threshold`` drops
-        weights at or below it (default: the encoder's); ``prefix`` is prepended to each text.
-        ``truncation`` says what happens to a text over ``max_length`` tokens: ``right`` keeps
-        its first tokens, ``left`` its last ones, ``error`` refuses it (``long_documents=
-        "window"`` never truncates).
+        ``side`` picks the route (``document`` by default, ``query``). ``top_k`` keeps at most
+        that many of the largest weights per text (default: the model's ``max_active_dims``);
+        ``threshold`` drops weights at or below it (default: the encoder's); ``prefix`` is
+        prepended to each text (no prompt is added here). ``truncation`` says what happens to a
+        text over ``max_length`` tokens: ``right`` keeps its first tokens, ``left`` its last
+        ones, ``error`` refuses it (``long_documents="window"`` never truncates).
         """
         return self.encode_with_stats(
-            texts, max_length=max_length, top_k=top_k, threshold=threshold, prefix=prefix,
-            truncation=truncation, progress=progress,
+            texts, side=side, max_length=max_length, top_k=top_k, threshold=threshold,
+            prefix=prefix, truncation=truncation, progress=progress,
         ).vectors
 
     def encode_with_stats(
         self,
         texts: Sequence[str],
         *,
+        side: Side = "document",
         max_length: int | None = None,
         top_k: int | None = None,
         threshold: float | None = None,
@@ -181,46 +249,39 @@ class SpladeEncoder:
         progress: Progress | None = None,
     ) -> Encoded:
         """:meth:`encode`, with what the call did (texts truncated, windows, tokens)."""
-        items, limit = self._prepare(texts, max_length, prefix, truncation)
+        route, items, limit = self._prepare(side, texts, max_length, prefix, truncation)
         top_k = optional_positive_int("top_k", top_k)
+        if top_k is None:
+            top_k = self.spec.max_active_dims
         thr = self.config.threshold if threshold is None else non_negative_number(
             "threshold", threshold
         )
         if not items:
             return Encoded(stack_rows([], self.dim), EncodeStats(0, 0, 0, 0))
-        if self.config.long_documents == "window":
-            rows, stats = self._encode_windowed(items, limit, top_k, thr, progress)
-        else:
-            rows, stats = self._encode_truncated(items, limit, truncation, top_k, thr, progress)
-        return Encoded(stack_rows(rows, self.dim), stats)
+        rows, stats = route.encode_rows(items, limit, truncation, top_k, thr, progress)
+        return Encoded(
+            stack_rows(rows, self.dim),
+            EncodeStats(len(items), stats.sequences, stats.truncated, stats.tokens),
+        )
 
     def count_tokens(
         self,
         texts: Sequence[str],
         *,
+        side: Side = "document",
         max_length: int | None = None,
         prefix: str = "",
         truncation: Truncation = "right",
     ) -> list[int]:
-        """How many tokens each text feeds the model, [CLS] and [SEP] included.
+        """How many tokens each text feeds the route, [CLS] and [SEP] included.
 
         Counted as :meth:`encode` with the same arguments would cut the text (all windows'
         tokens with ``long_documents="window"``); ``truncation="error"`` raises the same
         :class:`~spladekit.errors.InvalidArgumentError` for a text over the limit. For
         budgeting work before encoding it (a service's batches, say).
         """
-        items, limit = self._prepare(texts, max_length, prefix, truncation)
-        if not items:
-            return []
-        if self.config.long_documents != "window":
-            sequences, _ = self._tokens.truncated(items, limit, truncation)
-            return [len(s) for s in sequences]
-        body = limit - 2
-        stride = self._stride(body)
-        return [
-            sum(min(body, len(ids) - begin) + 2 for begin in _window_starts(len(ids), body, stride))
-            for ids in self._tokens.content(items)
-        ]
+        route, items, limit = self._prepare(side, texts, max_length, prefix, truncation)
+        return route.count_tokens(items, limit, truncation) if items else []
 
     def decode(self, vectors: object, top_k: int | None = None) -> list[list[tuple[str, float]]]:
         """(token, weight) pairs per row, heaviest first: what each vector means."""
@@ -229,9 +290,15 @@ class SpladeEncoder:
     # -- internals -------------------------------------------------------------------------
 
     def _prepare(
-        self, texts: Sequence[str], max_length: int | None, prefix: str, truncation: Truncation
-    ) -> tuple[list[str], int]:
-        """Checked texts (with ``prefix``) and the token limit per model input."""
+        self,
+        side: Side,
+        texts: Sequence[str],
+        max_length: int | None,
+        prefix: str,
+        truncation: Truncation,
+    ) -> tuple[Route, list[str], int]:
+        """The route, checked texts (with ``prefix``) and the token limit per model input."""
+        route = self.routes[choice("side", side, SIDES)]
         items = text_list(texts)
         max_length = optional_positive_int("max_length", max_length)
         prefix = string("prefix", prefix)
@@ -242,98 +309,40 @@ class SpladeEncoder:
             )
         if prefix:
             items = [prefix + text for text in items]
-        return items, min(max_length or self.model_max_length, self.model_max_length)
-
-    def _encode_truncated(
-        self,
-        texts: list[str],
-        limit: int,
-        truncation: Truncation,
-        top_k: int | None,
-        thr: float,
-        progress: Progress | None,
-    ) -> tuple[Rows, EncodeStats]:
-        sequences, truncated = self._tokens.truncated(texts, limit, truncation)
-        empty = (np.zeros(0, np.int32), np.zeros(0, np.float32))
-        rows: Rows = [empty] * len(texts)
-        for batch, weights in self._iter_batches(sequences):
-            indptr, indices, values = prune_dense(weights, top_k=top_k, threshold=thr)
-            for j, pos in enumerate(batch):
-                rows[pos] = (indices[indptr[j] : indptr[j + 1]], values[indptr[j] : indptr[j + 1]])
-            if progress is not None:
-                progress(len(batch))
-        tokens = sum(len(s) for s in sequences)
-        return rows, EncodeStats(len(texts), len(texts), truncated, tokens)
-
-    def _encode_windowed(
-        self, texts: list[str], limit: int, top_k: int | None, thr: float, progress: Progress | None
-    ) -> tuple[Rows, EncodeStats]:
-        """Split long texts into overlapping windows and max-pool their vectors per text."""
-        cls, sep = self._tokens.cls_id, self._tokens.sep_id
-        body = limit - 2
-        stride = self._stride(body)
-        rows: Rows = []
-        n_sequences = n_tokens = 0
-        # Groups bound the dense (windows, vocab) buffer that the per-text max needs.
-        group = max(1, 4 * self.config.batch_size)
-        for g0 in range(0, len(texts), group):
-            chunk = texts[g0 : g0 + group]
-            sequences: list[list[int]] = []
-            starts: list[int] = []
-            for content in self._tokens.content(chunk):
-                starts.append(len(sequences))
-                for begin in _window_starts(len(content), body, stride):
-                    sequences.append([cls, *content[begin : begin + body], sep])  # type: ignore[list-item]
-            pooled = np.zeros((len(sequences), self.dim), dtype=np.float32)
-            for batch, weights in self._iter_batches(sequences):
-                pooled[batch] = weights
-            merged = np.maximum.reduceat(pooled, starts, axis=0)  # windows of a text are adjacent
-            indptr, indices, values = prune_dense(merged, top_k=top_k, threshold=thr)
-            rows.extend(
-                (indices[indptr[i] : indptr[i + 1]], values[indptr[i] : indptr[i + 1]])
-                for i in range(len(chunk))
-            )
-            n_sequences += len(sequences)
-            n_tokens += sum(len(s) for s in sequences)
-            if progress is not None:
-                progress(len(chunk))
-        return rows, EncodeStats(len(texts), n_sequences, 0, n_tokens)
-
-    def _stride(self, body: int) -> int:
-        return min(self.config.window_stride or body, body)
-
-    def _iter_batches(
-        self, sequences: list[list[int]]
-    ) -> Iterable[tuple[list[int], NDArray[np.float32]]]:
-        """Yield (positions, pooled weights) for length-sorted batches under the token budget."""
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-        order = np.argsort(-lengths, kind="stable")  # longest first: memory peaks early, if at all
-        start = 0
-        while start < len(order):
-            longest = int(lengths[order[start]])
-            step = _WIDTH_STEP_SHORT if longest <= _SHORT_WIDTH else _WIDTH_STEP_LONG
-            width = -(-longest // step) * step
-            fit = max(1, self.config.max_tokens_per_batch // width)
-            batch = order[start : start + min(self.config.batch_size, fit)].tolist()
-            start += len(batch)
-            if len(batch) == 1:
-                width = longest  # a lone text needs no padding at all
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, pos in enumerate(batch):
-                seq = sequences[pos]
-                ids[row, : len(seq)] = seq
-                mask[row, : len(seq)] = 1
-            weights = self.backend.pool(ids, mask)
-            if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
-                _release_free_memory()  # costs milliseconds, which single queries would feel
-            yield batch, weights
+        return route, items, _capped(max_length, route.max_length)
 
 
-def _window_starts(n: int, body: int, stride: int) -> range:
-    """Where each window of a text of ``n`` content tokens begins (one window when it fits)."""
-    last = max(0, -(-(n - body) // stride)) * stride  # the first start whose window reaches n
-    return range(0, last + 1, stride)
+def _build_route(spec: RouteSpec, config: EncoderConfig, model_kwargs: dict[str, Any]) -> Route:
+    if isinstance(spec, MlmRouteSpec):
+        return MlmRoute(spec, config, model_kwargs)
+    return StaticRoute(spec)
+
+
+def _capped(wanted: int | None, limit: int) -> int:
+    return min(wanted or limit, limit)
+
+
+def _fingerprint(spec: ModelSpec) -> str:
+    """One identity for every route of a model (and its IDF table).
+
+    A one-model folder keeps the fingerprint of its weights, so collections built before
+    routes existed still match.
+    """
+    document = _route_fingerprint(spec.document)
+    if spec.symmetric:
+        return document
+    both = f"document:{document}|query:{_route_fingerprint(spec.query)}"
+    return hashlib.sha256(both.encode()).hexdigest()[:16]
+
+
+def _route_fingerprint(spec: RouteSpec) -> str:
+    if isinstance(spec, MlmRouteSpec):
+        return model_fingerprint(spec.folder)
+    digest = hashlib.sha256()
+    with open(spec.weights, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def _apply_dtype(config: EncoderConfig, model_kwargs: dict[str, Any]) -> EncoderConfig:
@@ -359,32 +368,4 @@ def _vocabulary(tokenizer: PreTrainedTokenizerBase, dim: int) -> list[str]:
     return tokens
 
 
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim: Callable[[int], int] = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _load_malloc_trim() if sys.platform.startswith("linux") else None
-
-
-def _release_free_memory() -> None:
-    """Hand freed heap pages back to the OS between batches.
-
-    Batches of different shapes leave holes in glibc's heap that later, differently sized
-    allocations cannot reuse; returning them keeps peak RSS close to the working set.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-def _model_max_length(tokenizer: PreTrainedTokenizerBase) -> int:
-    # Tokenizers saved without a limit report a huge sentinel; BERT position tables stop at 512.
-    value = int(getattr(tokenizer, "model_max_length", 512) or 512)
-    return value if 2 < value <= 8192 else 512
-
-
-__all__ = ["EncodeStats", "Encoded", "SpladeEncoder"]
+__all__ = ["SIDES", "EncodeStats", "Encoded", "SpladeEncoder"]

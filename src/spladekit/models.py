@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidArgumentError, ModelNotAvailableError, UnsupportedModelError
+from .known import DEFAULT_MODEL
 from .options import Precision
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-DEFAULT_MODEL = "naver/splade-cocondenser-ensembledistil"
 
 
 @dataclass(frozen=True)
@@ -30,40 +30,15 @@ class ModelIdentity:
         return f"{self.name!r} (fingerprint {self.fingerprint})"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What we know about a published SPLADE checkpoint."""
-
-    name: str
-    licence: str
-    max_length: int
-    note: str
-
-
 SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
-
-_NAVER_LICENCE = "CC BY-NC-SA 4.0 (non-commercial)"
-
-KNOWN_MODELS: dict[str, ModelInfo] = {
-    info.name: info
-    for info in (
-        ModelInfo(
-            DEFAULT_MODEL, _NAVER_LICENCE, 512, "SPLADE++ ensemble distillation; the default"
-        ),
-        ModelInfo("naver/splade_v2_max", _NAVER_LICENCE, 512, "SPLADE v2, max pooling"),
-        ModelInfo("naver/splade_v2_distil", _NAVER_LICENCE, 512, "SPLADE v2 with distillation"),
-        ModelInfo(
-            "naver/splade-cocondenser-selfdistil", _NAVER_LICENCE, 512, "SPLADE++ self-distillation"
-        ),
-    )
-}
 
 # Keyword arguments that decide *which files* are fetched; they apply to the tokenizer and the
 # model alike because both are loaded from the one resolved folder.
 HUB_KWARGS = ("revision", "token", "cache_dir", "local_files_only")
 
 # What a SPLADE checkpoint needs; safetensors first, pickled weights only when no safetensors exist.
-_CONFIG_PATTERNS = ["*.json", "vocab.txt", "*.model", "merges.txt"]
+# The patterns match in route subfolders too (a Router's query_0_.../ and document_1_.../).
+_CONFIG_PATTERNS = ["*.json", "*vocab.txt", "*.model", "*merges.txt"]
 
 
 def _looks_like_path(name: str) -> bool:
@@ -98,10 +73,11 @@ def resolve_model_dir(
     raw = os.fspath(name_or_path)
     path = Path(raw).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
             raise ModelNotAvailableError(
-                f"folder {str(path)!r} has no config.json; pass a folder saved with "
-                "save_pretrained (config.json, weights and tokenizer files)"
+                f"folder {str(path)!r} has no config.json (nor a sentence-transformers "
+                "modules.json); pass a folder saved with save_pretrained (config.json, weights "
+                "and tokenizer files) or with sentence-transformers"
             )
         return path
     if path.exists() or _looks_like_path(raw):
@@ -131,7 +107,7 @@ def resolve_model_dir(
             # Older checkpoints (the naver ones among them) may only ship pickled weights.
             folder = Path(
                 snapshot_download(
-                    raw, allow_patterns=[*_CONFIG_PATTERNS, "pytorch_model*.bin"], **common
+                    raw, allow_patterns=[*_CONFIG_PATTERNS, "*pytorch_model*.bin"], **common
                 )
             )
     except GatedRepoError as exc:
@@ -312,10 +288,8 @@ def model_fingerprint(folder: Path) -> str:
 __all__ = [
     "DEFAULT_MODEL",
     "FINGERPRINT_KEY",
-    "KNOWN_MODELS",
     "SUPPORTED_MODEL_TYPES",
     "ModelIdentity",
-    "ModelInfo",
     "load_masked_lm",
     "load_tokenizer",
     "model_fingerprint",

@@ -16,12 +16,15 @@ from .errors import InputTypeError, InvalidArgumentError
 from .validation import choice, non_negative_number, optional_positive_int, positive_int
 
 BackendName = Literal["torch", "onnx"]
+Activation = Literal["relu", "log1p_relu"]
+"""sentence-transformers' names: ``relu`` is ``log1p(relu(x))``, ``log1p_relu`` one more log1p."""
 Precision = Literal["fp32", "bf16", "fp16", "int8"]
 LongDocuments = Literal["truncate", "window"]
 
 BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 LONG_DOCUMENT_MODES: tuple[LongDocuments, ...] = get_args(LongDocuments)
+ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -50,6 +53,9 @@ class EncoderConfig:
       CUDA), ``fp16`` (CUDA) or ``int8`` (onnx, CPU).
     - ``long_documents``: ``truncate`` at the model's limit, or ``window``: overlapping
       windows (``window_stride`` tokens apart; default: no overlap) max-pooled into one vector.
+    - ``activation``: ``None`` takes the model folder's (``SpladePooling``'s
+      ``activation_function``; ``relu`` = ``log1p(relu(x))`` for plain folders); ``relu`` or
+      ``log1p_relu`` (``log1p(log1p(relu(x)))``, OpenSearch's v3 models) overrides it.
     """
 
     device: str = "cpu"
@@ -62,6 +68,7 @@ class EncoderConfig:
     precision: Precision = "fp32"
     long_documents: LongDocuments = "truncate"
     window_stride: int | None = None
+    activation: Activation | None = None
 
     def __post_init__(self) -> None:
         check_device(self.device)
@@ -79,6 +86,8 @@ class EncoderConfig:
             choice("backend", self.backend, BACKENDS)
         choice("precision", self.precision, PRECISIONS)
         choice("long_documents", self.long_documents, LONG_DOCUMENT_MODES)
+        if self.activation is not None:
+            choice("activation", self.activation, ACTIVATIONS)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -102,9 +111,11 @@ class EncoderConfig:
 
 
 __all__ = [
+    "ACTIVATIONS",
     "BACKENDS",
     "LONG_DOCUMENT_MODES",
     "PRECISIONS",
+    "Activation",
     "BackendName",
     "EncoderConfig",
     "LongDocuments",

@@ -21,46 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from .errors import UnsupportedModelError
+from .layout import DEFAULT_POOLING, PoolingSpec
 from .models import SUPPORTED_MODEL_TYPES
+from .options import Activation
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(input_ids, attention_mask) -> hidden states (batch, length, hidden)."""
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
-
-Activation = Literal["relu", "log1p_relu"]
-"""sentence-transformers' names: ``relu`` is ``log1p(relu(x))``, ``log1p_relu`` one more log1p."""
-PoolingStrategy = Literal["max", "sum"]
-ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
-POOLING_STRATEGIES: tuple[PoolingStrategy, ...] = get_args(PoolingStrategy)
-
-
-@dataclass(frozen=True)
-class PoolingSpec:
-    """How per-position logits become one weight per vocabulary entry.
-
-    ``max`` (SPLADE v2 and later) or ``sum`` (the original SPLADE) over real positions of
-    ``f(z[t, v])``, with ``f = log1p(relu(.))`` (``relu``) or ``log1p(log1p(relu(.)))``
-    (``log1p_relu``, OpenSearch's v3 models).
-    """
-
-    strategy: PoolingStrategy = "max"
-    activation: Activation = "relu"
-
-    def describe(self) -> str:
-        formula = "log1p(relu(x))" if self.activation == "relu" else "log1p(log1p(relu(x)))"
-        return f"{self.strategy} over real tokens of {formula}"
-
-
-DEFAULT_POOLING = PoolingSpec()
-
 
 def apply_activation(x: torch.Tensor, activation: Activation = "relu") -> torch.Tensor:
     """``f(x)`` of :class:`PoolingSpec` on any tensor (not in place)."""
@@ -175,14 +150,10 @@ def splade_pool(
 
 
 __all__ = [
-    "ACTIVATIONS",
     "DEFAULT_POOLING",
-    "POOLING_STRATEGIES",
-    "Activation",
     "Forward",
     "MlmParts",
     "PoolingSpec",
-    "PoolingStrategy",
     "Transform",
     "activate",
     "activate_in_place",

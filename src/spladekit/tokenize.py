@@ -28,13 +28,21 @@ _CUT_MARGIN = 1024
 
 
 class TokenIds:
-    """Token ids of texts, with [CLS]/[SEP], for one model's tokenizer."""
+    """Token ids of texts, with [CLS]/[SEP], for one model's tokenizer.
 
-    def __init__(self, tokenizer: Any) -> None:
+    ``lowercase`` lowercases texts first where the tokenizer does not already (what
+    sentence-transformers' ``do_lower_case`` does); ``require_special=False`` accepts a
+    tokenizer without [CLS]/[SEP], for routes that tokenise without special tokens.
+    """
+
+    def __init__(
+        self, tokenizer: Any, *, lowercase: bool = False, require_special: bool = True
+    ) -> None:
         self.cls_id: int | None = tokenizer.cls_token_id
         self.sep_id: int | None = tokenizer.sep_token_id
         backend = getattr(tokenizer, "backend_tokenizer", None) if tokenizer.is_fast else None
         self._slow: Any = None
+        self._lowercase = False
         self._lock = threading.Lock()
         if backend is not None:
             from tokenizers import Tokenizer
@@ -42,16 +50,21 @@ class TokenIds:
             self._fast: Any = Tokenizer.from_str(backend.to_str())
             self._fast.no_truncation()
             self._fast.no_padding()
+            if lowercase:
+                _add_lowercase(self._fast)
         else:  # a Python tokenizer: correct but slow, and serialised for thread safety
             self._fast = None
             self._slow = tokenizer
-        if self.cls_id is None or self.sep_id is None:
+            self._lowercase = lowercase
+        if require_special and (self.cls_id is None or self.sep_id is None):
             raise UnsupportedModelError(
                 "the tokenizer has no [CLS] or [SEP] token; spladekit supports BERT and "
                 "DistilBERT masked-LM checkpoints"
             )
 
     def _encode(self, texts: Sequence[str], special: bool) -> list[list[int]]:
+        if self._lowercase:
+            texts = [t.lower() for t in texts]
         if self._fast is not None:
             return [e.ids for e in self._fast.encode_batch(list(texts), add_special_tokens=special)]
         with self._lock:
@@ -107,6 +120,22 @@ class TokenIds:
         if len(offsets) > body and offsets[body][1] <= size - _CUT_MARGIN:
             return list(encoding.ids[: body + 1])
         return None
+
+
+def _add_lowercase(tokenizer: Any) -> None:
+    """Put a Lowercase normalizer in front, unless the tokenizer lowercases already."""
+    import json
+
+    from tokenizers import normalizers
+
+    current = tokenizer.normalizer
+    described = json.dumps(json.loads(tokenizer.to_str()).get("normalizer"))
+    if '"Lowercase"' in described or '"lowercase": true' in described:
+        return
+    steps = [normalizers.Lowercase()]
+    if current is not None:
+        steps.append(current)
+    tokenizer.normalizer = normalizers.Sequence(steps)
 
 
 __all__ = ["TRUNCATIONS", "TokenIds", "Truncation"]

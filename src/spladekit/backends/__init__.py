@@ -13,8 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..options import BACKENDS
-from ..pooling import DEFAULT_POOLING, PoolingSpec
 
 
 class Backend(Protocol):

@@ -17,9 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
+from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..onnx_layout import INPUT_NAMES, model_file, read_metadata
 from ..options import check_device
-from ..pooling import DEFAULT_POOLING, PoolingSpec
 from ..validation import optional_positive_int
 
 # What the onnx backend runs, and where.

@@ -15,10 +15,9 @@ import torch
 from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError
+from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..options import check_device
 from ..pooling import (
-    DEFAULT_POOLING,
-    PoolingSpec,
     activate_in_place,
     apply_activation,
     pad_with_first_real,

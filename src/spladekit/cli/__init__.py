@@ -79,9 +79,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import collection, encode, evaluation, serve
+    from . import collection, encode, evaluation, inspect, serve
 
-    for module in (encode, collection, evaluation, serve):
+    for module in (encode, inspect, collection, evaluation, serve):
         for command in module.COMMANDS:
             main.add_command(command)
 

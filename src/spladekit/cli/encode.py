@@ -113,7 +113,9 @@ def _encode_lines(
         for start in range(0, len(records), ENCODE_CHUNK):
             chunk = records[start : start + ENCODE_CHUNK]
             result = model.encode_with_stats(
-                [r.text for r in chunk], max_length=limit, top_k=top_k, progress=advance
+                [r.text for r in chunk], side="query" if queries else "document",
+                max_length=limit, top_k=top_k,
+                prefix=model.prompt("query" if queries else "document"), progress=advance,
             )
             truncated += result.stats.truncated
             tokens = model.decode(result.vectors) if explain else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..models import DEFAULT_MODEL
-from ..options import BACKENDS, LONG_DOCUMENT_MODES, PRECISIONS, EncoderConfig
+from ..options import ACTIVATIONS, BACKENDS, LONG_DOCUMENT_MODES, PRECISIONS, EncoderConfig
 from ..store.base import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
 from ..store.schema import INDEX_ALGOS
 
@@ -44,13 +44,13 @@ def apply(func: F, options: list[Callable[[F], F]]) -> F:
 
 _ENCODER_OPTIONS = (
     "model", "device", "batch_size", "backend", "precision", "long_documents",
-    "query_max_length", "document_max_length",
+    "query_max_length", "document_max_length", "activation",
 )
 
 
 def encoder_options(func: F) -> F:
     """--model, --device, --batch-size, --backend, --precision, --long-documents,
-    --query-max-length, --document-max-length.
+    --query-max-length, --document-max-length, --activation.
 
     The command receives them as one ``encoder: EncoderChoice`` argument.
     """
@@ -92,6 +92,11 @@ def encoder_options(func: F) -> F:
                 "--long-documents", type=click.Choice(LONG_DOCUMENT_MODES),
                 default=_DEFAULTS.long_documents, show_default=True,
                 help="Texts over the model's limit: truncate, or encode in windows and max-pool.",
+            ),
+            click.option(
+                "--activation", type=click.Choice(ACTIVATIONS), default=None,
+                help="relu = log1p(relu(x)), log1p_relu = log1p(log1p(relu(x))) (OpenSearch v3) "
+                "[default: what the model's folder says; relu for a plain folder].",
             ),
             click.option(
                 "--query-max-length", type=click.IntRange(min=3), default=None,

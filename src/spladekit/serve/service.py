@@ -26,6 +26,7 @@ from .._version import __version__
 from ..compat import SpladeEmbeddingFunction
 from ..corpus import Record
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
+from ..layout import Side
 from ..models import ModelIdentity
 from ..retrieval import Progress, Retriever
 from ..store import Store, open_store
@@ -52,6 +53,7 @@ class EncodeSettings:
     top_k: int | None
     prefix: str
     truncation: Truncation
+    side: Side = "document"
 
 
 @dataclass(frozen=True)
@@ -215,8 +217,8 @@ class Service:
 
         def count() -> list[int]:
             return encoder.count_tokens(
-                texts, max_length=settings.max_length, prefix=settings.prefix,
-                truncation=settings.truncation,
+                texts, side=settings.side, max_length=settings.max_length,
+                prefix=settings.prefix, truncation=settings.truncation,
             )
 
         if sum(len(t) for t in texts) <= _INLINE_CHARS:
@@ -369,18 +371,22 @@ def _settings_table(
 ) -> dict[tuple[str | None, Truncation], EncodeSettings]:
     """Every (prompt_name, truncation) a request can ask for, resolved once."""
     encoder = function.encoder
-    prompts: dict[str | None, tuple[int, int | None, str]] = {
+    prompts: dict[str | None, tuple[int, int | None, str, Side]] = {
         # No prompt name: as SpladeEmbeddingFunction.__call__ (documents' length, nothing else).
-        None: (encoder.document_max_length, None, ""),
-        "query": (encoder.query_max_length, function.k_tokens_query, function.query_instruction),
+        None: (encoder.document_max_length, None, "", "document"),
+        # prompt_name "query" takes the model's query route (inference-free, or its own model).
+        "query": (
+            encoder.query_max_length, function.k_tokens_query, function.query_instruction, "query"
+        ),
         "document": (
-            encoder.document_max_length, function.k_tokens_document, function.doc_instruction
+            encoder.document_max_length, function.k_tokens_document, function.doc_instruction,
+            "document",
         ),
     }
     truncations: tuple[Truncation, ...] = ("right", "left", "error")
     return {
-        (name, t): EncodeSettings(length, top_k, prefix, t)
-        for name, (length, top_k, prefix) in prompts.items()
+        (name, t): EncodeSettings(length, top_k, prefix, t, side)
+        for name, (length, top_k, prefix, side) in prompts.items()
         for t in truncations
     }
 
@@ -392,7 +398,7 @@ def _encode_with(
 
     def encode(texts: list[str], s: EncodeSettings) -> csr_array:
         return encoder.encode(
-            texts, max_length=s.max_length, top_k=s.top_k, prefix=s.prefix,
+            texts, side=s.side, max_length=s.max_length, top_k=s.top_k, prefix=s.prefix,
             truncation=s.truncation,
         )
 

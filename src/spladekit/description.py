@@ -1,0 +1,145 @@
+"""What a loaded model is, in words and as data: :class:`ModelDescription`.
+
+``SpladeEncoder.description`` and ``spladekit inspect MODEL`` give the family, backbone,
+vocabulary, each route's modules, pooling and activation, lengths, prompts, top-k, and the
+licence where it is known (from :data:`~spladekit.known.KNOWN_MODELS`, else the model card's
+``license:`` line).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .known import KNOWN_MODELS
+from .layout import MlmRouteSpec, ModelSpec, RouteSpec
+
+
+@dataclass(frozen=True)
+class RouteDescription:
+    """One side of a model: what runs, on what, how it pools, how long its inputs may be."""
+
+    side: str
+    kind: str
+    modules: tuple[str, ...]
+    folder: str
+    backbone: str | None
+    backend: str
+    pooling: str | None
+    activation: str | None
+    max_length: int
+    lowercase: bool
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """Everything spladekit read from a model and how it will run it."""
+
+    name: str
+    family: str
+    layout: str
+    vocabulary: int
+    shared_route: bool
+    routes: tuple[RouteDescription, ...]
+    prompts: dict[str, str]
+    top_k: int | None
+    licence: str | None
+    fingerprint: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        """The description as a few readable lines (what ``spladekit inspect`` prints)."""
+        out = [
+            f"model       {self.name}",
+            f"family      {self.family}",
+            f"layout      {self.layout}",
+            f"vocabulary  {self.vocabulary}",
+            f"licence     {self.licence or 'unknown (see the model card)'}",
+            f"top-k       {self.top_k if self.top_k is not None else 'none'}",
+            f"prompts     {json.dumps(self.prompts) if self.prompts else 'none'}",
+            f"fingerprint {self.fingerprint}",
+        ]
+        for route in self.routes:
+            where = "query+document" if self.shared_route else route.side
+            how = (
+                f"{route.pooling} pooling of {route.activation}"
+                if route.kind == "mlm"
+                else "weight lookup of each distinct token (no model run)"
+            )
+            out.append(
+                f"route {where}: {' -> '.join(route.modules)}; backbone "
+                f"{route.backbone or '-'}; backend {route.backend}; {how}; max length "
+                f"{route.max_length}{'; lowercased' if route.lowercase else ''}"
+            )
+        return out
+
+
+def family_of(spec: ModelSpec) -> str:
+    """The kind of model its routes make: one encoder, a pair, or inference-free queries."""
+    if spec.symmetric:
+        return "SPLADE (one masked-LM for queries and documents)"
+    if spec.query.kind == "static":
+        return "inference-free (documents by a masked-LM, queries by a weight lookup)"
+    return "query/document encoder pair"
+
+
+def route_description(
+    side: str, spec: RouteSpec, *, backend: str, max_length: int
+) -> RouteDescription:
+    if isinstance(spec, MlmRouteSpec):
+        return RouteDescription(
+            side, "mlm", spec.modules, str(spec.folder), _backbone(spec.folder), backend,
+            spec.pooling.strategy, _formula(spec.pooling.activation), max_length,
+            spec.do_lower_case,
+        )
+    return RouteDescription(
+        side, "static", spec.modules, str(spec.folder), None, backend, None, None, max_length,
+        False,
+    )
+
+
+def licence_of(name: str, folder: Path) -> str | None:
+    """The licence: known for published checkpoints, else the model card's ``license:``."""
+    known = KNOWN_MODELS.get(name)
+    if known is not None:
+        return known.licence
+    card = folder / "README.md"
+    if not card.is_file():
+        return None
+    try:
+        text = card.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if not text.startswith("---"):
+        return None
+    for line in text.split("\n---", 1)[0].splitlines()[1:]:
+        key, _, value = line.partition(":")
+        if key.strip() == "license" and value.strip():
+            return value.strip()
+    return None
+
+
+def _formula(activation: str) -> str:
+    return "log1p(relu(x))" if activation == "relu" else "log1p(log1p(relu(x)))"
+
+
+def _backbone(folder: Path) -> str | None:
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("model_type") if isinstance(config, dict) else None
+    return str(value) if value else None
+
+
+__all__ = [
+    "ModelDescription",
+    "RouteDescription",
+    "family_of",
+    "licence_of",
+    "route_description",
+]
