@@ -23,7 +23,7 @@ LAYERS = [
     {"description"},
     {"pooling", "sources"},
     {"backends", "onnx"},
-    {"routes"},
+    {"routes", "inference_free"},
     {"encoder", "store"},
     {"compat", "retrieval"},
     {"evaluate"},

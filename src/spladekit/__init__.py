@@ -54,6 +54,8 @@ _LAZY = {
     "Retriever": "retrieval",
     "IndexReport": "retrieval",
     "SpladeClient": "client",
+    "build_inference_free": "inference_free",
+    "ModelDescription": "description",
     "export_onnx": "onnx.export",
     "cached_export": "onnx.export",
     "index_on_ray": "distributed.jobs",
@@ -75,6 +77,7 @@ __all__ = [
     "MemoryStore",
     "MilvusStore",
     "MissingDependencyError",
+    "ModelDescription",
     "ModelIdentity",
     "ModelMismatchError",
     "ModelNotAvailableError",
@@ -92,6 +95,7 @@ __all__ = [
     "StoredDocument",
     "UnsupportedModelError",
     "__version__",
+    "build_inference_free",
     "cached_export",
     "decode_rows",
     "encode_on_ray",
@@ -103,9 +107,11 @@ __all__ = [
 if TYPE_CHECKING:
     from .client import SpladeClient
     from .compat import SpladeEmbeddingFunction
+    from .description import ModelDescription
     from .distributed.jobs import encode_on_ray, index_on_ray
     from .distributed.runtime import RayOptions
     from .encoder import Encoded, EncodeStats, SpladeEncoder
+    from .inference_free import build_inference_free
     from .known import KNOWN_MODELS
     from .models import DEFAULT_MODEL, ModelIdentity
     from .onnx.export import cached_export, export_onnx
