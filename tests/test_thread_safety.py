@@ -65,16 +65,19 @@ def assert_same(got: object, want: object, tol: float = 1e-5) -> None:
     assert worst <= tol, f"rows differ from the single-threaded result by {worst}"
 
 
-def check_encoder(encoder: SpladeEncoder) -> None:
-    expected = {i: encoder.encode(texts_for(i)) for i in range(THREADS)}
-    singles = {i: [encoder.encode([t]) for t in texts_for(i)[:3]] for i in range(THREADS)}
+def check_encoder(encoder: SpladeEncoder, side: str = "document") -> None:
+    def encode(texts: list[str]) -> object:
+        return encoder.encode(texts, side=side)  # type: ignore[arg-type]
+
+    expected = {i: encode(texts_for(i)) for i in range(THREADS)}
+    singles = {i: [encode([t]) for t in texts_for(i)[:3]] for i in range(THREADS)}
     results: dict[int, list[object]] = {i: [] for i in range(THREADS)}
 
     def work(thread: int) -> None:
         for _ in range(ROUNDS):
-            results[thread].append(("batch", encoder.encode(texts_for(thread))))
+            results[thread].append(("batch", encode(texts_for(thread))))
             for j, text in enumerate(texts_for(thread)[:3]):
-                results[thread].append((j, encoder.encode([text])))
+                results[thread].append((j, encode([text])))
 
     run_threads(work)
     checked = 0
@@ -112,6 +115,40 @@ def test_torch_bf16_is_safe_to_share_between_threads(tiny_model_dir: Path) -> No
     if not cpu_has_bf16():
         pytest.skip("this CPU has no native bf16 (spladekit refuses bf16 here)")
     check_encoder(SpladeEncoder(tiny_model_dir, precision="bf16", batch_size=3))
+
+
+@pytest.fixture(scope="module")
+def inference_free_folder(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spladekit import build_inference_free
+
+    corpus = [t for t in BASE if t] + ["telephone patents were filed in 1876", "graphene"]
+    return build_inference_free(tiny_model_dir, corpus, tmp_path_factory.mktemp("ts") / "if")
+
+
+@pytest.mark.parametrize("side", ["query", "document"])
+def test_both_routes_of_an_inference_free_model_are_safe_to_share(
+    inference_free_folder: Path, side: str
+) -> None:
+    check_encoder(SpladeEncoder(inference_free_folder, batch_size=3), side)
+
+
+def test_sum_pooling_is_safe_to_share_between_threads(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "sum"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "", "type": '
+        '"sentence_transformers.base.modules.transformer.Transformer"}, {"idx": 1, "name": "1", '
+        '"path": "1_SpladePooling", "type": '
+        '"sentence_transformers.sparse_encoder.modules.splade_pooling.SpladePooling"}]'
+    )
+    (folder / "sentence_bert_config.json").write_text('{"transformer_task": "fill-mask"}')
+    (folder / "1_SpladePooling").mkdir()
+    (folder / "1_SpladePooling" / "config.json").write_text('{"pooling_strategy": "sum"}')
+    check_encoder(SpladeEncoder(folder, batch_size=3))
 
 
 def test_each_call_reports_its_own_statistics(tiny_model_dir: Path) -> None:
