@@ -1,6 +1,8 @@
 """Build a BERT-base masked-LM with random weights, the size of naver's SPLADE models.
 
     .venv/bin/python bench/make_random_model.py  # -> ~/.cache/spladekit/models/bert-base-random
+    .venv/bin/python bench/make_random_model.py --arch roberta     # -> .../roberta-base-random
+    .venv/bin/python bench/make_random_model.py --arch modernbert  # -> .../modernbert-base-random
 
 The encode benchmark uses it to time a model of the real architecture (12 layers, hidden 768,
 12 heads, intermediate 3072, vocab 30522, 512 positions) without downloading one. Weights come
@@ -16,6 +18,13 @@ The output bias of the MLM head is set to a negative constant (``--head-bias``) 
 a trained SPLADE model, about 190 vocabulary weights per SciFact document come out non-zero
 (with the initial zero bias about half the vocabulary would). Output size matters to the timing
 and memory of both implementations, so it should look like a real model's.
+
+``--arch roberta`` and ``--arch modernbert`` build the other backbones' base shapes (see
+``_random_families.py``): RoBERTa-base (12 layers, hidden 768, vocab 50265, 514 positions) and
+ModernBERT-base (22 layers, hidden 768, intermediate 1152, vocab 50368, transformers' default
+local/global attention), each with a byte-level BPE tokenizer trained on SciFact and saved in
+sentence-transformers' layout (Transformer fill-mask + SpladePooling), so that both spladekit
+and sentence-transformers' ``SparseEncoder`` load the same folder.
 """
 
 from __future__ import annotations
@@ -118,16 +127,31 @@ def build(out: Path, tokenizer_from: Path | None, seed: int, head_bias: float) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=MODELS / "bert-base-random")
+    parser.add_argument("--arch", choices=("bert", "roberta", "modernbert"), default="bert")
+    parser.add_argument("--out", type=Path, help="default ~/.cache/spladekit/models/ARCH-base-random")
     parser.add_argument("--tokenizer-from", type=Path, default=MODELS / "splade-tiny")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--head-bias", type=float, default=-2.2)
+    parser.add_argument(
+        "--head-bias", type=float,
+        help="MLM output bias (default -2.2 for bert; for roberta/modernbert: calibrated on "
+        "SciFact so that a document gets about --target-nnz non-zero weights)",
+    )
+    parser.add_argument("--target-nnz", type=int, default=200)
     parser.add_argument(
         "--synthetic-tokenizer", action="store_true",
         help="Write a made-up WordPiece vocabulary instead of copying splade-tiny's tokenizer.",
     )
     args = parser.parse_args()
-    out = args.out.expanduser()
+    out = (args.out or MODELS / f"{args.arch}-base-random").expanduser()
+    if args.arch != "bert":
+        from _random_families import build_family
+
+        digest, bias, nnz = build_family(args.arch, out, args.seed, args.head_bias, args.target_nnz)
+        print(f"wrote {out} (head bias {bias:.4f}, {nnz:.0f} non-zeros per SciFact document "
+              f"on the calibration sample; model.safetensors sha256 {digest})")
+        return
+    if args.head_bias is None:
+        args.head_bias = -2.2
     source = None if args.synthetic_tokenizer else args.tokenizer_from.expanduser()
     digest = build(out, source, args.seed, args.head_bias)
     print(f"wrote {out} (model.safetensors sha256 {digest})")
