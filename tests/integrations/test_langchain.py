@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("langchain_milvus", reason="runs in .venvs/langchain")
 
-from conftest import (  # noqa: E402
+from shared import (  # noqa: E402
     CORPUS,
     QUERIES,
     RRF_K,
