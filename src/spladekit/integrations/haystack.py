@@ -120,7 +120,7 @@ class SpladeSparseTextEmbedder(_SpladeComponent):
 
     @component.output_types(sparse_embedding=SparseEmbedding)
     async def run_async(self, text: str) -> dict[str, SparseEmbedding]:
-        """:meth:`run` in a worker thread, for ``AsyncPipeline``."""
+        """:meth:`run` in a worker thread, for ``Pipeline.run_async``."""
         return await asyncio.to_thread(self.run, text)
 
 
@@ -156,7 +156,7 @@ class SpladeSparseDocumentEmbedder(_SpladeComponent):
 
     @component.output_types(documents=list[Document])
     async def run_async(self, documents: list[Document]) -> dict[str, list[Document]]:
-        """:meth:`run` in a worker thread, for ``AsyncPipeline``."""
+        """:meth:`run` in a worker thread, for ``Pipeline.run_async``."""
         return await asyncio.to_thread(self.run, documents)
 
 
