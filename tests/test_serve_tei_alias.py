@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
 from serve_process import post
 
 TEXTS = ["who invented the telephone", "Graphene conducts electricity better than copper."]
@@ -27,15 +28,17 @@ def test_post_to_the_base_url_embeds_as_embed_sparse_does(served: Any) -> None:
 
 
 def test_a_single_string_and_prompt_names_work_on_the_alias(served: Any) -> None:
-    one = post(served.url, "/", {"inputs": TEXTS[0], "prompt_name": "query"}, served.key)
-    same = post(served.url, "/embed_sparse", {"inputs": TEXTS[0], "prompt_name": "query"}, served.key)
+    body = {"inputs": TEXTS[0], "prompt_name": "query"}
+    one = post(served.url, "/", body, served.key)
+    same = post(served.url, "/embed_sparse", body, served.key)
     assert one.status_code == 200 and one.json() == same.json()
 
 
 def test_the_alias_needs_the_api_key_and_refuses_what_embed_sparse_refuses(served: Any) -> None:
     assert post(served.url, "/", {"inputs": TEXTS}).status_code == 401
     bad = post(served.url, "/", {"inputs": 3}, served.key)
-    assert bad.status_code == post(served.url, "/embed_sparse", {"inputs": 3}, served.key).status_code
+    route = post(served.url, "/embed_sparse", {"inputs": 3}, served.key)
+    assert bad.status_code == route.status_code
     assert 400 <= bad.status_code < 500
 
 

@@ -1,4 +1,4 @@
-"""The corpus, queries and fusion arithmetic the framework tests share (plain data, no framework)."""
+"""The corpus, queries and fusion arithmetic the framework tests share (no framework here)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def dense_ranking(query: str, metric: str) -> list[str]:
     def distance(doc_id: str) -> float:
         d = fake_dense(CORPUS[doc_id])
         if metric == "L2":
-            return sum((a - b) ** 2 for a, b in zip(q, d))
-        return -sum(a * b for a, b in zip(q, d))  # IP / COSINE on unit vectors
+            return sum((a - b) ** 2 for a, b in zip(q, d, strict=True))
+        return -sum(a * b for a, b in zip(q, d, strict=True))  # IP / COSINE on unit vectors
 
     return sorted(CORPUS, key=distance)
 

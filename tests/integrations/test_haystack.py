@@ -21,15 +21,15 @@ import pytest
 
 pytest.importorskip("milvus_haystack", reason="runs in .venvs/haystack")
 
-from haystack import Document, Pipeline, component  # noqa: E402
-from haystack.dataclasses import SparseEmbedding  # noqa: E402
-from milvus_haystack import MilvusDocumentStore  # noqa: E402
-from milvus_haystack.milvus_embedding_retriever import (  # noqa: E402
+from haystack import Document, Pipeline, component
+from haystack.dataclasses import SparseEmbedding
+from milvus_haystack import MilvusDocumentStore
+from milvus_haystack.milvus_embedding_retriever import (
     MilvusHybridRetriever,
     MilvusSparseEmbeddingRetriever,
 )
-from pymilvus import RRFRanker  # noqa: E402
-from shared import (  # noqa: E402
+from pymilvus import RRFRanker
+from shared import (
     CORPUS,
     QUERIES,
     RRF_K,
@@ -40,9 +40,9 @@ from shared import (  # noqa: E402
     rrf,
 )
 
-from spladekit import SpladeEmbeddingFunction, SpladeEncoder  # noqa: E402
-from spladekit.integrations.common import SPARSE_SEARCH_PARAMS  # noqa: E402
-from spladekit.integrations.haystack import (  # noqa: E402
+from spladekit import SpladeEmbeddingFunction, SpladeEncoder
+from spladekit.integrations.common import SPARSE_SEARCH_PARAMS
+from spladekit.integrations.haystack import (
     SpladeSparseDocumentEmbedder,
     SpladeSparseTextEmbedder,
 )
@@ -64,7 +64,7 @@ def _documents() -> list[Document]:
 
 
 def _as_row(embedding: SparseEmbedding) -> dict[int, float]:
-    return dict(zip(embedding.indices, embedding.values))
+    return dict(zip(embedding.indices, embedding.values, strict=True))
 
 
 def _hits(documents: list[Document]) -> list[tuple[str, float]]:
@@ -100,7 +100,7 @@ def test_the_document_embedder_copies_documents_and_uses_the_document_side(model
         assert doc.id == originals[i].id and doc.content == originals[i].content
         row = expected[[i]]
         assert _as_row(doc.sparse_embedding) == pytest.approx(
-            dict(zip(row.indices.tolist(), row.data.tolist()))
+            dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
         )
 
 
@@ -154,7 +154,7 @@ def test_async_run_sparse_retrieval_equals_spladekit(
     async def search_all() -> list[Any]:
         return [await pipeline.run_async({"embedder": {"text": q}}) for q in QUERIES]
 
-    for query, result in zip(QUERIES, asyncio.run(search_all())):
+    for query, result in zip(QUERIES, asyncio.run(search_all()), strict=True):
         assert _hits(result["retriever"]["documents"]) == splade_search(query, 4)
 
 

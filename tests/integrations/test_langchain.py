@@ -16,7 +16,11 @@ import pytest
 
 pytest.importorskip("langchain_milvus", reason="runs in .venvs/langchain")
 
-from shared import (  # noqa: E402
+from langchain_core.embeddings import Embeddings
+from langchain_milvus import Milvus
+from langchain_milvus.utils.sparse import BaseSparseEmbedding
+from pymilvus import Function, FunctionType
+from shared import (
     CORPUS,
     QUERIES,
     RRF_K,
@@ -26,17 +30,12 @@ from shared import (  # noqa: E402
     fake_dense,
     rrf,
 )
-from langchain_core.embeddings import Embeddings  # noqa: E402
-from langchain_milvus import Milvus  # noqa: E402
-from langchain_milvus.utils.sparse import BaseSparseEmbedding  # noqa: E402
-from pymilvus import Function, FunctionType  # noqa: E402
 
-from spladekit import SpladeEncoder  # noqa: E402
-from spladekit.integrations.langchain import (  # noqa: E402
+from spladekit import SpladeEncoder
+from spladekit.integrations.langchain import (
     SpladeSparseEmbedding,
     lite_search_params,
 )
-
 
 # RRF fusion, as langchain-milvus takes a ranker: a Milvus rerank function.
 RRF = Function(
@@ -83,7 +82,7 @@ def test_is_a_langchain_sparse_embedding_giving_dict_rows(
     encoder = SpladeEncoder(tiny_model_dir)
     query = sparse.embed_query("a cat on a mat")
     expected = encoder.encode_queries(["a cat on a mat"])
-    assert query == dict(zip(expected.indices.tolist(), expected.data.tolist()))
+    assert query == dict(zip(expected.indices.tolist(), expected.data.tolist(), strict=True))
     rows = sparse.embed_documents(["one text", "another text"])
     assert len(rows) == 2 and all(isinstance(row, dict) and row for row in rows)
 
@@ -112,7 +111,7 @@ def test_async_search_equals_spladekit(
     async def search_all() -> list[list[tuple[Any, float]]]:
         return [await store.asimilarity_search_with_score(q, k=4) for q in QUERIES]
 
-    for query, results in zip(QUERIES, asyncio.run(search_all())):
+    for query, results in zip(QUERIES, asyncio.run(search_all()), strict=True):
         assert _hits(results) == splade_search(query, 4)
 
 

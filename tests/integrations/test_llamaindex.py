@@ -19,15 +19,15 @@ import pytest
 
 pytest.importorskip("llama_index.vector_stores.milvus", reason="runs in .venvs/llamaindex")
 
-from llama_index.core.schema import TextNode  # noqa: E402
-from llama_index.core.vector_stores.types import (  # noqa: E402
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
     VectorStoreQueryMode,
     VectorStoreQueryResult,
 )
-from llama_index.vector_stores.milvus import MilvusVectorStore  # noqa: E402
-from llama_index.vector_stores.milvus.utils import BaseSparseEmbeddingFunction  # noqa: E402
-from shared import (  # noqa: E402
+from llama_index.vector_stores.milvus import MilvusVectorStore
+from llama_index.vector_stores.milvus.utils import BaseSparseEmbeddingFunction
+from shared import (
     CORPUS,
     DENSE_DIM,
     QUERIES,
@@ -39,8 +39,8 @@ from shared import (  # noqa: E402
     rrf,
 )
 
-from spladekit import MilvusStore, Retriever, SpladeEmbeddingFunction, SpladeEncoder  # noqa: E402
-from spladekit.integrations.llamaindex import SpladeSparseEmbeddingFunction  # noqa: E402
+from spladekit import MilvusStore, Retriever, SpladeEmbeddingFunction, SpladeEncoder
+from spladekit.integrations.llamaindex import SpladeSparseEmbeddingFunction
 
 K = 3
 
@@ -80,7 +80,7 @@ def _query(text: str, mode: str) -> VectorStoreQuery:
 
 
 def _hits(result: VectorStoreQueryResult) -> list[tuple[str, float]]:
-    return canonical(list(zip(result.ids or [], result.similarities or [])))
+    return canonical(list(zip(result.ids or [], result.similarities or [], strict=True)))
 
 
 def _expected_hybrid(query: str, splade_search: SpladeSearch) -> list[tuple[str, float]]:
@@ -95,8 +95,9 @@ def test_is_the_stores_sparse_function_and_returns_dict_rows(
     assert isinstance(sparse, BaseSparseEmbeddingFunction)
     queries = sparse.encode_queries(["a cat on a mat", "rain"])
     expected = SpladeEncoder(tiny_model_dir).encode_queries(["a cat on a mat", "rain"])
+    rows = [expected[[i]] for i in range(2)]
     assert queries == [
-        dict(zip(expected[[i]].indices.tolist(), expected[[i]].data.tolist())) for i in range(2)
+        dict(zip(row.indices.tolist(), row.data.tolist(), strict=True)) for row in rows
     ]
     documents = asyncio.run(sparse.async_encode_documents(["one", "two"]))
     assert documents == sparse.encode_documents(["one", "two"])
@@ -119,7 +120,7 @@ def test_async_hybrid_search_on_lite(
     async def search_all() -> list[VectorStoreQueryResult]:
         return [await store.aquery(_query(q, "hybrid")) for q in QUERIES]
 
-    for query, result in zip(QUERIES, asyncio.run(search_all())):
+    for query, result in zip(QUERIES, asyncio.run(search_all()), strict=True):
         assert _hits(result) == _expected_hybrid(query, splade_search)
 
 
@@ -136,7 +137,8 @@ def test_sparse_mode_on_a_server_equals_spladekits_search_with_that_drop_ratio(
     milvus_server_uri: str, collection_name: str, sparse: SpladeSparseEmbeddingFunction
 ) -> None:
     store = _store(milvus_server_uri, sparse, collection_name=collection_name)
-    own = Retriever(sparse.encoder, MilvusStore(milvus_server_uri, collection=collection_name + "_sk"))
+    own_store = MilvusStore(milvus_server_uri, collection=collection_name + "_sk")
+    own = Retriever(sparse.encoder, own_store)
     own.index(list(CORPUS.items()))
     for query in QUERIES:
         got = _hits(store.query(_query(query, "sparse")))

@@ -8,7 +8,8 @@
     from spladekit.integrations.haystack import SpladeSparseTextEmbedder
 
     query = Pipeline()
-    query.add_component("embedder", SpladeSparseTextEmbedder("naver/splade-cocondenser-ensembledistil"))
+    embedder = SpladeSparseTextEmbedder("naver/splade-cocondenser-ensembledistil")
+    query.add_component("embedder", embedder)
     query.add_component("retriever", MilvusSparseEmbeddingRetriever(document_store=store))
     query.connect("embedder.sparse_embedding", "retriever.query_sparse_embedding")
 
@@ -108,7 +109,7 @@ class SpladeSparseTextEmbedder(_SpladeComponent):
     service instead (``encoder_options`` then go to :class:`~spladekit.SpladeClient`).
     """
 
-    @component.output_types(sparse_embedding=SparseEmbedding)
+    @component.output_types(sparse_embedding=SparseEmbedding)  # type: ignore[untyped-decorator]
     def run(self, text: str) -> dict[str, SparseEmbedding]:
         """``{"sparse_embedding": SparseEmbedding}`` of ``text``."""
         if not isinstance(text, str):
@@ -118,7 +119,7 @@ class SpladeSparseTextEmbedder(_SpladeComponent):
             )
         return {"sparse_embedding": _sparse_embedding(query_rows(self.encoder, [text])[0])}
 
-    @component.output_types(sparse_embedding=SparseEmbedding)
+    @component.output_types(sparse_embedding=SparseEmbedding)  # type: ignore[untyped-decorator]
     async def run_async(self, text: str) -> dict[str, SparseEmbedding]:
         """:meth:`run` in a worker thread, for ``Pipeline.run_async``."""
         return await asyncio.to_thread(self.run, text)
@@ -133,7 +134,7 @@ class SpladeSparseDocumentEmbedder(_SpladeComponent):
     as an empty text; one that encodes to no weight gets a placeholder vector Milvus accepts.
     """
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(documents=list[Document])  # type: ignore[untyped-decorator]
     def run(self, documents: list[Document]) -> dict[str, list[Document]]:
         """``{"documents": [...]}``: the documents, each copied with its sparse embedding."""
         if isinstance(documents, (str, Document)) or not isinstance(documents, list):
@@ -154,7 +155,7 @@ class SpladeSparseDocumentEmbedder(_SpladeComponent):
             ]
         }
 
-    @component.output_types(documents=list[Document])
+    @component.output_types(documents=list[Document])  # type: ignore[untyped-decorator]
     async def run_async(self, documents: list[Document]) -> dict[str, list[Document]]:
         """:meth:`run` in a worker thread, for ``Pipeline.run_async``."""
         return await asyncio.to_thread(self.run, documents)
