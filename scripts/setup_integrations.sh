@@ -31,13 +31,21 @@ extras() {
   esac
 }
 
+# spladekit's declared dependencies (not the rest of pyproject.toml): a change there rebuilds.
+deps_digest() {
+  "$PY" -c 'import hashlib, json, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+wanted = [project["dependencies"], project["optional-dependencies"]]
+print(hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:16])'
+}
+
 frameworks=("$@")
 [ ${#frameworks[@]} -gt 0 ] || frameworks=(langchain llamaindex haystack)
 quiet_pip() { "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 for fw in "${frameworks[@]}"; do
   pinned=$(pins "$fw")
   venv=.venvs/$fw
-  stamp="$TORCH $pinned [$(extras "$fw")] $(sha256sum pyproject.toml | cut -c1-16)"
+  stamp="$TORCH $pinned [$(extras "$fw")] $(deps_digest)"
   if [ -f "$venv/.spladekit-stamp" ] && [ "$(cat "$venv/.spladekit-stamp")" = "$stamp" ]; then
     echo "$venv: up to date"
     continue
