@@ -16,7 +16,7 @@ PACKAGE = Path(spladekit.__file__).resolve().parent
 
 # Lower layers never import higher ones; units in one layer never import each other.
 LAYERS = [
-    {"_version", "errors"},
+    {"_version", "errors", "reference_base"},
     {"validation"},
     {"options", "onnx_layout", "known"},
     {"models", "tokenize", "vectors", "corpus", "layout"},
@@ -28,7 +28,7 @@ LAYERS = [
     {"compat", "retrieval"},
     {"evaluate"},
     {"client", "serve", "distributed"},
-    {"cli"},
+    {"cli", "integrations"},
 ]
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}
 MAX_LINES = 450

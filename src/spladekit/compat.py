@@ -11,13 +11,44 @@ from typing import Any
 
 from .encoder import SpladeEncoder
 from .models import DEFAULT_MODEL, ModelIdentity
+from .reference_base import ReferenceBase, adopt_reference_base
 from .routes import Progress
 from .validation import optional_positive_int, string, text_list
 from .vectors import SparseVectors
 
 
-class SpladeEmbeddingFunction:
+class ReferenceModel:
+    """What the reference's ``ef.model`` offers publicly: its tokenizer, device and batch size
+    (read from the encoder when asked)."""
+
+    def __init__(self, encoder: SpladeEncoder) -> None:
+        self._encoder = encoder
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer."""
+        return self._encoder.tokenizer
+
+    @property
+    def device(self) -> str:
+        """Where the model runs (``cpu``, ``cuda:0``...)."""
+        return self._encoder.device
+
+    @property
+    def batch_size(self) -> int:
+        """Texts per batch."""
+        return int(self._encoder.config.batch_size)
+
+
+class SpladeEmbeddingFunction(ReferenceBase):
     """Drop-in for ``pymilvus.model.sparse.SpladeEmbeddingFunction``.
+
+    When pymilvus-model is installed this is a subclass of its
+    ``pymilvus.model.base.BaseEmbeddingFunction`` (from the moment that module is imported:
+    spladekit never imports it). The reference's public attributes exist with its meaning:
+    ``model_name``, ``device``, ``query_instruction``, ``doc_instruction``,
+    ``k_tokens_query``, ``k_tokens_document``, ``dim`` and ``model`` (its ``tokenizer``,
+    ``device`` and ``batch_size``).
 
     The positional parameters are the reference's. ``**kwargs`` take spladekit's encoder
     options (:class:`~spladekit.options.EncoderConfig`: ``query_max_length``,
@@ -83,6 +114,16 @@ class SpladeEmbeddingFunction:
         )
 
     @property
+    def device(self) -> str:
+        """Where the model runs, as given (``cpu``, ``cuda``, ``cuda:0``)."""
+        return self.encoder.device
+
+    @property
+    def model(self) -> ReferenceModel:
+        """The reference's ``model`` object: its tokenizer, device and batch size."""
+        return ReferenceModel(self.encoder)
+
+    @property
     def model_identity(self) -> ModelIdentity:
         """Which model makes these vectors (name and weights fingerprint)."""
         return self.encoder.model_identity
@@ -97,4 +138,6 @@ class SpladeEmbeddingFunction:
         return self.encoder.decode(vectors, top_k)
 
 
-__all__ = ["SpladeEmbeddingFunction"]
+adopt_reference_base(SpladeEmbeddingFunction)
+
+__all__ = ["ReferenceModel", "SpladeEmbeddingFunction"]

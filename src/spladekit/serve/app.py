@@ -3,6 +3,7 @@
 Routes (TEI's where TEI has them):
 
 - ``POST /embed_sparse``: TEI's sparse embedding contract, through the dynamic batcher;
+  ``POST /`` is the same (TEI's embedding alias on the base URL; it needs the API key);
 - ``POST /search``, ``POST /documents``: the collection (when the service has one);
 - ``GET /info``, ``GET /vocabulary``: what the service runs, and the model's tokens;
 - ``GET /health`` (200, or 503 while loading), ``GET /metrics`` (Prometheus): public;
@@ -147,6 +148,8 @@ def create_app(
         Route("/health", _api(health), methods=["GET"]),
         Route("/metrics", _api(prometheus), methods=["GET"]),
         Route("/", _api(index), methods=["GET"]),
+        # TEI answers POST / as its embedding route: here, as /embed_sparse does.
+        Route("/", _api(embed_sparse), methods=["POST"]),
         Route("/static/{name}", _api(static), methods=["GET"]),
         Route("/favicon.ico", _api(favicon), methods=["GET"]),
     ]
@@ -257,7 +260,11 @@ class _Guard:
             await send(message)
 
         try:
-            if self._expected is not None and not _is_public(path) and not self._allowed(scope):
+            if (
+                self._expected is not None
+                and not _is_public(path, scope["method"])
+                and not self._allowed(scope)
+            ):
                 await _unauthorized(record)
                 return
             await self.app(scope, receive, record)
@@ -276,7 +283,9 @@ class _Guard:
         return hmac.compare_digest(_digest(given), self._expected or b"")
 
 
-def _is_public(path: str) -> bool:
+def _is_public(path: str, method: str) -> bool:
+    if path == "/" and method == "POST":  # TEI's embedding alias, not the page
+        return False
     return path in PUBLIC_PATHS or path.startswith(STATIC_PREFIX)
 
 
