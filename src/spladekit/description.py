@@ -29,6 +29,7 @@ class RouteDescription:
     backend: str
     pooling: str | None
     activation: str | None
+    """sentence-transformers' name: ``relu`` = log1p(relu(x)), ``log1p_relu`` one more log1p."""
     max_length: int
     lowercase: bool
 
@@ -66,7 +67,8 @@ class ModelDescription:
         for route in self.routes:
             where = "query+document" if self.shared_route else route.side
             how = (
-                f"{route.pooling} pooling of {route.activation}"
+                f"{route.pooling} pooling of {_formula(route.activation or 'relu')} "
+                f"({route.activation})"
                 if route.kind == "mlm"
                 else "weight lookup of each distinct token (no model run)"
             )
@@ -93,7 +95,7 @@ def route_description(
     if isinstance(spec, MlmRouteSpec):
         return RouteDescription(
             side, "mlm", spec.modules, str(spec.folder), _backbone(spec.folder), backend,
-            spec.pooling.strategy, _formula(spec.pooling.activation), max_length,
+            spec.pooling.strategy, spec.pooling.activation, max_length,
             spec.do_lower_case,
         )
     return RouteDescription(

@@ -162,6 +162,7 @@ def read_spec(folder: Path, *, activation: Activation | None = None) -> ModelSpe
 
 def _read_sentence_transformers(folder: Path, activation: Activation | None) -> ModelSpec:
     entries = _modules(folder)
+    _refuse_sparse_autoencoder(entries, folder)
     routed = [i for i, e in enumerate(entries) if _kind(e["type"]) == "router"]
     settings = _json(folder / ST_MODEL_CONFIG) if (folder / ST_MODEL_CONFIG).is_file() else {}
     prompts = _prompts(settings, folder)
@@ -235,6 +236,17 @@ def _static_route(module_dir: Path, names: tuple[str, ...]) -> StaticRouteSpec:
             "missing); save it with sentence-transformers (model.safetensors with 'weight')"
         )
     return StaticRouteSpec(module_dir, weights, None, names)
+
+
+def _refuse_sparse_autoencoder(entries: list[dict[str, Any]], folder: Path) -> None:
+    # A CSR model also carries a masked-LM-looking Transformer and a dense Pooling; name what
+    # it is, not the first module that does not fit.
+    if any(_short(e["type"]) == "SparseAutoEncoder" for e in entries):
+        raise UnsupportedModelError(
+            f"{str(folder)!r} is a CSR model ({_names(entries)}): "
+            f"{_NOT_VOCABULARY['SparseAutoEncoder']}; spladekit encodes SPLADE models "
+            "(masked-LM + SpladePooling, or SparseStaticEmbedding)"
+        )
 
 
 def _kind(type_name: str) -> str:
