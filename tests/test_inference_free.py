@@ -120,3 +120,24 @@ def test_an_empty_corpus_or_a_used_folder_is_refused(tiny_model_dir: Path, tmp_p
     assert (tmp_path / "b" / "keep.txt").read_text() == "mine"
     with pytest.raises(InputTypeError, match="must be a list of str"):
         build_inference_free(tiny_model_dir, "one text", tmp_path / "c")
+
+
+def test_eval_runs_inference_free_queries_against_model_documents(
+    built: Path, tmp_path: Path, scifact_dir: Path
+) -> None:
+    from test_cli_milvus import run_cli, write_tiny_beir
+
+    dataset = tmp_path / "tiny-scifact"
+    write_tiny_beir(dataset, scifact_dir)
+    code, out, err = run_cli(
+        "eval", str(dataset), "--uri", str(tmp_path / "eval.db"), "--model", str(built),
+        "--json", "-q",
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["queries"] == 6 and report["spladekit"]["Recall@100"] == 1.0
+    # Queries are lookups of their own tokens: no expansion to other vocabulary entries.
+    encoder = SpladeEncoder(built)
+    query = "Vitamin D and fractures"
+    own = set(encoder.tokenizer(query, add_special_tokens=False)["input_ids"])
+    assert set(encoder.encode_queries([query]).indices.tolist()) <= own
