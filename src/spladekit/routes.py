@@ -231,8 +231,10 @@ class StaticRoute:
     def _row(
         self, ids: list[int], top_k: int | None, threshold: float
     ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-        unique = np.unique(np.asarray(ids, dtype=np.int64))  # sorted, as CSR rows are
-        unique = unique[(unique >= 0) & (unique < self.vocab_size)]
+        # Sorted, as CSR rows are; a set beats np.unique on a query's few dozen ids.
+        unique = np.fromiter(
+            (i for i in sorted(set(ids)) if 0 <= i < self.vocab_size), dtype=np.int64
+        )
         values = self.weight[unique]
         keep = values > threshold
         unique, values = unique[keep], values[keep]

@@ -66,6 +66,8 @@ class TokenIds:
         if self._lowercase:
             texts = [t.lower() for t in texts]
         if self._fast is not None:
+            if len(texts) == 1:  # a lone query: encode skips encode_batch's thread-pool hop
+                return [self._fast.encode(texts[0], add_special_tokens=special).ids]
             return [e.ids for e in self._fast.encode_batch(list(texts), add_special_tokens=special)]
         with self._lock:
             ids: list[list[int]] = self._slow(

@@ -107,7 +107,11 @@ def stack_rows(
 ) -> SparseVectors:
     """Build a (len(rows), dim) :class:`SparseVectors` from per-row (indices, values) pairs."""
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    if rows:
+    if len(rows) == 1:  # one query: no concatenation needed
+        indptr[1] = len(rows[0][0])
+        indices = np.asarray(rows[0][0], dtype=np.int32)
+        values = np.asarray(rows[0][1], dtype=np.float32)
+    elif rows:
         np.cumsum([len(idx) for idx, _ in rows], out=indptr[1:])
         indices = np.concatenate([idx for idx, _ in rows]).astype(np.int32, copy=False)
         values = np.concatenate([val for _, val in rows]).astype(np.float32, copy=False)
