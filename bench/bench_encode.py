@@ -2,8 +2,13 @@
 
     .venv/bin/python bench/bench_encode.py --model tiny          # splade-tiny, 2,000 docs
     .venv/bin/python bench/bench_encode.py --model bert-base     # random BERT-base, 200 docs
+    .venv/bin/python bench/bench_encode.py --model roberta-base  # against sentence-transformers
+    .venv/bin/python bench/bench_encode.py --model modernbert-base
 
-Each side (the reference, then each spladekit mode) runs in its own fresh subprocess, so the
+The peer is pymilvus-model 0.3.4 for tiny and bert-base, and sentence-transformers'
+``SparseEncoder.encode_document`` (the main venv's, 6.2) for the RoBERTa-base and ModernBERT-base
+random models (make_random_model.py --arch roberta|modernbert); ``--peer`` picks another.
+Each side (the peer, then each spladekit mode) runs in its own fresh subprocess, so the
 peak RSS the OS reports for it is its own and includes model loading. docs/s counts encode time
 only (tokenisation included, model loading excluded). See bench/README.md.
 """
@@ -28,6 +33,7 @@ MODELS = Path.home() / ".cache" / "spladekit" / "models"
 SCIFACT = REPO.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
 REFERENCE_PYTHON = os.environ.get("SPLADEKIT_REFERENCE_PYTHON", "/tmp/ref/venv/bin/python")
 REFERENCE_BATCH_SIZE = 32  # the reference's default; it is what users of it get
+ST_WORKER = "sentence-transformers"  # --worker name of sentence-transformers' side
 
 # spladekit modes: name -> SpladeEncoder keyword arguments. A new mode (torch-bf16, onnx-fp32,
 # onnx-int8...) is one more entry here; everything else about the harness stays the same.
@@ -59,6 +65,7 @@ class ModelSpec:
     default_n: int
     target: Target | None
     how_to_get: str
+    peer: str = "pymilvus"  # pymilvus | st: what the ratios and the target compare against
 
 
 NAMED_MODELS = {
@@ -67,6 +74,15 @@ NAMED_MODELS = {
     ),
     "bert-base": ModelSpec(
         MODELS / "bert-base-random", 200, Target(1.4, 1 / 3), "python bench/make_random_model.py"
+    ),
+    # Issue 14: against sentence-transformers 6.2 on the same folder.
+    "roberta-base": ModelSpec(
+        MODELS / "roberta-base-random", 200, Target(1.5, 1 / 2),
+        "python bench/make_random_model.py --arch roberta", peer="st",
+    ),
+    "modernbert-base": ModelSpec(
+        MODELS / "modernbert-base-random", 200, Target(1.5, 1 / 2),
+        "python bench/make_random_model.py --arch modernbert", peer="st",
     ),
 }
 
@@ -130,6 +146,51 @@ def run_reference(model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
         str(REFERENCE_BATCH_SIZE),
     ]
     return run_worker(command, out)
+
+
+def run_sentence_transformers(model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
+    """sentence-transformers' side, in a fresh process of this venv (bench_encode --worker)."""
+    out = work / "sentence-transformers.json"
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--worker", ST_WORKER, "--model",
+        str(model), "--texts", str(texts_file), "--worker-out", str(out),
+    ]
+    return run_worker(command, out)
+
+
+def st_worker(model: Path, texts_file: Path, out: Path) -> None:
+    """sentence-transformers 6's SparseEncoder.encode_document at its defaults (batch 32, cpu).
+
+    Its sparse torch output is turned into a scipy CSR array inside the timed call (a few ms):
+    the same kind of output spladekit returns."""
+    from importlib import metadata
+
+    from _reference_runner import measure, torch_threads
+    from scipy.sparse import coo_array
+
+    texts = json.loads(texts_file.read_text(encoding="utf-8"))
+
+    def load() -> Any:
+        from sentence_transformers import SparseEncoder
+
+        encoder = SparseEncoder(str(model), device="cpu")
+
+        def encode(batch: list[str]) -> Any:
+            vectors = encoder.encode_document(batch, convert_to_sparse_tensor=True).coalesce()
+            rows, cols = vectors.indices().numpy()
+            return coo_array(
+                (vectors.values().numpy(), (rows, cols)), shape=tuple(vectors.shape)
+            ).tocsr()
+
+        return encode
+
+    result = measure(load, texts, out.with_suffix(".npz"))
+    result.update(
+        impl=f"sentence-transformers {metadata.version('sentence-transformers')}",
+        settings={"batch_size": 32, "device": "cpu"},
+        threads=torch_threads(),
+    )
+    out.write_text(json.dumps(result), encoding="utf-8")
 
 
 def onnx_folder(model: Path) -> Path:
@@ -228,11 +289,11 @@ def compare(reference: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
     ref_vectors = load_vectors(reference["vectors"])
     our_vectors = load_vectors(ours["vectors"])
     everything = np.arange(ref_vectors.shape[0])
-    alone = unpadded_rows(reference["token_lengths"], reference["batch_size"])
-    return {
-        "all_docs": parity(ref_vectors, our_vectors, everything),
-        "docs_the_reference_did_not_pad": parity(ref_vectors, our_vectors, alone),
-    }
+    result = {"all_docs": parity(ref_vectors, our_vectors, everything)}
+    if "token_lengths" in reference:  # pymilvus-model pads into its pooling; see the README
+        alone = unpadded_rows(reference["token_lengths"], reference["batch_size"])
+        result["docs_the_reference_did_not_pad"] = parity(ref_vectors, our_vectors, alone)
+    return result
 
 
 def print_report(
@@ -297,12 +358,20 @@ def main() -> None:
     parser.add_argument(
         "--skip-reference", action="store_true", help="run spladekit only (no ratios, no parity)"
     )
+    parser.add_argument(
+        "--peer", choices=("pymilvus", "st"),
+        help="the side the ratios compare with: pymilvus-model 0.3.4 or sentence-transformers "
+        "(default: pymilvus for tiny and bert-base, st for roberta-base and modernbert-base)",
+    )
     # Internal: how the parent runs spladekit's side in a fresh process.
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker == ST_WORKER:
+        st_worker(Path(args.model), args.texts, args.worker_out)
+        return
     if args.worker:
         spladekit_worker(args.worker, Path(args.model), args.texts, args.worker_out)
         return
@@ -312,8 +381,12 @@ def main() -> None:
     if unknown or not modes:
         parser.error(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
     spec = resolve_model(args.model)
+    peer = args.peer or spec.peer
     n = args.n or spec.default_n
     texts = load_scifact(n)
+    from spladekit.backends.cpu import cpu_summary
+
+    print(f"CPU: {cpu_summary()}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="spladekit-bench-") as tmp:
         work = Path(tmp)
@@ -321,7 +394,11 @@ def main() -> None:
         texts_file.write_text(json.dumps(texts), encoding="utf-8")
         results: list[dict[str, Any]] = []
         reference = None
-        if not args.skip_reference:
+        if not args.skip_reference and peer == "st":
+            print(f"reference: sentence-transformers on {n} docs ...", flush=True)
+            reference = run_sentence_transformers(spec.folder, texts_file, work)
+            results.append(reference)
+        elif not args.skip_reference:
             print(f"reference: pymilvus-model on {n} docs ...", flush=True)
             reference = run_reference(spec.folder, texts_file, work)
             results.append(reference)
@@ -340,6 +417,8 @@ def main() -> None:
             if reference is not None:
                 ours["parity"] = compare(reference, ours)
             results.append(ours)
+        if peer != spec.peer:  # the model's target is set against its usual peer
+            spec = ModelSpec(spec.folder, spec.default_n, None, spec.how_to_get, peer)
         print_report(args.model, spec, n, results, reference)
 
     if args.json:
@@ -347,6 +426,8 @@ def main() -> None:
             r.pop("vectors", None)
             r.pop("token_lengths", None)
         payload = {
+            "cpu": cpu_summary(),
+            "peer": None if reference is None else reference["impl"],
             "model": args.model,
             "model_dir": str(spec.folder),
             "n": n,

@@ -128,7 +128,9 @@ def build(out: Path, tokenizer_from: Path | None, seed: int, head_bias: float) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=("bert", "roberta", "modernbert"), default="bert")
-    parser.add_argument("--out", type=Path, help="default ~/.cache/spladekit/models/ARCH-base-random")
+    parser.add_argument(
+        "--out", type=Path, help="default ~/.cache/spladekit/models/ARCH-base-random"
+    )
     parser.add_argument("--tokenizer-from", type=Path, default=MODELS / "splade-tiny")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
