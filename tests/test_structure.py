@@ -18,7 +18,7 @@ PACKAGE = Path(spladekit.__file__).resolve().parent
 LAYERS = [
     {"_version", "errors"},
     {"validation"},
-    {"options", "onnx_layout"},
+    {"options", "onnx_layout", "fingerprint"},
     {"models", "tokenize", "vectors", "corpus"},
     {"pooling", "sources"},
     {"backends", "onnx"},

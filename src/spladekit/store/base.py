@@ -236,6 +236,7 @@ def check_ids(ids: object, *, unique: bool = True) -> list[str]:
             raise InputTypeError(
                 f"ids must be a list of str, got {type(doc_id).__name__} at position {i}"
             )
+        check_unicode(f"ids[{i}]", doc_id)
         document_id(doc_id, f"id at position {i}")
         if unique and doc_id in seen:
             raise InvalidArgumentError(
