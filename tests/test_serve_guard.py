@@ -112,8 +112,9 @@ def test_oversized_and_too_many_headers_are_refused(open_server: str) -> None:
     assert many.status_code == 431 and "headers" in many.json()["error"]
 
 
-def test_a_huge_header_sent_raw_is_cut_off(open_server: str) -> None:
-    head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
+def test_an_unfinished_huge_header_is_cut_off(open_server: str) -> None:
+    # The head never ends: the server answers once it passes the limit, not when it ends.
+    head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000
     assert raw_request(open_server, head).startswith(b"HTTP/1.1 431")
 
 

@@ -31,6 +31,14 @@ def _answer(transport: asyncio.Transport, status: int, message: str) -> None:
     transport.close()
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback to stop parsing a head over the limit."""
+
+
+def _too_large(limit: int) -> str:
+    return f"the request line and headers are over the limit of {limit} bytes"
+
+
 class _HeadLimits:
     """Mixed into a uvicorn protocol: subclasses say when a head is complete."""
 
@@ -75,10 +83,7 @@ class _HeadLimits:
             return True
         if self._head_bytes > self.max_header_bytes:
             self._disarm()
-            _answer(self.transport, 431, (
-                f"the request line and headers are over the limit of {self.max_header_bytes} "
-                "bytes"
-            ))
+            _answer(self.transport, 431, _too_large(self.max_header_bytes))
             return False
         return True
 
@@ -111,6 +116,33 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
             super().data_received(data)
             if not self.transport.is_closing():
                 self._check()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._parsed = 0
+
+        def on_url(self, url: bytes) -> None:
+            self._grow(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._grow(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def _grow(self, size: int) -> None:
+            # A head that arrived in one read is complete before data_received can count
+            # it: count what the parser hands over too, and stop it past the limit.
+            self._parsed = getattr(self, "_parsed", 0) + size
+            if self._parsed > self.max_header_bytes:
+                self._head_bytes = self._parsed
+                raise _HeadTooLarge
+
+        def send_400_response(self, msg: str) -> None:
+            if self._head_bytes > self.max_header_bytes:  # stopped by _grow
+                self._disarm()
+                _answer(self.transport, 431, _too_large(self.max_header_bytes))
+                return
+            super().send_400_response(msg)
 
         def on_headers_complete(self) -> None:
             self._head_done()
