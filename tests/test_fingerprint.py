@@ -46,3 +46,21 @@ def test_file_digests_are_cached_by_path_size_and_mtime(model_copy: Path) -> Non
     # A cached digest is what a later start-up uses: the same fingerprint from the cache.
     fingerprint._MEMORY.clear()
     assert model_fingerprint(model_copy) == first
+
+
+def test_a_collection_recorded_with_the_earlier_sampled_fingerprint_still_matches(
+    model_copy: Path, tmp_path: Path
+) -> None:
+    from spladekit import MilvusStore
+    from spladekit.errors import ModelMismatchError
+    from spladekit.models import ModelIdentity
+
+    current = ModelIdentity("splade-tiny", model_fingerprint(model_copy))
+    earlier = fingerprint.earlier_fingerprint(current.fingerprint)
+    assert earlier is not None and earlier != current.fingerprint
+    uri = str(tmp_path / "old.db")
+    MilvusStore(uri, collection="c", model=ModelIdentity("splade-tiny", earlier)).close()
+    with MilvusStore(uri, collection="c", model=current) as store:
+        assert store.recorded_model() == current
+    with pytest.raises(ModelMismatchError):
+        MilvusStore(uri, collection="c", model=ModelIdentity("splade-tiny", "0" * 16))

@@ -292,3 +292,19 @@ def test_a_disk_full_error_loses_nothing_acknowledged(small_disk: Path, tmp_path
         store.upsert(["later"], [{1: 1.0}])
     with MilvusStore(str(path), collection="c") as store:
         assert store.existing_ids([*acked, "later"]) == {*acked, "later"}
+
+
+@pytest.mark.server
+def test_a_model_that_cannot_be_recorded_is_said_not_dropped(
+    milvus_server_uri: str, collection_name: str, tiny_encoder: object
+) -> None:
+    # The Milvus 2.5 server cannot alter properties: the record cannot be added later.
+    MilvusStore(milvus_server_uri, collection=collection_name).close()
+    before = _describe(milvus_server_uri, collection_name)
+    model = tiny_encoder.model_identity  # type: ignore[attr-defined]
+    with pytest.warns(UserWarning, match="going on without a record"):
+        store = MilvusStore(milvus_server_uri, collection=collection_name, model=model)
+    with store:
+        store.upsert(["kept"], [{1: 1.0}])
+        assert store.count() == 1
+    assert _describe(milvus_server_uri, collection_name) == before  # the same collection

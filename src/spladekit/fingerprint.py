@@ -8,6 +8,10 @@ process, and in ``spladekit/fingerprints.json`` under the user's cache folder
 (``$XDG_CACHE_HOME`` or ``~/.cache``), so a later start-up with the same files reads none of
 their bytes. A changed file changes its size or its modification time, and is hashed again.
 The cache file is a convenience: when it cannot be read or written, files are hashed.
+
+Collections recorded by earlier versions carry a fingerprint of samples of the files; the
+store accepts that one for the same weights (:func:`earlier_fingerprint`) and records the
+full one in its place.
 """
 
 from __future__ import annotations
@@ -94,11 +98,48 @@ def file_digest(path: Path) -> str:
 
 
 def files_fingerprint(files: list[Path]) -> str:
-    """A short digest of weight files: each file's kind, size and full-content digest."""
+    """A short digest of weight files: each file's kind, size and full-content digest.
+
+    The sampled fingerprint earlier versions recorded for the same files is remembered beside
+    it (:func:`earlier_fingerprint`), so collections recorded then still match their model.
+    """
     digest = hashlib.sha256(b"spladekit-fingerprint-2")
     for path in files:
         digest.update(f"{path.suffix}:{path.stat().st_size}:{file_digest(path)}".encode())
+    fingerprint = digest.hexdigest()[:16]
+    with _LOCK:
+        known = fingerprint in _EARLIER
+    if not known:
+        earlier = _sampled_fingerprint(files)
+        with _LOCK:
+            _EARLIER[fingerprint] = earlier
+    return fingerprint
+
+
+# What spladekit up to 0.x recorded: the sizes and 16 evenly spaced 64 KiB samples of the
+# files. Kept only to recognise collections recorded with it.
+_SAMPLES = 16
+_SAMPLE_BYTES = 64 * 1024
+_EARLIER: dict[str, str] = {}
+
+
+def _sampled_fingerprint(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"{path.suffix}:{size}".encode())
+        with open(path, "rb") as handle:
+            for i in range(_SAMPLES):
+                handle.seek(size * i // _SAMPLES)
+                digest.update(handle.read(_SAMPLE_BYTES))
     return digest.hexdigest()[:16]
 
 
-__all__ = ["cache_path", "file_digest", "files_fingerprint"]
+def earlier_fingerprint(fingerprint: str) -> str | None:
+    """The sampled fingerprint earlier versions gave the weights that have ``fingerprint``
+    (known once this process computed it), or None."""
+    with _LOCK:
+        return _EARLIER.get(fingerprint)
+
+
+__all__ = ["cache_path", "earlier_fingerprint", "file_digest", "files_fingerprint"]

@@ -12,11 +12,13 @@ process's is taken as that process's collection.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelMismatchError, StoreError
+from ..fingerprint import earlier_fingerprint
 from .base import ModelIdentity
 from .connection import pymilvus_module
 from .schema import (
@@ -175,6 +177,15 @@ def check_model(store: MilvusStore, model: ModelIdentity, allow_other: bool) -> 
     """Refuse a collection recorded with another model (unless ``allow_other``); record the
     model where the collection has no record and the engine keeps properties."""
     recorded = recorded_model(describe(store))
+    if recorded is not None and recorded.fingerprint == earlier_fingerprint(model.fingerprint):
+        # Recorded by an earlier version, whose fingerprint sampled the same weights: the
+        # same model. Record the full fingerprint where the engine keeps properties.
+        with contextlib.suppress(StoreError):
+            store._call(
+                "alter_collection_properties", "alter_collection_properties",
+                store.collection, properties={MODEL_PROPERTY: encode_model(model)},
+            )
+        return
     if recorded is not None:
         if recorded.fingerprint != model.fingerprint and not allow_other:
             raise ModelMismatchError(
