@@ -193,3 +193,19 @@ window.done = (async () => {{
         finally:
             browser.close()
     assert not stored(open_server, "planted")
+
+
+def test_the_host_rule_per_listening_address() -> None:
+    from spladekit.serve.guard import HostRule, host_name
+
+    assert [host_name(h) for h in ("LocalHost:8000", "[::1]:8000", "a.example.", "x:y", "")] == [
+        "localhost", "::1", "a.example", None, None]
+    loopback = HostRule("127.0.0.1", ())
+    assert all(loopback.allows(h) for h in ("127.0.0.1", "localhost", "::1"))
+    assert not loopback.allows("10.0.0.5") and not loopback.allows("rebound.example")
+    everywhere = HostRule("0.0.0.0", ())
+    assert everywhere.allows("10.0.0.5") and everywhere.allows("::1")
+    assert not everywhere.allows("rebound.example")
+    proxied = HostRule("127.0.0.1", ("search.example.com",))
+    assert proxied.allows("search.example.com") and not proxied.allows("other.example.com")
+    assert HostRule("127.0.0.1", ("*",)).allows("anything.example")

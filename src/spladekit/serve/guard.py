@@ -75,6 +75,7 @@ class HostRule:
 
     def __init__(self, listen: str, allowed: tuple[str, ...]) -> None:
         listen = listen.strip("[]").lower()
+        self.listen = listen
         self.any = "*" in allowed
         self.extra = frozenset(a.strip("[]").lower().rstrip(".") for a in allowed if a != "*")
         self.any_ip = listen in WILDCARD_ADDRESSES
@@ -91,7 +92,11 @@ class HostRule:
         return self.any or name in self.names or (self.any_ip and _is_ip(name))
 
     def describe(self) -> str:
-        return ", ".join(sorted(self.names)) + (" and any IP address" if self.any_ip else "")
+        # The listening address only: the page that sent a rebound Host may read this answer,
+        # and the machine's own names are none of its business.
+        if self.any_ip:
+            return "its IP addresses, loopback names and this machine's names"
+        return repr(self.listen) + (" and loopback names" if is_loopback(self.listen) else "")
 
 
 class RequestChecks:
