@@ -146,7 +146,7 @@ def test_bodies_over_the_payload_limit_are_refused_before_reading(served: Any) -
 
     answer = httpx.post(
         f"{served.url}/embed_sparse", content=chunks(), timeout=60,
-        headers={"Authorization": f"Bearer {served.key}"},
+        headers={"Authorization": f"Bearer {served.key}", "Content-Type": "application/json"},
     )
     assert answer.status_code == 413 and "over the limit" in answer.json()["error"]
 

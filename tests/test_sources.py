@@ -180,3 +180,42 @@ def test_cli_index_takes_several_files_in_one_process(
         assert {d.id: d.text for d in store.get([f"{a}:0", f"{a}:1", "j1"])} == {
             f"{a}:0": "graphene conducts heat", f"{a}:1": "proteins fold", "j1": "cells divide",
         }
+
+
+def test_gzip_and_csv_corpora_are_refused_by_name(tmp_path: Path) -> None:
+    import gzip
+
+    from spladekit.errors import InvalidArgumentError
+    from spladekit.sources import read_corpus
+
+    packed = tmp_path / "corpus.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"id": "a", "text": "x"}\n'))
+    disguised = tmp_path / "corpus.jsonl"
+    disguised.write_bytes(gzip.compress(b'{"id": "a", "text": "x"}\n'))
+    for path in (packed, disguised):
+        with pytest.raises(InvalidArgumentError, match=r"gzip-compressed.*gunzip"):
+            list(read_corpus([str(path)]))
+    for suffix, kind in ((".csv", "CSV"), (".tsv", "TSV")):
+        table = tmp_path / f"table{suffix}"
+        table.write_text("id,text\na,hello\n", encoding="utf-8")
+        with pytest.raises(InvalidArgumentError, match=rf"is a {kind} table"):
+            list(read_corpus([str(table)]))
+
+
+def test_errors_about_a_record_name_the_file_and_line(tmp_path: Path) -> None:
+    from spladekit.errors import InvalidArgumentError
+    from spladekit.sources import read_corpus
+
+    corpus = tmp_path / "c.jsonl"
+    deep = '{"a": ' * 3000 + "1" + "}" * 3000
+    lines = [
+        '{"id": "ok", "text": "x"}',
+        '{"id": "' + "x" * 600 + '", "text": "x"}',
+    ]
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match=r"c\.jsonl line 2 id must have 1 to 512"):
+        list(read_corpus([str(corpus)]))
+    corpus.write_text(lines[0] + '\n{"id": "d", "text": "x", "metadata": ' + deep + "}\n",
+                      encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match=r"c\.jsonl line 2"):
+        list(read_corpus([str(corpus)]))

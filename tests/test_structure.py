@@ -18,7 +18,7 @@ PACKAGE = Path(spladekit.__file__).resolve().parent
 LAYERS = [
     {"_version", "errors", "reference_base"},
     {"validation"},
-    {"options", "onnx_layout", "known"},
+    {"options", "onnx_layout", "known", "fingerprint"},
     {"models", "tokenize", "vectors", "corpus", "layout"},
     {"description"},
     {"pooling", "sources"},

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .errors import InvalidArgumentError
-from .validation import check_unicode
+from .validation import MAX_METADATA_DEPTH, check_depth, check_unicode, document_id
 
 BOM = "\ufeff"
 FORMATS = ("auto", "jsonl", "text")
@@ -48,8 +48,10 @@ def record_from_mapping(obj: object, where: str) -> Record:
             f"{where}: 'metadata' must be a JSON object, got {type(meta).__name__}"
         )
     doc_id = str(raw_id)
-    check_unicode(f"{where} id", doc_id)
     check_unicode(f"{where} text", text)
+    # The store's rules, checked here so that an error names the file and line.
+    document_id(doc_id, f"{where} id")
+    check_depth(meta, f"{where} 'metadata'")
     return Record(doc_id, text, dict(meta or {}))
 
 
@@ -80,6 +82,11 @@ def read_records(
                 continue
             try:
                 obj = json.loads(line)
+            except RecursionError:
+                raise InvalidArgumentError(
+                    f"{source} line {line_no}: the JSON nests deeper than Python can read; "
+                    f"metadata may nest at most {MAX_METADATA_DEPTH} levels"
+                ) from None
             except json.JSONDecodeError as exc:
                 raise InvalidArgumentError(
                     f"{source} line {line_no}: not valid JSON ({exc.msg}); use one JSON object "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -252,19 +251,18 @@ def precision_from_dtype(dtype: object) -> Precision:
 
 
 # How much of a weight file the fingerprint reads: this many evenly spaced samples of 64 KiB.
-_FINGERPRINT_SAMPLES = 16
-_FINGERPRINT_SAMPLE_BYTES = 64 * 1024
 FINGERPRINT_KEY = "fingerprint"
 
 
 def model_fingerprint(folder: Path) -> str:
     """A short digest that tells checkpoints apart, even of the same vocabulary.
 
-    It hashes the size and evenly spaced samples of the weight files (about 1 MiB read,
-    whatever the model's size), so two fine-tunings of one base model differ. An ONNX export
-    carries its source model's fingerprint in its metadata, so torch and ONNX runs of one
-    checkpoint share it.
+    It hashes every byte of the weight files (cached by path, size and modification time: see
+    :mod:`spladekit.fingerprint`), so two checkpoints that differ in any tensor differ. An ONNX
+    export carries its source model's fingerprint in its metadata, so torch and ONNX runs of
+    one checkpoint share it.
     """
+    from .fingerprint import files_fingerprint
     from .onnx_layout import read_metadata
 
     exported = read_metadata(folder).get(FINGERPRINT_KEY)
@@ -274,15 +272,7 @@ def model_fingerprint(folder: Path) -> str:
     files = files or sorted(folder.glob("*.onnx"))
     if not files:
         raise ModelNotAvailableError(f"{str(folder)!r} holds no weight files to fingerprint")
-    digest = hashlib.sha256()
-    for path in files:
-        size = path.stat().st_size
-        digest.update(f"{path.suffix}:{size}".encode())
-        with open(path, "rb") as handle:
-            for i in range(_FINGERPRINT_SAMPLES):
-                handle.seek(size * i // _FINGERPRINT_SAMPLES)
-                digest.update(handle.read(_FINGERPRINT_SAMPLE_BYTES))
-    return digest.hexdigest()[:16]
+    return files_fingerprint(files)
 
 
 __all__ = [

@@ -8,7 +8,8 @@ Inputs are files, globs (``data/*.jsonl``, ``**`` allowed), BEIR folders (their
 ``corpus.jsonl``) and Parquet files or folders of them. Line files are plain text or JSON lines
 (per file, as :func:`~spladekit.corpus.read_records` detects); Parquet files need an ``id`` (or
 ``_id``) and a ``text`` column, with optional ``title`` and ``metadata`` (a JSON object, as a
-string or a struct).
+string or a struct). Gzip files and CSV/TSV tables are refused by name (decompress them, or
+convert tables to JSON lines or Parquet), never read as lines.
 
 Ids: a JSON or Parquet record keeps its own id. A plain-text line's id is its line number ("0",
 "1", ...) when one file is read; when several are, it is ``<path>:<line number>`` with the path
@@ -209,7 +210,32 @@ class _ByteRange(io.RawIOBase):
         return len(data)
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+_TABLE_SUFFIXES = {".csv": "CSV", ".tsv": "TSV"}
+
+
+def refuse_unsupported(path: str) -> None:
+    """Refuse, by name, a file that would otherwise be read wrongly as lines: gzip (by its
+    magic bytes or suffix) and CSV/TSV tables (by suffix), whose header is not a text."""
+    handle = _open_binary(path)
+    with handle:
+        head = handle.read(len(_GZIP_MAGIC))
+    if head == _GZIP_MAGIC or path.lower().endswith(".gz"):
+        raise InvalidArgumentError(
+            f"{path!r} is gzip-compressed, which spladekit does not read; decompress it first "
+            f"(gunzip -k {os.path.basename(path)}) and give the uncompressed file"
+        )
+    kind = _TABLE_SUFFIXES.get(os.path.splitext(path)[1].lower())
+    if kind is not None:
+        raise InvalidArgumentError(
+            f"{path!r} is a {kind} table, which spladekit does not read (its header and "
+            "columns are not texts); convert it to JSON lines with 'id' and 'text' fields, or "
+            "to Parquet with id and text columns"
+        )
+
+
 def _line_shards(path: str, fmt: str, shard_bytes: int | None, several: bool) -> list[Shard]:
+    refuse_unsupported(path)
     mode, content_end = (fmt, 0) if fmt != "auto" else _detect(path)
     if mode is None:
         return []  # only blank lines: the file holds no record
@@ -381,4 +407,5 @@ __all__ = [
     "expand_inputs",
     "read_corpus",
     "read_shard",
+    "refuse_unsupported",
 ]

@@ -8,7 +8,7 @@ what was expected, what was got and, where it helps, what to do.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TypeVar
 
 from .errors import InputTypeError, InvalidArgumentError
@@ -129,9 +129,55 @@ def query_text(value: object, what: str = "query") -> str:
     return text
 
 
+# The document id rule, the same for every store and for corpus files.
+MAX_ID_BYTES = 512
+# How deep a document's metadata may nest (objects and lists), checked before serialising.
+MAX_METADATA_DEPTH = 32
+
+
+def document_id(value: str, what: str) -> str:
+    """A document id: 1 to 512 UTF-8 bytes of valid Unicode without control characters;
+    quotes, backslashes and any other character are fine."""
+    check_unicode(what, value)
+    size = len(value.encode("utf-8"))
+    if not value or size > MAX_ID_BYTES:
+        raise InvalidArgumentError(
+            f"{what} must have 1 to {MAX_ID_BYTES} UTF-8 bytes, got {value[:40]!r} ({size} bytes)"
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        # A Milvus server cannot match some of them in expressions (a newline breaks the
+        # expression); spladekit's server encoding of quotes relies on their absence.
+        raise InvalidArgumentError(f"{what} contains control characters: {value!r}")
+    return value
+
+
+def check_depth(value: object, what: str, limit: int = MAX_METADATA_DEPTH) -> None:
+    """Refuse a value nested deeper than ``limit`` objects and lists (walked without
+    recursion, so any depth, or a value that contains itself, gets this error rather than a
+    RecursionError)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: list[object] = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        if depth > limit:
+            raise InvalidArgumentError(
+                f"{what} nests deeper than {limit} levels of objects and lists; flatten it"
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
 __all__ = [
+    "MAX_ID_BYTES",
+    "MAX_METADATA_DEPTH",
+    "check_depth",
     "check_unicode",
     "choice",
+    "document_id",
     "fraction",
     "int_in_range",
     "non_negative_number",

@@ -88,6 +88,29 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServeConfig)}
     show_default=True,
     help="Seconds in-flight requests get to finish after SIGTERM.",
 )
+@click.option(
+    "--allowed-hosts", envvar="SPLADEKIT_ALLOWED_HOSTS", default="",
+    help="Comma-separated host names the Host header may carry besides the address listened "
+    "on (behind a proxy: its public name; * for any) [env: SPLADEKIT_ALLOWED_HOSTS].",
+)
+@click.option(
+    "--max-header-bytes", type=click.IntRange(min=1), default=_DEFAULTS["max_header_bytes"],
+    show_default=True, help="Bytes of a request's line and headers; more: 431.",
+)
+@click.option(
+    "--max-headers", type=click.IntRange(min=1), default=_DEFAULTS["max_headers"],
+    show_default=True, help="Headers per request; more: 431.",
+)
+@click.option(
+    "--header-timeout", type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULTS["header_timeout"], show_default=True,
+    help="Seconds a request's headers may take to arrive; longer: 408.",
+)
+@click.option(
+    "--body-timeout", type=click.FloatRange(min=0, min_open=True),
+    default=_DEFAULTS["body_timeout"], show_default=True,
+    help="Seconds a request body may pause before it is complete; longer: 408.",
+)
 def serve(
     encoder: EncoderChoice,
     uri: str,
@@ -110,6 +133,11 @@ def serve(
     k_tokens_query: int | None,
     k_tokens_document: int | None,
     graceful_timeout: float,
+    allowed_hosts: str,
+    max_header_bytes: int,
+    max_headers: int,
+    header_timeout: float,
+    body_timeout: float,
 ) -> None:
     """Serve SPLADE over HTTP: TEI's POST /embed_sparse with dynamic batching, and with
     --collection POST /search, POST /documents and a search page at /.
@@ -142,6 +170,11 @@ def serve(
         batch_window_ms=batch_window_ms,
         auto_truncate=auto_truncate,
         graceful_timeout=graceful_timeout,
+        allowed_hosts=tuple(h.strip() for h in allowed_hosts.split(",") if h.strip()),
+        max_header_bytes=max_header_bytes,
+        max_headers=max_headers,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
     )
     if config.public and config.api_key is None:
         click.echo(

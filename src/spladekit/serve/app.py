@@ -10,7 +10,8 @@ Routes (TEI's where TEI has them):
 - ``GET /`` and ``/static/*``: the search page, public (it holds no data and asks for the key).
 
 Checks run before any work, cheapest first: the API key (compared in constant time), the
-service's state, the declared body size, then the body read up to the limit, then its content.
+``Host``, ``Origin`` and ``Content-Type`` rules of :mod:`spladekit.serve.guard`, the service's
+state, the declared body size, then the body read up to the limit, then its content.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from importlib import resources
 from typing import Any
 
 from .config import ServeConfig, missing
+from .guard import RequestChecks
 from .metrics import CONTENT_TYPE, ServiceMetrics
 from .protocol import (
     ApiError,
@@ -158,7 +160,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    return _Guard(app, api_key=config.api_key, metrics=metrics)
+    return _Guard(RequestChecks(app, config), api_key=config.api_key, metrics=metrics)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -54,7 +54,12 @@ class ServeConfig:
       ``max_concurrent_requests``: inputs queued or being encoded before 429;
       ``batch_window_ms``: how long a batch waits for more requests when others are waiting;
       ``auto_truncate``: what a request without ``truncate`` gets;
-    - ``graceful_timeout``: seconds that in-flight requests get to finish on shutdown.
+    - ``graceful_timeout``: seconds that in-flight requests get to finish on shutdown;
+    - ``allowed_hosts``: names the ``Host`` header may carry besides the address listened on
+      (loopback names when that is loopback; ``*``: any), for a service behind a proxy;
+    - ``max_header_bytes`` / ``max_headers``: a request's head (request line and headers) in
+      bytes, and its number of headers (more: 431); ``header_timeout``: seconds a request's
+      head may take to arrive, ``body_timeout``: seconds a body may pause (longer: 408).
     """
 
     model: str
@@ -79,6 +84,11 @@ class ServeConfig:
     batch_window_ms: float = 2.0
     auto_truncate: bool = True
     graceful_timeout: float = 30.0
+    allowed_hosts: tuple[str, ...] = ()
+    max_header_bytes: int = 16384
+    max_headers: int = 100
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         string("model", self.model)
@@ -101,11 +111,25 @@ class ServeConfig:
         if not 0 <= self.port <= 65535:
             raise InvalidArgumentError(f"port must be from 0 to 65535, got {self.port}")
         for name in (
-            "max_batch_tokens", "max_client_batch_size", "payload_limit", "max_concurrent_requests"
+            "max_batch_tokens", "max_client_batch_size", "payload_limit", "max_concurrent_requests",
+            "max_header_bytes", "max_headers",
         ):
             positive_int(name, getattr(self, name))
         non_negative_number("batch_window_ms", self.batch_window_ms)
         non_negative_number("graceful_timeout", self.graceful_timeout)
+        for name in ("header_timeout", "body_timeout"):
+            if non_negative_number(name, getattr(self, name)) == 0:
+                raise InvalidArgumentError(f"{name} must be more than 0 seconds, got 0")
+        if isinstance(self.allowed_hosts, str) or not isinstance(self.allowed_hosts, tuple):
+            raise InputTypeError(
+                f"allowed_hosts must be a tuple of host names, got {self.allowed_hosts!r}"
+            )
+        for name in self.allowed_hosts:
+            if not string("allowed_hosts", name).strip() or any(c in name for c in " /,"):
+                raise InvalidArgumentError(
+                    f"allowed_hosts holds {name!r}, which is not a host name; give names such "
+                    "as search.example.com (no scheme, port or path), or * for any"
+                )
         for name in ("auto_truncate", "allow_other_model"):
             if not isinstance(getattr(self, name), bool):
                 raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,17 +68,80 @@ def invalid(exc: InputTypeError | InvalidArgumentError) -> ApiError:
     return ApiError("Validation", str(exc))
 
 
+# A request body's JSON: how deep it may nest, and how long a number may be written. Deeper
+# or longer is refused while parsing (422, naming the field), never handed to the service.
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_CHARS = 40
+
+
+class _Unreadable:
+    """A number parse_json will refuse: too many digits, or too large for a float."""
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text = text
+        self.why = why
+
+
+def _parse_int(text: str) -> int | _Unreadable:
+    if len(text) > MAX_NUMBER_CHARS:
+        return _Unreadable(text, f"has {len(text)} digits, more than {MAX_NUMBER_CHARS}")
+    return int(text)
+
+
+def _parse_float(text: str) -> float | _Unreadable:
+    value = float(text)
+    if len(text) > MAX_NUMBER_CHARS or not math.isfinite(value):
+        return _Unreadable(text, "is not a finite number of at most "
+                           f"{MAX_NUMBER_CHARS} characters")
+    return value
+
+
 def parse_json(body: bytes) -> dict[str, Any]:
-    """A request body as a JSON object; lone surrogates in strings are refused later."""
+    """A request body as a JSON object; lone surrogates in strings are refused later.
+
+    Nesting deeper than :data:`MAX_JSON_DEPTH` and numbers longer than
+    :data:`MAX_NUMBER_CHARS` (or beyond a float's range) are refused with 422, naming where.
+    """
     try:
-        value = json.loads(body, parse_constant=_no_constant)
+        value = json.loads(
+            body, parse_constant=_no_constant, parse_int=_parse_int, parse_float=_parse_float
+        )
+    except RecursionError:
+        raise ApiError(
+            "Validation", f"the request body nests deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError("Validation", f"the request body is not valid JSON: {exc}", 400) from None
     if not isinstance(value, dict):
         raise ApiError(
             "Validation", f"the request body must be a JSON object, got {type(value).__name__}"
         )
+    _check_shape(value)
     return value
+
+
+def _check_shape(value: object) -> None:
+    """Refuse deep nesting and unreadable numbers, walking without recursion."""
+    stack: list[tuple[object, int, str]] = [(value, 0, "")]
+    while stack:
+        item, depth, path = stack.pop()
+        if isinstance(item, _Unreadable):
+            shown = item.text if len(item.text) <= 20 else item.text[:20] + "..."
+            raise ApiError(
+                "Validation", f"{path or 'the body'}: the number {shown} {item.why}"
+            )
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                raise ApiError(
+                    "Validation",
+                    f"{path or 'the body'} nests deeper than {MAX_JSON_DEPTH} levels",
+                )
+            if isinstance(item, dict):
+                stack.extend(
+                    (v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in item.items()
+                )
+            else:
+                stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(item))
 
 
 def _no_constant(name: str) -> Any:
@@ -307,6 +371,8 @@ class DocumentsRequest:
 
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_CHARS",
     "PROMPT_NAMES",
     "STATUS",
     "ApiError",

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ..errors import ServiceError
 from .app import create_app
 from .config import ServeConfig, missing
+from .limits import uvicorn_options
 
 try:
     import uvicorn
@@ -77,6 +78,7 @@ def run(config: ServeConfig, *, announce: Callable[[str], None] | None = None) -
         server_header=False,
         timeout_graceful_shutdown=math.ceil(config.graceful_timeout),
         lifespan="on",
+        **uvicorn_options(config),
     ))
     if announce is not None:
         announce(url_of(sock))

@@ -3,7 +3,10 @@
 - :mod:`~spladekit.store.base`: the :class:`Store` protocol, results, search options, checks;
 - :mod:`~spladekit.store.milvus`: :class:`MilvusStore` (a Milvus Lite file or a server URI);
 - :mod:`~spladekit.store.schema`: the collection's fields and the recorded model;
-- :mod:`~spladekit.store.lite`: Milvus Lite's one-process lock and damage check;
+- :mod:`~spladekit.store.collection`: creating a collection, or adopting one without changing it;
+- :mod:`~spladekit.store.keys`: ids as Milvus stores them, and the expressions that find them;
+- :mod:`~spladekit.store.lite`: Milvus Lite's one-process lock, damage check, write lock and
+  refusal after disk errors;
 - :mod:`~spladekit.store.memory`: :class:`MemoryStore`, exact, for tests and evaluation.
 """
 

@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from ..errors import InputTypeError, InvalidArgumentError
 from ..models import ModelIdentity
-from ..validation import check_unicode, choice, fraction, int_in_range, positive_int
+from ..validation import (
+    MAX_ID_BYTES,
+    MAX_METADATA_DEPTH,
+    check_depth,
+    check_unicode,
+    choice,
+    document_id,
+    fraction,
+    int_in_range,
+    positive_int,
+)
 from ..vectors import Row, to_milvus_rows
 
-MAX_ID_BYTES = 512
 MAX_TEXT_BYTES = 65535
 MAX_K = 16384  # Milvus's limit on top-k
 
@@ -118,9 +128,11 @@ class SearchOptions:
             and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)
         ):
             raise InputTypeError(f"weights must be two numbers (SPLADE, BM25), got {weights!r}")
-        if min(weights) < 0 or sum(weights) <= 0:
+        total = float(weights[0]) + float(weights[1])
+        if min(weights) < 0 or not total > 0 or not math.isfinite(total):
+            # A fused score is at most the weights' sum: a finite sum keeps every score finite.
             raise InvalidArgumentError(
-                f"weights must be >= 0 with a positive sum, got {tuple(weights)!r}"
+                f"weights must be >= 0 with a positive, finite sum, got {tuple(weights)!r}"
             )
         object.__setattr__(self, "weights", (float(weights[0]), float(weights[1])))
 
@@ -225,17 +237,7 @@ def check_ids(ids: object, *, unique: bool = True) -> list[str]:
                 f"ids must be a list of str, got {type(doc_id).__name__} at position {i}"
             )
         check_unicode(f"ids[{i}]", doc_id)
-        size = len(doc_id.encode("utf-8"))
-        if not doc_id or size > MAX_ID_BYTES:
-            raise InvalidArgumentError(
-                f"id at position {i} must have 1 to {MAX_ID_BYTES} UTF-8 bytes, got "
-                f"{doc_id[:40]!r} ({size} bytes)"
-            )
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in doc_id):
-            # A Milvus server does not match such ids in filter expressions.
-            raise InvalidArgumentError(
-                f"id at position {i} contains control characters: {doc_id!r}"
-            )
+        document_id(doc_id, f"id at position {i}")
         if unique and doc_id in seen:
             raise InvalidArgumentError(
                 f"ids must be unique within one call; {doc_id!r} is at positions "
@@ -281,6 +283,7 @@ def check_metadata(metadata: object, n: int) -> list[dict[str, Any]]:
             raise InputTypeError(
                 f"metadata at position {i} must be a dict or None, got {type(meta).__name__}"
             )
+        check_depth(meta, f"metadata at position {i}")
         try:
             json.dumps(meta, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -331,6 +334,7 @@ __all__ = [
     "FUSIONS",
     "MAX_ID_BYTES",
     "MAX_K",
+    "MAX_METADATA_DEPTH",
     "MAX_TEXT_BYTES",
     "SEARCH_MODES",
     "Fusion",
@@ -342,6 +346,7 @@ __all__ = [
     "Store",
     "StoredDocument",
     "UpsertResult",
+    "check_depth",
     "check_ids",
     "check_k",
     "check_metadata",

@@ -134,5 +134,31 @@ class MilvusConnection:
             raise
 
 
+    def _write_call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A call that writes: on Milvus Lite, one at a time per file in this process, and
+        refused after an I/O error (see :mod:`spladekit.store.lite`)."""
+        if not self.is_lite or self._lite_path is None:
+            return self._call(operation, method, *args, **kwargs)
+        path = self._lite_path
+        with lite.write_lock(path):
+            failed = lite.failure(path)
+            if failed is not None:
+                raise StoreError(
+                    f"Milvus {operation} refused for {self.where}: an earlier write to this "
+                    f"Milvus Lite file failed ({failed}), after which milvus-lite may lose "
+                    "later writes; free the space (or fix the disk), then close every store on "
+                    "the file and open it again (nothing acknowledged before the error is lost)"
+                )
+            try:
+                return self._call(operation, method, *args, **kwargs)
+            except StoreError as exc:
+                if lite.is_io_error(str(exc)):
+                    lite.mark_failed(path, one_line(str(exc.__cause__ or exc)))
+                    raise StoreError(
+                        f"{exc}; this store now refuses writes: free the space (or fix the "
+                        "disk), then close it and open the file again"
+                    ) from exc
+                raise
+
 
 __all__ = ["DEFAULT_URI", "SERVER_SCHEMES", "MilvusConnection", "check_uri", "pymilvus_module"]

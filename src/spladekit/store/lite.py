@@ -60,9 +60,50 @@ def release(path: str) -> None:
             _OPEN[path] = left
             return
         _OPEN.pop(path, None)
+        _FAILED.pop(path, None)  # a fresh open recovers from the log and is checked again
     from milvus_lite.server_manager import server_manager_instance
 
     server_manager_instance.release_server(path)
+
+
+# -- sharing one file between threads, and what an I/O error leaves -------------------------
+
+# milvus-lite runs one engine per file in this process; its flush (and the compaction a flush
+# can start) is not safe to run concurrently ("current_seq is monotonic"), and writes that
+# race a flush are what it can lose. Writes and flushes on one file therefore take its lock.
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+# Files whose write failed with an I/O error: milvus-lite's write-ahead log may then hold a
+# torn record, and recovery stops there, dropping every later write. Refuse further writes
+# until every store on the file is closed and it is opened again (recovery then runs).
+_FAILED: dict[str, str] = {}
+_IO_ERRORS = (
+    "[Errno 28]", "No space left", "[Errno 5]", "Input/output error", "[Errno 30]",
+    "Read-only file system", "[Errno 122]", "Disk quota exceeded", "[Errno 27]",
+    "File too large",
+)
+
+
+def write_lock(path: str) -> threading.Lock:
+    """The lock that serialises writes and flushes on one Lite file in this process."""
+    with _OPEN_LOCK:
+        return _WRITE_LOCKS.setdefault(path, threading.Lock())
+
+
+def is_io_error(message: str) -> bool:
+    """Whether a failed call's message reports a disk error (full, I/O, read-only)."""
+    return any(mark in message for mark in _IO_ERRORS)
+
+
+def mark_failed(path: str, message: str) -> None:
+    """Remember that a write to ``path`` failed with an I/O error."""
+    with _OPEN_LOCK:
+        if path in _OPEN:
+            _FAILED.setdefault(path, message)
+
+
+def failure(path: str) -> str | None:
+    """The I/O error that made ``path`` refuse writes, if any."""
+    return _FAILED.get(path)
 
 
 def _check_not_locked(path: str) -> None:
@@ -232,4 +273,14 @@ def _is_parquet(file: Path) -> bool:
         return head == _PARQUET_MAGIC and handle.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC
 
 
-__all__ = ["acquire", "check_lite_folder", "is_lite_uri", "lite_major_version", "release"]
+__all__ = [
+    "acquire",
+    "check_lite_folder",
+    "failure",
+    "is_io_error",
+    "is_lite_uri",
+    "lite_major_version",
+    "mark_failed",
+    "release",
+    "write_lock",
+]

@@ -23,10 +23,11 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import InputTypeError, InvalidArgumentError, ModelMismatchError, StoreError
+from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..validation import choice, query_text
 from ..vectors import to_milvus_rows
-from . import lite, search
+from . import collection as adoption
+from . import keys, lite, search
 from .base import (
     Hit,
     ModelIdentity,
@@ -46,15 +47,9 @@ from .schema import (
     INDEX_TYPES,
     LITE_INDEX_TYPES,
     METADATA_FIELD,
-    MODEL_PROPERTY,
     TEXT_FIELD,
     VECTOR_FIELD,
-    bm25_analyzer,
-    build_index,
-    build_schema,
-    check_fields,
     choose_analyzer,
-    encode_model,
     recorded_model,
 )
 
@@ -118,7 +113,9 @@ class MilvusStore(MilvusConnection):
         self.bm25_analyzer: str | None = None
         try:
             wanted = choose_analyzer(self.is_lite, bm25, analyzer)
-            self._open_collection(index_type, inverted_index_algo, create, model, wanted)
+            adoption.open_collection(
+                self, index_type, inverted_index_algo, create, model, wanted
+            )
             if model is not None:
                 self.check_model(model, allow_other=allow_other_model)
         except BaseException:
@@ -127,117 +124,24 @@ class MilvusStore(MilvusConnection):
 
     # -- schema and model ------------------------------------------------------------------
 
-    def _open_collection(
-        self,
-        index_type: str | None,
-        algo: str | None,
-        create: bool,
-        model: ModelIdentity | None,
-        analyzer: str | None,
-    ) -> None:
-        if self._call("has_collection", "has_collection", self.collection):
-            described = self._describe()
-            check_fields(described, pymilvus_module(), self.where)
-            self.bm25_analyzer = bm25_analyzer(described)
-            if analyzer is not None and self.bm25_analyzer is None:
-                raise StoreError(
-                    f"{self.where} exists without a BM25 field (it was created without "
-                    "bm25=True), and Milvus cannot add one to it; create a new collection with "
-                    "bm25=True and index the documents into it"
-                )
-            if analyzer is not None and analyzer != self.bm25_analyzer:
-                raise StoreError(
-                    f"{self.where} analyses its text with {self.bm25_analyzer!r}, not "
-                    f"{analyzer!r}; leave the analyzer out to use the existing one"
-                )
-            if algo is not None or index_type is not None:
-                self._check_index(index_type, algo)
-            state = self._call("get_load_state", "get_load_state", self.collection)
-            if "Loaded" not in str(state.get("state", "")):
-                self._call("load_collection", "load_collection", self.collection)
-            return
-        if not create:
-            raise StoreError(
-                f"{self.where} does not exist; index documents into it first, or check the "
-                "collection name"
-            )
-        self._create(index_type, algo, model, analyzer)
-
-    def _create(
-        self,
-        index_type: str | None,
-        algo: str | None,
-        model: ModelIdentity | None,
-        analyzer: str | None,
-    ) -> None:
-        pymilvus = pymilvus_module()
-        schema = build_schema(self.client, pymilvus, model, analyzer)
-        properties = {MODEL_PROPERTY: encode_model(model)} if model else {}
-        self._call(
-            "create_collection", "create_collection", self.collection, schema=schema,
-            consistency_level="Strong", properties=properties,
-        )
-        # sync=False: pymilvus would otherwise poll the new (empty) index for 0.5 s, through a
-        # call Milvus Lite does not implement.
-        index = build_index(self.client, index_type, algo, bm25=analyzer is not None)
-        self._call("create_index", "create_index", self.collection, index, sync=False)
-        self._call("load_collection", "load_collection", self.collection)
-        self.bm25_analyzer = analyzer
-
-    def _describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = self._call(
-            "describe_collection", "describe_collection", self.collection
-        )
-        return described
-
-    def _check_index(self, index_type: str | None, algo: str | None) -> None:
-        described = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
-        have_type = described.get("index_type")
-        have_algo = described.get("inverted_index_algo")  # Milvus Lite does not report it
-        for name, want, have in (
-            ("index_type", index_type, have_type),
-            ("inverted_index_algo", algo, have_algo),
-        ):
-            if want is not None and have is not None and want != have:
-                raise StoreError(
-                    f"{self.where} already exists with {name}={have}, not {want}; leave the "
-                    "option out to use the existing index, or choose another collection name"
-                )
+    @property
+    def lock_key(self) -> str:
+        """What identifies this store's engine in this process (the Lite file, or the URI)."""
+        return self._lite_path or self.uri
 
     def recorded_model(self) -> ModelIdentity | None:
         """The model recorded when the collection was created (None for older collections)."""
-        return recorded_model(self._describe())
+        return recorded_model(adoption.describe(self))
 
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
         """Refuse a collection built with another model unless ``allow_other``.
 
-        A collection created without a record gets this model recorded: in its properties
-        where the engine can alter them; an empty collection on an engine that cannot is
-        created again with the record. A non-empty one stays unrecorded (nothing to compare).
+        A collection without a record gets this model recorded in its properties, where the
+        engine keeps them; where it cannot, a warning says so and the store goes on without a
+        record. A collection is never dropped or re-created (see
+        :mod:`spladekit.store.collection`).
         """
-        recorded = self.recorded_model()
-        if recorded is not None:
-            if recorded.fingerprint != model.fingerprint and not allow_other:
-                raise ModelMismatchError(
-                    f"{self.where} was built with model {recorded.describe()}, not "
-                    f"{model.describe()}; vectors of two models do not mix. Use the same "
-                    "model, another collection, or allow_other_model=True to mix anyway"
-                )
-            return
-        with contextlib.suppress(StoreError):
-            self._call(
-                "alter_collection_properties", "alter_collection_properties", self.collection,
-                properties={MODEL_PROPERTY: encode_model(model)},
-            )
-            if self.recorded_model() is not None:
-                return
-        if self.count() == 0:
-            index = self._call("describe_index", "describe_index", self.collection, VECTOR_FIELD)
-            self._call("drop_collection", "drop_collection", self.collection)
-            self._create(
-                index.get("index_type"), index.get("inverted_index_algo"), model,
-                self.bm25_analyzer,
-            )
+        adoption.check_model(self, model, allow_other)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -263,7 +167,7 @@ class MilvusStore(MilvusConnection):
                 empty_ids.append(doc.id)
             records.append(
                 {
-                    ID_FIELD: doc.id,
+                    ID_FIELD: keys.stored_id(doc.id, not self.is_lite),
                     VECTOR_FIELD: doc.row or {0: EMPTY_PLACEHOLDER_WEIGHT},
                     TEXT_FIELD: fit_text(doc.text),
                     METADATA_FIELD: doc.metadata,
@@ -275,33 +179,28 @@ class MilvusStore(MilvusConnection):
         return UpsertResult(len(records), empty_ids)
 
     def _write(self, records: list[dict[str, Any]]) -> None:
-        quoted = [r for r in records if "'" in r[ID_FIELD]] if not self.is_lite else []
-        if quoted:
-            # A Milvus 2.5 server answers "internal error" to an upsert of a string id holding
-            # a single quote: replace those rows by delete + insert instead.
-            records = [r for r in records if "'" not in r[ID_FIELD]]
-            self._call(
-                "delete", "delete", self.collection,
-                filter=_id_filter([r[ID_FIELD] for r in quoted]),
-            )
-            self._call("insert", "insert", self.collection, quoted)
-        if records:
-            self._call("upsert", "upsert", self.collection, records)
+        # One upsert call: the engine replaces each id's row (on a server, ids holding a
+        # quote are stored encoded, see spladekit.store.keys, which its upsert can replace).
+        self._write_call("upsert", "upsert", self.collection, records)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete the documents with these ids (ids not stored are ignored)."""
         id_list = check_ids(ids, unique=False)
         for start in range(0, len(id_list), ID_QUERY_CHUNK):
             chunk = id_list[start : start + ID_QUERY_CHUNK]
-            self._call("delete", "delete", self.collection, filter=_id_filter(chunk))
+            self._write_call("delete", "delete", self.collection, filter=self._filter(chunk))
 
     def flush(self) -> None:
         """Seal what was written into segments (faster searches on Milvus Lite).
 
-        Not needed for durability: each write is on disk (Lite's write-ahead log) or on the
-        server once the call returns.
+        Durability does not depend on it. On a Milvus server each write is in the server's
+        log once the call returns. On Milvus Lite each write is in the file's write-ahead log
+        once the call returns; a write that fails with a disk error (full, I/O, read-only)
+        makes the store refuse later writes until the file is opened again, so nothing is
+        acknowledged that the log could lose. On Lite, flushes and writes from threads
+        sharing a file run one at a time.
         """
-        self._call("flush", "flush", self.collection)
+        self._write_call("flush", "flush", self.collection)
 
     def drop(self) -> None:
         """Delete the whole collection."""
@@ -324,10 +223,10 @@ class MilvusStore(MilvusConnection):
         for start in range(0, len(id_list), ID_QUERY_CHUNK):
             chunk = id_list[start : start + ID_QUERY_CHUNK]
             result = self._call(
-                "query", "query", self.collection, filter=_id_filter(chunk),
+                "query", "query", self.collection, filter=self._filter(chunk),
                 output_fields=[ID_FIELD], limit=len(chunk), consistency_level="Strong",
             )
-            found.update(str(r[ID_FIELD]) for r in result)
+            found.update(keys.given_id(r[ID_FIELD], not self.is_lite) for r in result)
         return found
 
     def iter_ids(self, batch_size: int = ID_ITERATOR_BATCH) -> Iterator[list[str]]:
@@ -347,7 +246,7 @@ class MilvusStore(MilvusConnection):
                     ) from exc
                 if not rows:
                     return
-                yield [str(r[ID_FIELD]) for r in rows]
+                yield [keys.given_id(r[ID_FIELD], not self.is_lite) for r in rows]
         finally:
             with contextlib.suppress(Exception):  # closing must not mask an earlier error
                 iterator.close()
@@ -359,13 +258,13 @@ class MilvusStore(MilvusConnection):
         for start in range(0, len(id_list), ID_QUERY_CHUNK):
             chunk = id_list[start : start + ID_QUERY_CHUNK]
             result = self._call(
-                "query", "query", self.collection, filter=_id_filter(chunk),
+                "query", "query", self.collection, filter=self._filter(chunk),
                 output_fields=[ID_FIELD, TEXT_FIELD, METADATA_FIELD, EMPTY_FIELD],
                 limit=len(chunk), consistency_level="Strong",
             )
             for r in result:
                 doc = StoredDocument(
-                    str(r[ID_FIELD]), str(r.get(TEXT_FIELD) or ""),
+                    keys.given_id(r[ID_FIELD], not self.is_lite), str(r.get(TEXT_FIELD) or ""),
                     dict(r.get(METADATA_FIELD) or {}), bool(r.get(EMPTY_FIELD)),
                 )
                 by_id[doc.id] = doc
@@ -378,13 +277,14 @@ class MilvusStore(MilvusConnection):
         for start in range(0, len(id_list), ID_QUERY_CHUNK):
             chunk = id_list[start : start + ID_QUERY_CHUNK]
             result = self._call(
-                "query", "query", self.collection, filter=_id_filter(chunk),
+                "query", "query", self.collection, filter=self._filter(chunk),
                 output_fields=[ID_FIELD, VECTOR_FIELD, EMPTY_FIELD], limit=len(chunk),
                 consistency_level="Strong",
             )
             for r in result:
                 vector = {} if r.get(EMPTY_FIELD) else r.get(VECTOR_FIELD) or {}
-                found[str(r[ID_FIELD])] = {int(i): float(w) for i, w in vector.items()}
+                doc_id = keys.given_id(r[ID_FIELD], not self.is_lite)
+                found[doc_id] = {int(i): float(w) for i, w in vector.items()}
         return found
 
     def search(
@@ -421,15 +321,14 @@ class MilvusStore(MilvusConnection):
         return search.run(self, rows, queries, k, opts)
 
 
+    def _filter(self, ids: Sequence[str]) -> str:
+        return keys.id_filter(ids, not self.is_lite)
+
+
 def _text_sequence(texts: object) -> Sequence[str]:
     if isinstance(texts, str) or not isinstance(texts, Sequence):
         raise InputTypeError(f"texts must be a list of str, got {type(texts).__name__}")
     return texts
-
-
-def _id_filter(ids: Sequence[str]) -> str:
-    quoted = ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in ids)
-    return f"{ID_FIELD} in [{quoted}]"
 
 
 __all__ = [

@@ -36,6 +36,8 @@ INDEX_ALGOS = ("DAAT_MAXSCORE", "DAAT_WAND", "TAAT_NAIVE")
 LITE_INDEX_TYPES = ("SPARSE_INVERTED_INDEX",)
 
 MODEL_PROPERTY = "spladekit.model"
+# Set on every collection spladekit creates (properties survive on Lite 3 and servers).
+CREATED_PROPERTY = "spladekit.created"
 _DESCRIPTION_PREFIX = "spladekit collection; model="
 
 
@@ -108,7 +110,8 @@ def bm25_analyzer(described: dict[str, Any]) -> str | None:
 
 
 def check_fields(described: dict[str, Any], pymilvus: Any, where: str) -> None:
-    """Refuse a collection that spladekit did not create."""
+    """Refuse a collection that spladekit did not create: its fields must be exactly
+    spladekit's (names, types, primary key), with no dynamic field."""
     data_type = pymilvus.DataType
     expected = {
         ID_FIELD: data_type.VARCHAR,
@@ -121,12 +124,25 @@ def check_fields(described: dict[str, Any], pymilvus: Any, where: str) -> None:
     if bm25_analyzer(described) is not None:
         expected[BM25_FIELD] = data_type.SPARSE_FLOAT_VECTOR
     primary = [f["name"] for f in described.get("fields", []) if f.get("is_primary")]
-    if any(found.get(name) != kind for name, kind in expected.items()) or primary != [ID_FIELD]:
+    dynamic = bool(described.get("enable_dynamic_field"))
+    if found != expected or primary != [ID_FIELD] or dynamic:
         listing = ", ".join(f"{n} {getattr(kind, 'name', kind)}" for n, kind in found.items())
+        extra = " and dynamic fields" if dynamic else ""
         raise StoreError(
-            f"{where} exists but was not created by spladekit (its fields: {listing}); choose "
-            "another collection name"
+            f"{where} exists but was not created by spladekit (its fields: {listing}{extra}); "
+            "spladekit does not change collections it did not create: choose another "
+            "collection name"
         )
+
+
+def created_by_spladekit(described: dict[str, Any]) -> bool:
+    """Whether a collection carries spladekit's mark (its property, or its description)."""
+    properties = described.get("properties") or {}
+    if isinstance(properties, dict) and (
+        CREATED_PROPERTY in properties or MODEL_PROPERTY in properties
+    ):
+        return True
+    return str(described.get("description") or "").startswith("spladekit collection")
 
 
 def choose_analyzer(is_lite: bool, bm25: bool, analyzer: str | None) -> str | None:
@@ -170,6 +186,7 @@ def recorded_model(described: dict[str, Any]) -> ModelIdentity | None:
 
 __all__ = [
     "BM25_FIELD",
+    "CREATED_PROPERTY",
     "DEFAULT_LITE_ANALYZER",
     "DEFAULT_SERVER_ANALYZER",
     "EMPTY_FIELD",
@@ -187,6 +204,7 @@ __all__ = [
     "build_schema",
     "check_fields",
     "choose_analyzer",
+    "created_by_spladekit",
     "encode_model",
     "recorded_model",
 ]

@@ -21,6 +21,7 @@ from ..errors import InvalidArgumentError, StoreError
 from ..vectors import Row
 from .base import Hit, SearchOptions
 from .connection import pymilvus_module
+from .keys import given_id
 from .schema import BM25_FIELD, EMPTY_FIELD, METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD
 
 if TYPE_CHECKING:
@@ -194,7 +195,7 @@ def _fuse_weighted(
 def _hit(raw: Raw, score: float) -> Hit:
     entity = raw.get("entity") or {}
     return Hit(
-        id=str(raw["id"]),
+        id=given_id(raw["id"], True),  # no valid id holds U+001E: safe on Lite too
         score=score,
         text=str(entity.get(TEXT_FIELD) or ""),
         metadata=dict(entity.get(METADATA_FIELD) or {}),
