@@ -4,6 +4,7 @@ Layout of an exported folder::
 
     model.onnx            fp32 graph (standard ONNX operators)
     model_int8.onnx       with quantize="int8": the MLM head in int8 (ONNX Runtime operators)
+    model_int8_full.onnx  with quantize="int8-full": every linear layer in int8 (the fast mode)
     config.json           the source model's configuration
     tokenizer files       tokenizer.json, tokenizer_config.json, ...
     spladekit_onnx.json   what this folder holds: precisions, opset, source model, fingerprint
@@ -20,8 +21,9 @@ from .errors import ModelNotAvailableError
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"
+INT8_FULL_FILE = "model_int8_full.onnx"
 METADATA_FILE = "spladekit_onnx.json"
-MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE}
+MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE, "int8-full": INT8_FULL_FILE}
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "splade"
 FORMAT_VERSION = 1
@@ -47,7 +49,7 @@ def model_file(folder: Path, precision: str) -> Path:
     wanted = folder / MODEL_FILES[precision]
     if wanted.is_file():
         return wanted
-    quantize = ", quantize='int8'" if precision == "int8" else ""
+    quantize = f", quantize={precision!r}" if precision != "fp32" else ""
     if (folder / METADATA_FILE).is_file() or (folder / FP32_FILE).is_file():
         raise ModelNotAvailableError(
             f"{str(folder)!r} holds an ONNX export without a {precision} model "
@@ -78,6 +80,7 @@ __all__ = [
     "FP32_FILE",
     "INPUT_NAMES",
     "INT8_FILE",
+    "INT8_FULL_FILE",
     "METADATA_FILE",
     "MODEL_FILES",
     "OUTPUT_NAME",

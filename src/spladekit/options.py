@@ -18,7 +18,7 @@ from .validation import choice, non_negative_number, optional_positive_int, posi
 BackendName = Literal["torch", "onnx"]
 Activation = Literal["relu", "log1p_relu"]
 """sentence-transformers' names: ``relu`` is ``log1p(relu(x))``, ``log1p_relu`` one more log1p."""
-Precision = Literal["fp32", "bf16", "fp16", "int8"]
+Precision = Literal["fp32", "bf16", "fp16", "int8", "int8-full"]
 LongDocuments = Literal["truncate", "window"]
 
 BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
@@ -50,7 +50,8 @@ class EncoderConfig:
     - ``threshold``: weights at or below it are dropped.
     - ``backend``: ``torch`` (exact) or ``onnx``; ``None`` picks ``onnx`` for an exported
       folder and ``torch`` otherwise. ``precision``: ``fp32``, ``bf16`` (CPUs with native bf16,
-      CUDA), ``fp16`` (CUDA) or ``int8`` (onnx, CPU).
+      CUDA), ``fp16`` (CUDA), ``int8`` (onnx, CPU: the MLM head in int8) or ``int8-full``
+      (onnx, CPU: every linear layer in int8, the opt-in fast mode; docs/SPEED.md).
     - ``long_documents``: ``truncate`` at the model's limit, or ``window``: overlapping
       windows (``window_stride`` tokens apart; default: no overlap) max-pooled into one vector.
     - ``activation``: ``None`` takes the model folder's (``SpladePooling``'s

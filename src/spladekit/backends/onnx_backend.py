@@ -23,8 +23,8 @@ from ..options import check_device
 from ..validation import optional_positive_int
 
 # What the onnx backend runs, and where.
-ONNX_PRECISIONS = {"fp32": ("cpu", "cuda"), "int8": ("cpu",)}
-_SUPPORTED = "'fp32' (cpu, cuda) and 'int8' (cpu)"
+ONNX_PRECISIONS = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "int8-full": ("cpu",)}
+_SUPPORTED = "'fp32' (cpu, cuda), 'int8' and 'int8-full' (cpu)"
 
 
 def import_onnxruntime() -> Any:

@@ -35,6 +35,7 @@ from ..onnx_layout import (
     FP32_FILE,
     INPUT_NAMES,
     INT8_FILE,
+    INT8_FULL_FILE,
     METADATA_FILE,
     OUTPUT_NAME,
 )
@@ -52,7 +53,7 @@ from .quantize import (
 if TYPE_CHECKING:
     import torch
 
-QUANTIZATIONS = ("int8",)
+QUANTIZATIONS = ("int8", "int8-full")
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18 or newer; ONNX Runtime 1.18 (our floor) runs up to 21.
 OPSETS = range(18, 22)
@@ -85,8 +86,10 @@ def export_onnx(
     """Export a BERT/DistilBERT SPLADE checkpoint to ``out_dir``; returns the folder.
 
     ``quantize="int8"`` also writes ``model_int8.onnx``, whose MLM head runs in int8 (the part
-    that dominates small models); ``calibration_texts`` add to the built-in texts that set the
-    int8 activation range. ``load_kwargs`` go to model resolution and loading, as for
+    that dominates small models); ``quantize="int8-full"`` writes it and ``model_int8_full.onnx``,
+    every linear layer in int8 (:mod:`spladekit.onnx.quantize_full`, the opt-in fast mode);
+    ``calibration_texts`` add to the built-in texts that set the int8 head's activation range.
+    ``load_kwargs`` go to model resolution and loading, as for
     ``SpladeEncoder``. Files of an earlier export in ``out_dir`` are replaced.
     """
     if quantize is not None and quantize not in QUANTIZATIONS:
@@ -120,7 +123,7 @@ def export_onnx(
     files = {"fp32": FP32_FILE}
     details: dict[str, Any] = {"fingerprint": model_fingerprint(model_dir)}
     int8_path = out / INT8_FILE
-    if quantize == "int8":
+    if quantize in QUANTIZATIONS:
         batches = tokenize(tokenizer, [*CALIBRATION_TEXTS, *texts])
         lo, hi = activation_range(fp32_path, batches, onnx, ort)
         write_int8_head(fp32_path, int8_path, lo, hi, onnx)
@@ -132,12 +135,17 @@ def export_onnx(
         }
     elif int8_path.exists():
         int8_path.unlink()  # a stale int8 graph from an earlier export would not match
+    if quantize == "int8-full":
+        files["int8-full"] = INT8_FULL_FILE
+        details["int8-full"] = _write_int8_full(out, onnx)
+    elif (out / INT8_FULL_FILE).exists():
+        (out / INT8_FULL_FILE).unlink()
     _write_metadata(out, model_name_or_path, model, opset, files, details)
     return out
 
 
 def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any) -> Path:
-    """Export a model (fp32 and int8) once into the user cache and return that folder.
+    """Export a model (fp32, int8 and int8-full) once into the user cache and return that folder.
 
     ``~/.cache/spladekit/onnx`` (or ``$XDG_CACHE_HOME``); the cache key covers the folder's
     path, its files' sizes and times, and the export format, so a changed checkpoint is
@@ -149,11 +157,13 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
     root = _cache_root()
     target = root / key
     if (target / METADATA_FILE).is_file():
+        if not (target / INT8_FULL_FILE).is_file() and (target / INT8_FILE).is_file():
+            _add_int8_full(target)  # cached before int8-full existed: add it in place
         return target
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
     try:
-        export_onnx(model_dir, staging, quantize="int8", **load_kwargs)
+        export_onnx(model_dir, staging, quantize="int8-full", **load_kwargs)
         try:
             staging.rename(target)
         except OSError:
@@ -162,6 +172,29 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _write_int8_full(out: Path, onnx: Any) -> dict[str, Any]:
+    from .quantize_full import INT8_FULL_SCHEME, write_int8_full
+
+    products = write_int8_full(out / INT8_FILE, out / INT8_FULL_FILE, onnx)
+    return {"scheme": INT8_FULL_SCHEME, "products": products}
+
+
+def _add_int8_full(folder: Path) -> None:
+    """Write ``model_int8_full.onnx`` beside an existing int8 export and record it."""
+    onnx, _ = _import_onnx_tools()
+    staging = folder / f".{INT8_FULL_FILE}.{os.getpid()}.tmp"
+    from .quantize_full import INT8_FULL_SCHEME, write_int8_full
+
+    products = write_int8_full(folder / INT8_FILE, staging, onnx)
+    os.replace(staging, folder / INT8_FULL_FILE)
+    meta_path = folder / METADATA_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta.setdefault("files", {})["int8-full"] = INT8_FULL_FILE
+    meta["precisions"] = sorted(meta["files"])
+    meta["int8-full"] = {"scheme": INT8_FULL_SCHEME, "products": products}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 # -- the pooled module -------------------------------------------------------------------------
