@@ -42,6 +42,8 @@ MODES: dict[str, dict[str, Any]] = {
     "torch-bf16": {"backend": "torch", "precision": "bf16"},
     "onnx-fp32": {"backend": "onnx", "precision": "fp32"},
     "onnx-int8": {"backend": "onnx", "precision": "int8"},
+    # issue 15's fast mode: every linear layer in int8 (opt-in; docs/SPEED.md)
+    "onnx-int8-full": {"backend": "onnx", "precision": "int8-full"},
 }
 
 

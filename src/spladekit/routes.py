@@ -49,6 +49,7 @@ Progress = Callable[[int], None]
 Rows = list[tuple[NDArray[np.int32], NDArray[np.float32]]]
 
 _EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+_DEFAULTS = EncoderConfig()
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,7 @@ class MlmRoute:
             return self._encode_windowed(texts, limit, top_k, threshold, progress)
         sequences, truncated = self.tokens.truncated(texts, limit, truncation)
         rows: Rows = [_EMPTY] * len(texts)
-        for batch, weights in self._iter_batches(sequences):
-            indptr, indices, values = prune_dense(weights, top_k=top_k, threshold=threshold)
+        for batch, indptr, indices, values in self._iter_pruned(sequences, top_k, threshold):
             for j, pos in enumerate(batch):
                 rows[pos] = (indices[indptr[j] : indptr[j + 1]], values[indptr[j] : indptr[j + 1]])
             if progress is not None:
@@ -152,10 +152,46 @@ class MlmRoute:
     def _stride(self, body: int) -> int:
         return min(self.config.window_stride or body, body)
 
+    def _iter_pruned(
+        self, sequences: list[list[int]], top_k: int | None, threshold: float
+    ) -> Iterable[tuple[list[int], NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]]:
+        """Yield (positions, CSR parts) per batch: pruned on the device where the backend can
+        (a GPU: only the non-zeros are copied back), else pooled here and pruned by numpy."""
+        pool_sparse = getattr(self.backend, "pool_sparse", None)
+        if pool_sparse is not None and getattr(self.backend, "sparse_on_device", False):
+            for batch, ids, mask in self._padded_batches(sequences):
+                yield (batch, *pool_sparse(ids, mask, top_k, threshold))
+            return
+        for batch, weights in self._iter_batches(sequences):
+            yield (batch, *prune_dense(weights, top_k=top_k, threshold=threshold))
+
+    def _batch_shape(self) -> tuple[int, int]:
+        """(texts, tokens) per batch: the options, or the device's where the backend has one
+        and the options are the (CPU) defaults."""
+        texts, tokens = self.config.batch_size, self.config.max_tokens_per_batch
+        device_tokens = getattr(self.backend, "tokens_per_batch", None)
+        if device_tokens and tokens == _DEFAULTS.max_tokens_per_batch:
+            tokens = int(device_tokens)
+        device_texts = getattr(self.backend, "texts_per_batch", None)
+        if device_texts and texts == _DEFAULTS.batch_size:
+            texts = int(device_texts)
+        return texts, tokens
+
     def _iter_batches(
         self, sequences: list[list[int]]
     ) -> Iterable[tuple[list[int], NDArray[np.float32]]]:
         """Yield (positions, pooled weights) for length-sorted batches under the token budget."""
+        for batch, ids, mask in self._padded_batches(sequences):
+            weights = self.backend.pool(ids, mask)
+            if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
+                _release_free_memory()  # costs milliseconds, which single queries would feel
+            yield batch, weights
+
+    def _padded_batches(
+        self, sequences: list[list[int]]
+    ) -> Iterable[tuple[list[int], NDArray[np.int64], NDArray[np.int64]]]:
+        """(positions, input_ids, attention_mask) of length-sorted batches under the budget."""
+        max_texts, max_tokens = self._batch_shape()
         lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
         order = np.argsort(-lengths, kind="stable")  # longest first: memory peaks early, if at all
         start = 0
@@ -163,8 +199,8 @@ class MlmRoute:
             longest = int(lengths[order[start]])
             step = _WIDTH_STEP_SHORT if longest <= _SHORT_WIDTH else _WIDTH_STEP_LONG
             width = -(-longest // step) * step
-            fit = max(1, self.config.max_tokens_per_batch // width)
-            batch = order[start : start + min(self.config.batch_size, fit)].tolist()
+            fit = max(1, max_tokens // width)
+            batch = order[start : start + min(max_texts, fit)].tolist()
             start += len(batch)
             if len(batch) == 1:
                 width = longest  # a lone text needs no padding at all
@@ -174,10 +210,7 @@ class MlmRoute:
                 seq = sequences[pos]
                 ids[row, : len(seq)] = seq
                 mask[row, : len(seq)] = 1
-            weights = self.backend.pool(ids, mask)
-            if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
-                _release_free_memory()  # costs milliseconds, which single queries would feel
-            yield batch, weights
+            yield batch, ids, mask
 
 
 class StaticRoute:

@@ -12,6 +12,7 @@ activation), tested against transformers' forward to 1e-5. Configurations it doe
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,17 +24,45 @@ from ..pooling import Forward, Transform
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
+# Set while lean_parts(..., pack=True) builds: linear layers then hold oneDNN-packed weights.
+_PACKING: ContextVar[bool] = ContextVar("spladekit_lean_packing", default=False)
+
+
 @dataclass(frozen=True)
 class _Linear:
     weight: torch.Tensor
     bias: torch.Tensor | None
+    packed: bool = False
 
     @classmethod
     def of(cls, module: Any) -> _Linear:
+        if _PACKING.get():
+            return cls(pack_weight(module.weight), module.bias, packed=True)
         return cls(module.weight, module.bias)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
         return F.linear(x, self.weight, self.bias)
+
+
+def can_pack() -> bool:
+    """Whether this torch build has oneDNN's packed fp32 linear (CPU builds for x86 and ARM)."""
+    return bool(torch.backends.mkldnn.is_available()) and hasattr(
+        torch.ops.mkldnn, "_linear_pointwise"
+    )
+
+
+def pack_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A (out, in) fp32 weight reordered into oneDNN's blocked layout, for packed linears.
+
+    Few-token inputs (a query) are where this pays: MKL's GEMM reached ~95 GFLOP/s on a
+    14 x 768 x 3072 product on 2 cores, oneDNN's JIT kernels on the packed weight ~3.5x that,
+    and the head's 14 x 768 x 30522 ran 3.2x faster. fp32 all through: only the order of the
+    sums differs (results within 2e-4 of F.linear on values of magnitude ~30).
+    """
+    packed: torch.Tensor = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None)
+    return packed
 
 
 @dataclass(frozen=True)
@@ -64,8 +93,20 @@ class _Layer:
     output_norm: _Norm
 
 
-def lean_parts(model: Any) -> tuple[Forward, Transform] | None:
-    """A fast ``(encoder, head transform)`` pair for ``model``, or ``None``."""
+def lean_parts(model: Any, *, pack: bool = False) -> tuple[Forward, Transform] | None:
+    """A fast ``(encoder, head transform)`` pair for ``model``, or ``None``.
+
+    ``pack``: linear layers run oneDNN's packed fp32 kernels (:func:`pack_weight`; CPU fp32
+    only, where :func:`can_pack`); the model's own weight tensors are then not referenced.
+    """
+    token = _PACKING.set(pack)
+    try:
+        return _lean_parts(model)
+    finally:
+        _PACKING.reset(token)
+
+
+def _lean_parts(model: Any) -> tuple[Forward, Transform] | None:
     config = model.config
     if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
         return None
@@ -169,4 +210,4 @@ def _distilbert(distil: Any, heads: int) -> Forward:
     return forward
 
 
-__all__ = ["lean_parts"]
+__all__ = ["can_pack", "lean_parts", "pack_weight"]

@@ -24,15 +24,25 @@ from ..pooling import (
     split_mlm,
 )
 from .cpu import cpu_has_bf16
-from .lean import lean_parts
+from .lean import can_pack, lean_parts, pack_weight
 
 # Elements of one logits block (token rows x vocabulary slice): 5M floats = 20 MiB, small
 # enough for the max pass to read it from cache-friendly pieces, large enough for the product
 # to run at full speed.
 _BLOCK_ELEMENTS = 5 * 1024 * 1024
 _BLOCK_ROWS = 2560
+# The packed head: vocabulary slices of 4,096 rows, blocks of at most 1,024 token rows.
+_HEAD_SLICE = 4096
+_PACKED_ROWS = 1024
 # GPU chunks (batch x length x vocab slice), reduced as they are computed.
 _CHUNK_ELEMENTS = 8 * 1024 * 1024
+# On a GPU the chunks are larger (256M elements: 512 MiB of fp16 logits): a few big products
+# keep the card busy where many thin ones would leave it waiting on launches.
+_CUDA_CHUNK_ELEMENTS = 256 * 1024 * 1024
+# Batch shape on a GPU, replacing the CPU defaults (32 texts, 8,192 tokens) when those are
+# left unchanged: BERT-base at 65,536 tokens needs ~3 GiB of activations in fp16.
+CUDA_TOKENS_PER_BATCH = 65536
+CUDA_TEXTS_PER_BATCH = 512
 
 _WORKSPACE = threading.local()
 
@@ -110,13 +120,32 @@ class TorchBackend:
         self.dtype = dtype_for(precision, self.device)
         model = model.to(self.device).to(self.dtype)
         parts = split_mlm(model)
-        self.encoder, self.transform = lean_parts(model) or (parts.encoder, parts.transform)
+        self._cpu_fp32 = self.device.type == "cpu" and self.dtype == torch.float32
+        # CPU fp32: oneDNN's packed kernels for every linear layer and the head (see
+        # lean.pack_weight: ~3.5x MKL's speed on a query's few tokens).
+        packing = self._cpu_fp32 and can_pack()
+        self.encoder, self.transform = lean_parts(model, pack=packing) or (
+            parts.encoder, parts.transform
+        )
         self.bias = parts.bias.float().cpu().numpy()
         self.vocab_size = int(parts.weight.shape[0])
-        self._cpu_fp32 = self.device.type == "cpu" and self.dtype == torch.float32
+        self._head_slices: list[tuple[int, int, torch.Tensor]] = []
+        if packing:
+            self._head_slices = [
+                (lo, min(lo + _HEAD_SLICE, self.vocab_size),
+                 pack_weight(parts.weight[lo : lo + _HEAD_SLICE].contiguous()))
+                for lo in range(0, self.vocab_size, _HEAD_SLICE)
+            ]
+        # On a GPU pooling, activation and pruning stay on the device and only the non-zeros
+        # come back (pool_sparse); the route asks for that when this is True.
+        self.sparse_on_device = self.device.type == "cuda"
+        self.tokens_per_batch = CUDA_TOKENS_PER_BATCH if self.device.type == "cuda" else None
+        self.texts_per_batch = CUDA_TEXTS_PER_BATCH if self.device.type == "cuda" else None
+        self._chunk = _CUDA_CHUNK_ELEMENTS if self.device.type == "cuda" else _CHUNK_ELEMENTS
         # On CPU the head reads a (hidden, vocab) copy: a row-major product into vocabulary
         # columns runs ~1.4x faster there than through the (vocab, hidden) embedding table.
-        self.weight = parts.weight.T.contiguous() if self._cpu_fp32 else parts.weight
+        self._weight_t = self._cpu_fp32 and not packing
+        self.weight = parts.weight.T.contiguous() if self._weight_t else parts.weight
 
     def pool(
         self, input_ids: NDArray[np.int64], attention_mask: NDArray[np.int64]
@@ -130,7 +159,9 @@ class TorchBackend:
                 return self._head_sum(hidden, mask).cpu().numpy()
             if not bool(mask.all()):
                 hidden = pad_with_first_real(hidden, mask)
-            if self._cpu_fp32:
+            if self._head_slices:
+                maxima = self._head_max_packed(hidden)
+            elif self._cpu_fp32:
                 maxima = self._head_max_cpu(hidden)
             else:
                 maxima = self._head_max_chunked(hidden)
@@ -138,13 +169,41 @@ class TorchBackend:
         activate_in_place(weights, self.bias, self.pooling.activation)
         return weights
 
+    def pool_sparse(
+        self,
+        input_ids: NDArray[np.int64],
+        attention_mask: NDArray[np.int64],
+        top_k: int | None,
+        threshold: float,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+        """CSR parts of the pruned weights, as :func:`~spladekit.vectors.prune_dense` gives
+        for :meth:`pool`'s output, computed on the device: only the non-zeros are copied back.
+
+        The same code runs on any device (the CPU included, where tests check it against
+        :meth:`pool`); it is what the route uses when :attr:`sparse_on_device` is True.
+        """
+        with torch.inference_mode():
+            ids = torch.from_numpy(input_ids).to(self.device, non_blocking=True)
+            mask = torch.from_numpy(attention_mask).to(self.device, non_blocking=True)
+            hidden = self.transform(self.encoder(ids, mask))
+            bias = torch.from_numpy(self.bias).to(self.device)
+            if self.pooling.strategy == "sum":
+                weights = self._head_sum(hidden, mask)
+            else:
+                if not bool(mask.all()):
+                    hidden = pad_with_first_real(hidden, mask)
+                weights = apply_activation(
+                    self._head_max_chunked(hidden) + bias, self.pooling.activation
+                )
+            return prune_on_device(weights, top_k, threshold)
+
     def _head_sum(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # Sum pooling: the activation is not a max's friend (sum of f != f of sum), so every
         # position's logits are activated, padding zeroed, then summed: one vocabulary slice
         # at a time, so (batch, length, vocab) logits never exist whole.
         batch, length, _ = hidden.shape
-        step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
-        weight = self.weight.T if self._cpu_fp32 else self.weight  # (vocab, hidden) either way
+        step = max(256, self._chunk // max(1, batch * length))
+        weight = self.weight.T if self._weight_t else self.weight  # (vocab, hidden) either way
         bias = torch.from_numpy(self.bias).to(self.device)
         keep = mask.to(torch.float32).unsqueeze(-1)
         sums = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
@@ -177,14 +236,63 @@ class TorchBackend:
                 )
         return maxima
 
+    def _head_max_packed(self, hidden: torch.Tensor) -> torch.Tensor:
+        # Vocabulary slices of packed weights by blocks of whole texts; each block of logits
+        # (at most _PACKED_ROWS x _HEAD_SLICE floats, 16 MiB) is reduced as soon as it exists.
+        batch, length, width = hidden.shape
+        flat = hidden.reshape(batch * length, width)
+        texts_per_block = max(1, min(batch, _PACKED_ROWS // length))
+        maxima = torch.empty(batch, self.vocab_size, dtype=torch.float32)
+        for lo, hi, weight in self._head_slices:
+            for first in range(0, batch, texts_per_block):
+                last = min(first + texts_per_block, batch)
+                logits = torch.ops.mkldnn._linear_pointwise(
+                    flat[first * length : last * length], weight, None, "none", [], ""
+                )
+                torch.amax(
+                    logits.view(last - first, length, hi - lo), dim=1, out=maxima[first:last, lo:hi]
+                )
+        return maxima
+
     def _head_max_chunked(self, hidden: torch.Tensor) -> torch.Tensor:
         batch, length, _ = hidden.shape
-        step = max(256, _CHUNK_ELEMENTS // max(1, batch * length))
+        step = max(256, self._chunk // max(1, batch * length))
+        # (vocab, hidden) either way: the CPU fp32 layout keeps a (hidden, vocab) copy.
+        weight = self.weight.T if self._weight_t else self.weight
         maxima = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
         for lo in range(0, self.vocab_size, step):
-            logits = torch.matmul(hidden, self.weight[lo : lo + step].T)  # (B, L, step)
+            logits = torch.matmul(hidden, weight[lo : lo + step].T)  # (B, L, step)
             maxima[:, lo : lo + step] = logits.amax(dim=1).float()
         return maxima
 
 
-__all__ = ["TorchBackend", "dtype_for", "parse_device"]
+def prune_on_device(
+    weights: torch.Tensor, top_k: int | None, threshold: float
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    """:func:`~spladekit.vectors.prune_dense` on a (rows, dim) tensor where it lies; only the
+    kept entries (and the row counts) are copied to the host."""
+    rows, dim = weights.shape
+    keep = weights > threshold
+    if top_k is not None and top_k < dim:
+        heavy = keep.sum(dim=1) > top_k
+        if bool(heavy.any()):
+            cut = torch.topk(weights, top_k, dim=1).indices
+            in_top = torch.zeros_like(keep).scatter_(1, cut, True)
+            keep &= in_top | ~heavy.unsqueeze(1)
+    flat = torch.nonzero(keep.reshape(-1)).squeeze(1)  # row-major: columns sorted within each row
+    values = weights.reshape(-1)[flat].float().cpu().numpy()
+    counts = keep.sum(dim=1).cpu().numpy()
+    flat_host = flat.cpu().numpy()
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, (flat_host % dim).astype(np.int32), values.astype(np.float32, copy=False)
+
+
+__all__ = [
+    "CUDA_TEXTS_PER_BATCH",
+    "CUDA_TOKENS_PER_BATCH",
+    "TorchBackend",
+    "dtype_for",
+    "parse_device",
+    "prune_on_device",
+]
