@@ -18,6 +18,7 @@ is a tokenizer call and a table lookup. Its target: p50 <= 0.05 ms on a BERT voc
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from _inference_free_model import cached_inference_free
+from _peers import PEERS, agreement, run_peer, save_rows
 from _reference_runner import latency_ms
 from bench_encode import MODES, NAMED_MODELS  # the same modes and models as bench_encode
 
@@ -37,6 +39,7 @@ REFERENCE_PYTHON = "/tmp/ref/venv/bin/python"
 
 DEFAULT_MODE = "torch-fp32"
 FAST_MODE = "onnx-int8"
+ISSUE15_FAST_MODE = "onnx-int8-full"  # every linear layer in int8 (issue 15's fast mode)
 FREE_MODE = "inference-free"  # not a SpladeEncoder option: another model folder
 FREE_TARGET_MS = 0.05
 BERT_VOCAB = 30522
@@ -59,7 +62,13 @@ def worker(mode: str, model: str, queries_file: Path, out: Path) -> None:
         encoder = SpladeEncoder(folder, **options)
     queries = json.loads(queries_file.read_text(encoding="utf-8"))
     times = latency_ms(lambda q: encoder.encode_queries([q]), queries)
-    out.write_text(json.dumps({"impl": f"spladekit {mode}", "times_ms": times}), encoding="utf-8")
+    vectors = encoder.encode_queries(queries)  # after the timing: for the agreement columns
+    npz = out.with_suffix(".npz")
+    save_rows([(vectors.indices[a:b], vectors.data[a:b])
+               for a, b in itertools.pairwise(vectors.indptr)],
+              vectors.shape[1], npz)
+    out.write_text(json.dumps({"impl": f"spladekit {mode}", "times_ms": times,
+                               "vectors": str(npz)}), encoding="utf-8")
 
 
 def run(command: list[str], out: Path) -> dict[str, Any] | None:
@@ -81,6 +90,11 @@ def main() -> None:
         help=f"comma-separated: {', '.join(MODES)}, {FREE_MODE}",
     )
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--peers", default="st,fastembed",
+        help="peers timed beside the reference, each in a fresh process (issue 15): "
+        f"comma-separated {', '.join(PEERS)}, or '' for none",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--queries", type=Path, help=argparse.SUPPRESS)
@@ -129,6 +143,17 @@ def main() -> None:
             if ours is not None:
                 ours["mode"] = mode
                 results.append(ours)
+        peers = [p for p in args.peers.split(",") if p]
+        for peer in peers:
+            print(f"peer {peer} ...", flush=True)
+            try:
+                found = run_peer(peer, "latency", Path(args.model), queries_file, work)
+            except RuntimeError as exc:
+                print(f"  not run: {exc}", flush=True)
+                continue
+            found["peer"] = peer
+            results.append(found)
+        _add_agreement(results)
     reference = results[0] if results and "mode" not in results[0] else None
     columns = ("p50 ms", "p99 ms", "mean ms", "p50/ref", "p99/ref")
     print("\n" + f"{'impl':<26}" + "".join(f" {c:>8}" for c in columns))
@@ -162,10 +187,58 @@ def main() -> None:
         print(f"target {FREE_MODE} p50 <= {FREE_TARGET_MS} ms (BERT vocabulary {BERT_VOCAB}): "
               f"{'met' if free['p50'] <= FREE_TARGET_MS else 'MISSED'} ({free['p50']:.4f} ms, "
               f"p99 {free['p99']:.4f} ms{note})")
+    _print_issue15(results, reference)
     if args.json:
         for r in results:
             r.pop("times_ms", None)
         args.json.write_text(json.dumps({"cpu": cpu_summary(), "results": results}, indent=2))
+
+
+def _add_agreement(results: list[dict[str, Any]]) -> None:
+    """Each side's vectors against spladekit's default (torch fp32): the agreement columns."""
+    from bench_encode import load_vectors
+
+    base = next((r for r in results if r.get("mode") == DEFAULT_MODE and "vectors" in r), None)
+    if base is None:
+        return
+    ours = load_vectors(base["vectors"])
+    for r in results:
+        if r is not base and "vectors" in r and r.get("mode") != FREE_MODE:
+            theirs = load_vectors(r["vectors"])
+            if theirs.shape == ours.shape:
+                r["agreement"] = agreement(ours, theirs)
+
+
+def _print_issue15(results: list[dict[str, Any]], reference: dict[str, Any] | None) -> None:
+    """Agreement with spladekit's default, and issue 15's latency targets (same run)."""
+    print(f"\nagreement with spladekit {DEFAULT_MODE}, per query:")
+    for r in results:
+        a = r.get("agreement")
+        if a is not None:
+            print(f"  {r['impl']:<28} cosine mean {a['cosine_mean']:.6f} min "
+                  f"{a['cosine_min']:.6f}, same non-zero set {a['same_nonzero_set']:.1%}")
+    by_mode = {r["mode"]: r for r in results if "mode" in r}
+    by_peer = {r["peer"]: r for r in results if "peer" in r}
+    default, full = by_mode.get(DEFAULT_MODE), by_mode.get(ISSUE15_FAST_MODE)
+    if reference is not None and default is not None:
+        p50, p99 = default["p50"] / reference["p50"], default["p99"] / reference["p99"]
+        print(f"issue 15 target default p50 <= 0.5x ref: {'met' if p50 <= 0.5 else 'MISSED'} "
+              f"({p50:.2f}x); p99 <= 0.7x ref: {'met' if p99 <= 0.7 else 'MISSED'} ({p99:.2f}x)")
+    if reference is not None and full is not None:
+        p50 = full["p50"] / reference["p50"]
+        print(f"issue 15 target {ISSUE15_FAST_MODE} p50 <= 0.25x ref: "
+              f"{'met' if p50 <= 0.25 else 'MISSED'} ({p50:.2f}x)")
+    for peer, r in by_peer.items():
+        if default is not None:
+            lead = r["p50"] / default["p50"]
+            print(f"  default vs {r['impl']}: peer p50 / default p50 = {lead:.2f}x "
+                  f"({'leads' if lead > 1 else 'does NOT lead'})")
+        fast = [m for m in ("onnx-fp32", "onnx-int8", ISSUE15_FAST_MODE) if m in by_mode]
+        if peer == "fastembed":
+            for mode in fast:
+                lead = r["p50"] / by_mode[mode]["p50"]
+                print(f"  {mode} vs {r['impl']}: peer p50 / {mode} p50 = {lead:.2f}x "
+                      f"({'leads' if lead > 1 else 'does NOT lead'})")
 
 
 def _vocab_size(model: Path) -> int | None:
