@@ -345,6 +345,64 @@ def print_report(
             )
 
 
+def _run_extra_peers(
+    names: str,
+    reference_peer: str,
+    model: Path,
+    texts_file: Path,
+    work: Path,
+    results: list[dict[str, Any]],
+    reference: dict[str, Any] | None,
+) -> None:
+    """Issue 15's peer rows (sentence-transformers, fastembed) after spladekit's modes."""
+    from _peers import agreement, run_peer
+
+    base = next((r for r in results if r.get("impl") == "spladekit torch-fp32"), None)
+    for name in [p for p in names.split(",") if p]:
+        if name == "st" and reference_peer == "st" and reference is not None:
+            continue  # already the reference row
+        print(f"peer {name} on {len(json.loads(texts_file.read_text()))} docs ...", flush=True)
+        try:
+            found = run_peer(name, "encode", model, texts_file, work)
+        except RuntimeError as exc:
+            print(f"  not run: {exc}", flush=True)
+            continue
+        found.setdefault("threads", os.cpu_count())
+        if reference is not None:
+            found["parity"] = compare(reference, found)
+        results.append(found)
+    if base is not None:
+        ours = load_vectors(base["vectors"])
+        for r in results:
+            if r is not base and "vectors" in r:
+                theirs = load_vectors(r["vectors"])
+                if theirs.shape == ours.shape:
+                    r["agreement"] = agreement(ours, theirs)
+
+
+def _print_agreement(results: list[dict[str, Any]]) -> None:
+    rows = [r for r in results if "agreement" in r]
+    if not rows:
+        return
+    print("agreement with spladekit torch-fp32, per document:")
+    for r in rows:
+        a = r["agreement"]
+        print(f"  {r['impl']:<28} cosine mean {a['cosine_mean']:.6f} min {a['cosine_min']:.6f}, "
+              f"same non-zero set {a['same_nonzero_set']:.1%}")
+    base = next((r for r in results if r.get("impl") == "spladekit torch-fp32"), None)
+    fast = [r for r in results if r.get("impl", "").startswith("spladekit onnx")]
+    for peer in (r for r in results if not r.get("impl", "").startswith("spladekit")):
+        if base is not None and peer is not base:
+            ratio = base["docs_per_s"] / peer["docs_per_s"]
+            print(f"  spladekit torch-fp32 / {peer['impl']} docs/s: {ratio:.2f}x "
+                  f"({'leads' if ratio > 1 else 'does NOT lead'})")
+        if peer.get("impl", "").startswith("fastembed"):
+            for r in fast:
+                ratio = r["docs_per_s"] / peer["docs_per_s"]
+                print(f"  {r['impl']} / {peer['impl']} docs/s: {ratio:.2f}x "
+                      f"({'leads' if ratio > 1 else 'does NOT lead'})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -364,6 +422,12 @@ def main() -> None:
         "--peer", choices=("pymilvus", "st"),
         help="the side the ratios compare with: pymilvus-model 0.3.4 or sentence-transformers "
         "(default: pymilvus for tiny and bert-base, st for roberta-base and modernbert-base)",
+    )
+    parser.add_argument(
+        "--peers", default="st,fastembed",
+        help="peers measured beside the reference, each in a fresh process, with their "
+        "agreement with spladekit's torch-fp32 vectors (issue 15): comma-separated st, "
+        "fastembed, or '' for none",
     )
     # Internal: how the parent runs spladekit's side in a fresh process.
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -419,9 +483,11 @@ def main() -> None:
             if reference is not None:
                 ours["parity"] = compare(reference, ours)
             results.append(ours)
+        _run_extra_peers(args.peers, peer, spec.folder, texts_file, work, results, reference)
         if peer != spec.peer:  # the model's target is set against its usual peer
             spec = ModelSpec(spec.folder, spec.default_n, None, spec.how_to_get, peer)
         print_report(args.model, spec, n, results, reference)
+        _print_agreement(results)
 
     if args.json:
         for r in results:
