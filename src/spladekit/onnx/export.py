@@ -1,11 +1,12 @@
 """Export a SPLADE masked-LM to ONNX with the pooling inside the graph (optional int8 head).
 
 The exported graph maps ``input_ids`` and ``attention_mask`` (int64, dynamic batch and length)
-to ``splade``: finished (batch, vocab) float32 weights ``max_t log1p(relu(logits[t]))`` over real
-tokens, so ONNX users never see (batch, length, vocab) logits. The pooling is
-:mod:`spladekit.pooling`'s (the same model split, padding rule and activation as the torch
-backend). The output folder (see :mod:`spladekit.onnx.layout`) loads without the Hub:
-``SpladeEncoder(folder)``.
+to ``splade``: finished (batch, vocab) float32 weights ``max_t f(logits[t])`` over real tokens,
+with ``f`` the model's activation (``log1p(relu(x))``, or one more log1p for ``log1p_relu``), so
+ONNX users never see (batch, length, vocab) logits. Sum pooling is refused (use the torch
+backend). The pooling is :mod:`spladekit.pooling`'s (the same model split, padding rule and
+activation as the torch backend). The output folder (see :mod:`spladekit.onnx.layout`) loads
+without the Hub: ``SpladeEncoder(folder)``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ from .quantize import (
 if TYPE_CHECKING:
     import torch
 
+    from ..layout import PoolingSpec
+    from ..options import Activation
+
 QUANTIZATIONS = ("int8",)
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18 or newer; ONNX Runtime 1.18 (our floor) runs up to 21.
@@ -60,7 +64,8 @@ OPSETS = range(18, 22)
 # The head is split into vocabulary slices of this many rows: each slice's (batch, slice, length)
 # logits are reduced before the next slice is computed, so ONNX Runtime's peak memory is an
 # eighth of whole-vocabulary logits (measured: 1.3 GB -> 0.5 GB at 16 x 512 tokens), at no cost
-# in speed.
+# in speed. A slice's buffer is (tokens in the batch) x VOCAB_SLICE elements whatever the
+# vocabulary: a 250k vocabulary makes more slices, not larger ones.
 VOCAB_SLICE = 4096
 # Tolerance of the post-export check of the fp32 graph against torch.
 FP32_TOLERANCE = 1e-4
@@ -80,9 +85,15 @@ def export_onnx(
     quantize: str | None = None,
     opset: int = DEFAULT_OPSET,
     calibration_texts: Sequence[str] | None = None,
+    pooling: PoolingSpec | None = None,
     **load_kwargs: Any,
 ) -> Path:
-    """Export a BERT/DistilBERT SPLADE checkpoint to ``out_dir``; returns the folder.
+    """Export a SPLADE masked-LM checkpoint to ``out_dir``; returns the folder.
+
+    BERT, DistilBERT, RoBERTa, XLM-RoBERTa and CamemBERT export; a backbone the exporter cannot
+    trace faithfully is refused by name. ``pooling`` is the model's :class:`PoolingSpec`
+    (default: max pooling of ``log1p(relu(x))``); its activation goes into the graph and the
+    metadata, and sum pooling is refused (the torch backend runs it).
 
     ``quantize="int8"`` also writes ``model_int8.onnx``, whose MLM head runs in int8 (the part
     that dominates small models); ``calibration_texts`` add to the built-in texts that set the
@@ -99,6 +110,7 @@ def export_onnx(
             f"opset must be an integer from {OPSETS.start} to {OPSETS.stop - 1}; got {opset!r}"
         )
     texts = [] if calibration_texts is None else text_list(calibration_texts, "calibration_texts")
+    pooling = _check_pooling(pooling)
     onnx, ort = _import_onnx_tools()
     hub_kwargs, model_kwargs = split_load_kwargs(load_kwargs)
     model_dir = resolve_model_dir(model_name_or_path, **hub_kwargs)
@@ -109,16 +121,21 @@ def export_onnx(
 
     tokenizer = load_tokenizer(model_dir)
     model = load_masked_lm(model_dir, **model_kwargs).float()
-    module = _pooling_module(model)
+    module = _pooling_module(model, pooling.activation)
     fp32_path = out / FP32_FILE
-    max_length = int(getattr(model.config, "max_position_embeddings", 512) or 512)
-    _torch_export(module, fp32_path, opset, max_length)
-    _check_against_torch(module, fp32_path, tokenize(tokenizer, _PROBE_TEXTS), ort)
+    probes = tokenize(tokenizer, _PROBE_TEXTS)
+    _torch_export(module, fp32_path, opset, _max_length(model.config), probes[0])
+    _check_against_torch(module, fp32_path, probes, ort)
     tokenizer.save_pretrained(str(out))
     model.config.save_pretrained(str(out))
 
     files = {"fp32": FP32_FILE}
-    details: dict[str, Any] = {"fingerprint": model_fingerprint(model_dir)}
+    details: dict[str, Any] = {
+        "fingerprint": model_fingerprint(model_dir),
+        "pooling": f"{pooling.describe()}; (batch, vocab) float32",
+        "pooling_strategy": pooling.strategy,
+        "activation": pooling.activation,
+    }
     int8_path = out / INT8_FILE
     if quantize == "int8":
         batches = tokenize(tokenizer, [*CALIBRATION_TEXTS, *texts])
@@ -167,7 +184,35 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
 # -- the pooled module -------------------------------------------------------------------------
 
 
-def _pooling_module(model: Any) -> torch.nn.Module:
+def _check_pooling(pooling: PoolingSpec | None) -> PoolingSpec:
+    from ..layout import DEFAULT_POOLING, PoolingSpec
+
+    if pooling is None:
+        return DEFAULT_POOLING
+    if not isinstance(pooling, PoolingSpec):
+        raise InvalidArgumentError(
+            f"pooling must be a spladekit.pooling.PoolingSpec or None, got "
+            f"{type(pooling).__name__}"
+        )
+    if pooling.strategy != "max":
+        raise UnsupportedModelError(
+            f"sum pooling is not supported by the ONNX export (the model pools with "
+            f"{pooling.describe()}): use backend='torch' for this model"
+        )
+    return pooling
+
+
+def _max_length(config: Any) -> int:
+    """The longest input the position table allows (RoBERTa's starts at padding_idx + 1)."""
+    from ..pooling import ROBERTA_FAMILY
+
+    positions = int(getattr(config, "max_position_embeddings", 512) or 512)
+    if config.model_type in ROBERTA_FAMILY:
+        positions -= int(config.pad_token_id) + 1
+    return positions
+
+
+def _pooling_module(model: Any, activation: Activation = "relu") -> torch.nn.Module:
     """Wrap a masked-LM as input_ids, attention_mask -> (batch, vocab) SPLADE weights."""
     import torch
 
@@ -201,12 +246,15 @@ def _pooling_module(model: Any) -> torch.nn.Module:
                 torch.matmul(self.get_buffer(f"{WEIGHT_PREFIX}{i}"), columns).amax(dim=2)
                 for i in range(self.slices)
             ]
-            return activate(torch.cat(maxima, dim=1), self.get_buffer("splade_head_bias"))
+            bias = self.get_buffer("splade_head_bias")
+            return activate(torch.cat(maxima, dim=1), bias, activation)
 
     return SpladePooling().eval()
 
 
-def _torch_export(module: torch.nn.Module, path: Path, opset: int, max_length: int) -> None:
+def _torch_export(
+    module: torch.nn.Module, path: Path, opset: int, max_length: int, example: Batch
+) -> None:
     import torch
 
     try:
@@ -215,25 +263,34 @@ def _torch_export(module: torch.nn.Module, path: Path, opset: int, max_length: i
         raise MissingDependencyError(
             'ONNX export needs onnxscript: pip install "spladekit[onnx]"'
         ) from exc
-    ids = torch.tensor([[101, 2054, 2003, 1037, 3231, 102], [101, 7592, 102, 0, 0, 0]])
-    mask = (ids != 0).long()
+    # A padded batch from the model's own tokenizer (ids within its vocabulary, its pad id).
+    ids, mask = (torch.from_numpy(a) for a in example)
     batch = torch.export.Dim("batch")
     length = torch.export.Dim("length", max=max_length)
     shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
     weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    with warnings.catch_warnings():
-        # The exporter warns about its own internals, nothing the caller can act on.
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            module,
-            (ids, mask),
-            dynamo=True,
-            dynamic_shapes=shapes,
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
-            opset_version=opset,
-            verbose=False,
-        )
+    model_type = getattr(getattr(module, "model", None), "config", None)
+    model_type = getattr(model_type, "model_type", "this")
+    try:
+        with warnings.catch_warnings():
+            # The exporter warns about its own internals, nothing the caller can act on.
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (ids, mask),
+                dynamo=True,
+                dynamic_shapes=shapes,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                opset_version=opset,
+                verbose=False,
+            )
+    except Exception as exc:  # the exporter raises many types; none is the caller's to handle
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+        raise UnsupportedModelError(
+            f"ONNX export cannot trace this {model_type} model ({type(exc).__name__}: "
+            f"{detail[:300]}); use backend='torch' for it"
+        ) from exc
     if program is None:  # only the legacy exporter returns None
         raise UnsupportedModelError("torch.onnx.export returned no program")
     # One self-contained file unless protobuf's 2 GB limit forces external weights.
@@ -286,7 +343,6 @@ def _write_metadata(
         "files": files,
         "inputs": list(INPUT_NAMES),
         "output": OUTPUT_NAME,
-        "pooling": "max over real tokens of log1p(relu(logits)); (batch, vocab) float32",
         "spladekit_version": __version__,
         **details,
     }
