@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError
+from ..layout import PoolingSpec, read_spec
 from ..models import (
     load_masked_lm,
     load_tokenizer,
@@ -40,6 +41,7 @@ from ..onnx_layout import (
     OUTPUT_NAME,
 )
 from ..validation import text_list
+from .families import export_family
 from .quantize import (
     CALIBRATION_TEXTS,
     INT8_SCHEME,
@@ -53,7 +55,6 @@ from .quantize import (
 if TYPE_CHECKING:
     import torch
 
-    from ..layout import PoolingSpec
     from ..options import Activation
 
 QUANTIZATIONS = ("int8",)
@@ -110,15 +111,57 @@ def export_onnx(
             f"opset must be an integer from {OPSETS.start} to {OPSETS.stop - 1}; got {opset!r}"
         )
     texts = [] if calibration_texts is None else text_list(calibration_texts, "calibration_texts")
-    pooling = _check_pooling(pooling)
     onnx, ort = _import_onnx_tools()
     hub_kwargs, model_kwargs = split_load_kwargs(load_kwargs)
     model_dir = resolve_model_dir(model_name_or_path, **hub_kwargs)
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise InvalidArgumentError(f"out_dir {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    spec = read_spec(model_dir)
+    if spec.layout != "huggingface":
+        # A sentence-transformers, Router or idf.json folder: its layout is kept and each
+        # masked-LM module is exported with its own route's pooling.
+        if pooling is not None:
+            raise InvalidArgumentError(
+                f"{str(model_dir)!r} says how each route pools ({spec.document}); pass pooling "
+                "only for a plain masked-LM folder"
+            )
+        if model_dir.resolve() in out.resolve().parents or out.resolve() == model_dir.resolve():
+            raise InvalidArgumentError(f"out_dir {str(out)!r} must lie outside the model folder")
+        out.mkdir(parents=True, exist_ok=True)
 
+        def one(folder: Path, target: Path, route_pooling: PoolingSpec) -> None:
+            _export_masked_lm(
+                folder, target, folder, quantize, opset, texts, _check_pooling(route_pooling),
+                model_kwargs, onnx, ort,
+            )
+
+        export_family(spec, out, one)
+        if not (out / METADATA_FILE).is_file():
+            _write_family_marker(out, model_name_or_path, spec.layout)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    _export_masked_lm(
+        model_dir, out, model_name_or_path, quantize, opset, texts,
+        _check_pooling(pooling or getattr(spec.document, "pooling", None)), model_kwargs, onnx,
+        ort,
+    )
+    return out
+
+
+def _export_masked_lm(
+    model_dir: Path,
+    out: Path,
+    model_name_or_path: str | os.PathLike[str],
+    quantize: str | None,
+    opset: int,
+    texts: list[str],
+    pooling: PoolingSpec,
+    model_kwargs: dict[str, Any],
+    onnx: Any,
+    ort: Any,
+) -> None:
+    """One masked-LM folder -> ``out``: the graph, its check against torch, config, tokenizer."""
     tokenizer = load_tokenizer(model_dir)
     model = load_masked_lm(model_dir, **model_kwargs).float()
     module = _pooling_module(model, pooling.activation)
@@ -150,7 +193,6 @@ def export_onnx(
     elif int8_path.exists():
         int8_path.unlink()  # a stale int8 graph from an earlier export would not match
     _write_metadata(out, model_name_or_path, model, opset, files, details)
-    return out
 
 
 def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any) -> Path:
@@ -349,6 +391,21 @@ def _write_metadata(
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
+def _write_family_marker(out: Path, source: str | os.PathLike[str], layout: str) -> None:
+    """Mark a Router export's root (its graphs live in the route folders) as a finished export."""
+    from .._version import __version__
+
+    meta = {
+        "format": "spladekit-onnx",
+        "format_version": FORMAT_VERSION,
+        "source_model": os.fspath(source),
+        "layout": layout,
+        "graphs": sorted(str(p.parent.relative_to(out)) for p in out.rglob(FP32_FILE)),
+        "spladekit_version": __version__,
+    }
+    (out / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
 def _cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "spladekit" / "onnx"
@@ -359,10 +416,10 @@ def _cache_key(model_dir: Path) -> str:
 
     folder = model_dir.resolve()
     parts = [str(folder), __version__, str(FORMAT_VERSION), str(DEFAULT_OPSET)]
-    for path in sorted(folder.iterdir()):
+    for path in sorted(folder.rglob("*")):  # route subfolders of a Router model too
         if path.is_file():
             stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+            parts.append(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     return f"{folder.name}-{digest}"
 
