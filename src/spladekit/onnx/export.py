@@ -91,10 +91,11 @@ def export_onnx(
 ) -> Path:
     """Export a SPLADE masked-LM checkpoint to ``out_dir``; returns the folder.
 
-    BERT, DistilBERT, RoBERTa, XLM-RoBERTa and CamemBERT export; a backbone the exporter cannot
-    trace faithfully is refused by name. ``pooling`` is the model's :class:`PoolingSpec`
-    (default: max pooling of ``log1p(relu(x))``); its activation goes into the graph and the
-    metadata, and sum pooling is refused (the torch backend runs it).
+    Every supported backbone exports (BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT,
+    ModernBERT); a model the exporter cannot trace is refused naming its type, and a graph that
+    does not reproduce torch's vectors is refused too. ``pooling`` is the model's
+    :class:`PoolingSpec` (default: max pooling of ``log1p(relu(x))``); its activation goes into
+    the graph and the metadata, and sum pooling is refused (the torch backend runs it).
 
     ``quantize="int8"`` also writes ``model_int8.onnx``, whose MLM head runs in int8 (the part
     that dominates small models); ``calibration_texts`` add to the built-in texts that set the
@@ -167,7 +168,8 @@ def _export_masked_lm(
     module = _pooling_module(model, pooling.activation)
     fp32_path = out / FP32_FILE
     probes = tokenize(tokenizer, _PROBE_TEXTS)
-    _torch_export(module, fp32_path, opset, _max_length(model.config), probes[0])
+    _torch_export(module, fp32_path, opset, _max_length(model.config), probes[0],
+                  model.config.model_type)
     _check_against_torch(module, fp32_path, probes, ort)
     tokenizer.save_pretrained(str(out))
     model.config.save_pretrained(str(out))
@@ -295,7 +297,12 @@ def _pooling_module(model: Any, activation: Activation = "relu") -> torch.nn.Mod
 
 
 def _torch_export(
-    module: torch.nn.Module, path: Path, opset: int, max_length: int, example: Batch
+    module: torch.nn.Module,
+    path: Path,
+    opset: int,
+    max_length: int,
+    example: Batch,
+    model_type: str,
 ) -> None:
     import torch
 
@@ -311,8 +318,6 @@ def _torch_export(
     length = torch.export.Dim("length", max=max_length)
     shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
     weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    model_type = getattr(getattr(module, "model", None), "config", None)
-    model_type = getattr(model_type, "model_type", "this")
     try:
         with warnings.catch_warnings():
             # The exporter warns about its own internals, nothing the caller can act on.
