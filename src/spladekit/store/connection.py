@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
@@ -141,10 +142,17 @@ class MilvusConnection:
             raise
 
     def write_call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        """A call that writes: on Milvus Lite, one at a time per file in this process, and
-        refused after an I/O error (see :mod:`spladekit.store.lite`)."""
+        """A call that writes, one at a time per engine in this process; on Milvus Lite also
+        refused after an I/O error (see :mod:`spladekit.store.lite`).
+
+        On a server, too, writes from one process run one at a time: a Milvus 2.5 server's
+        upsert is a delete and an insert, and two upserts of one id racing each other were
+        seen to leave two rows under it. Writers in several processes keep one writer per id
+        (the Ray sink's tasks write disjoint ids).
+        """
         if not self.is_lite or self._lite_path is None:
-            return self.call(operation, method, *args, **kwargs)
+            with _server_write_lock(self.uri):
+                return self.call(operation, method, *args, **kwargs)
         path = self._lite_path
         with lite.write_lock(path):
             failed = lite.failure(path)
@@ -165,6 +173,15 @@ class MilvusConnection:
                         "disk), then close it and open the file again"
                     ) from exc
                 raise
+
+
+_SERVER_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_SERVER_LOCKS_GUARD = threading.Lock()
+
+
+def _server_write_lock(uri: str) -> threading.Lock:
+    with _SERVER_LOCKS_GUARD:
+        return _SERVER_WRITE_LOCKS.setdefault(uri, threading.Lock())
 
 
 __all__ = ["DEFAULT_URI", "SERVER_SCHEMES", "MilvusConnection", "check_uri", "pymilvus_module"]
