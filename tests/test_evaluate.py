@@ -96,3 +96,42 @@ def test_bm25_ranks_the_matching_document_first(tmp_path: Path) -> None:
 def test_bm25_with_an_empty_corpus() -> None:
     assert bm25_rank([], {"q": "anything"}) == {"q": []}
     assert bm25_rank([Record("d", "words here")], {"q": "the"}, k=5) == {"q": []}
+
+
+def test_a_query_is_never_its_own_hit() -> None:
+    # BEIR's rule (ArguAna, Quora: queries are documents too): the query's own id is left out
+    # before scoring, so the relevant document behind it moves up to rank 1.
+    qrels = {"q1": {"d2": 1}}
+    metrics = ranking_metrics({"q1": ["q1", "d2"]}, qrels)
+    assert metrics["MRR@10"] == 1.0 and metrics["nDCG@10"] == pytest.approx(1.0)
+    # Eleven hits: with the query's own id first, the relevant one is still in the top 10.
+    ranking = {"q1": ["q1"] + [f"x{i}" for i in range(9)] + ["d2"]}
+    assert ranking_metrics(ranking, qrels)["MRR@10"] == pytest.approx(1 / 10)
+
+
+def test_bm25_leaves_the_querys_own_id_out_and_still_gives_k() -> None:
+    corpus = [
+        Record("q1", "volcanoes erupt lava"),
+        Record("d1", "volcanoes erupt molten lava"),
+        Record("d2", "lava flows from volcanoes"),
+    ]
+    ranking = bm25_rank(corpus, {"q1": "volcanoes erupt lava"}, k=2)
+    assert ranking == {"q1": ["d1", "d2"]}
+
+
+def test_a_retrievers_ranking_leaves_the_querys_own_id_out(tiny_encoder: object) -> None:
+    from spladekit import MemoryStore, Retriever
+    from spladekit.evaluate import BeirDataset, run_queries
+    from spladekit.store import SearchOptions
+
+    corpus = [
+        Record("q1", "volcanoes erupt lava"),
+        Record("d1", "volcanoes erupt molten lava"),
+        Record("d2", "lava flows from volcanoes"),
+    ]
+    retriever = Retriever(tiny_encoder, MemoryStore())  # type: ignore[arg-type]
+    retriever.index(corpus)
+    dataset = BeirDataset("own", corpus, {"q1": "volcanoes erupt lava"}, {"q1": {"d1": 1}})
+    ranking, _ = run_queries(retriever, dataset, 2, SearchOptions())
+    assert ranking["q1"] and "q1" not in ranking["q1"] and len(ranking["q1"]) == 2
+    assert retriever.search("volcanoes erupt lava", k=1)[0].id == "q1"  # it is its best match

@@ -110,10 +110,43 @@ def test_a_filter_applies_to_both_legs(store: MilvusStore, tiny_encoder: SpladeE
     query, expr = QUERIES[0], 'metadata["year"] >= 2012'
     splade, bm25 = legs(store, tiny_encoder, query, depth=100, filter=expr)
     allowed = {doc_id for doc_id, _, meta in DOCS if meta["year"] >= 2012}
+    assert splade and bm25  # a subset check of empty legs would pass whatever the filter did
     assert {h.id for h in splade} <= allowed and {h.id for h in bm25} <= allowed
+    unfiltered = legs(store, tiny_encoder, query, depth=100)
+    assert any(h.id not in allowed for leg in unfiltered for h in leg)  # the filter did work
     hits = Retriever(tiny_encoder, store).search(query, k=5, mode="hybrid", filter=expr)
-    assert {h.id for h in hits} <= allowed
+    assert hits and {h.id for h in hits} <= allowed
     assert_same_ranking(hits, rrf_by_hand(splade, bm25, 5))
+
+
+@pytest.mark.parametrize("fusion", ["rrf", "weighted"])
+def test_placeholder_documents_never_count_in_the_splade_leg(
+    milvus_uri: str, collection_name: str, fusion: str
+) -> None:
+    # "empty" has no SPLADE weight (stored under the placeholder, which a query weighing
+    # dimension 0 would match) but its words match; "blank" matches nothing at all.
+    with MilvusStore(milvus_uri, collection=collection_name, bm25=True) as store:
+        store.upsert(
+            ["full", "empty", "blank"], [{5: 1.0}, {}, {}],
+            ["zebra crossing", "zebra stripes", "nothing here"],
+        )
+        query, words = {0: 1.0, 5: 1.0}, ["zebra"]
+        [splade] = store.search(query, 10, mode="splade")
+        [bm25] = store.search(None, 10, texts=words, mode="bm25")
+        assert [h.id for h in splade] == ["full"]
+        assert {h.id for h in bm25} == {"full", "empty"}
+        options: dict[str, Any] = {"mode": "hybrid", "fusion": fusion}
+        if fusion == "weighted":
+            options["weights"] = (0.5, 0.5)
+        [hits] = store.search(query, 10, texts=words, **options)
+        assert {h.id for h in hits} == {"full", "empty"}  # "blank" is no hit
+        expected = (
+            rrf_by_hand(splade, bm25, 10)
+            if fusion == "rrf"
+            else weighted_by_hand(splade, bm25, (0.5, 0.5), 10)
+        )
+        assert_same_ranking(hits, expected)
+        store.drop()
 
 
 def test_bm25_scores_are_positive_and_rank_exact_word_matches(

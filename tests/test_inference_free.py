@@ -141,3 +141,24 @@ def test_eval_runs_inference_free_queries_against_model_documents(
     query = "Vitamin D and fractures"
     own = set(encoder.tokenizer(query, add_special_tokens=False)["input_ids"])
     assert set(encoder.encode_queries([query]).indices.tolist()) <= own
+
+
+def test_onnx_export_keeps_the_router_and_runs_documents_on_onnx(
+    built: Path, tmp_path: Path
+) -> None:
+    from spladekit import export_onnx
+
+    out = export_onnx(built, tmp_path / "onnx", quantize="int8")
+    assert not list(out.rglob("*.safetensors"))[1:]  # only the query weights stay as tensors
+    exported = SpladeEncoder(out)
+    backends = {r.side: r.backend for r in exported.description.routes}
+    assert backends == {"query": "lookup", "document": "onnx"}
+    torch_side = SpladeEncoder(built)
+    a = exported.encode_documents(CORPUS).toarray()
+    assert np.abs(a - torch_side.encode_documents(CORPUS).toarray()).max() <= 1e-4
+    assert (exported.encode_queries(QUERIES) != torch_side.encode_queries(QUERIES)).nnz == 0
+    assert exported.model_identity.fingerprint == torch_side.model_identity.fingerprint
+    int8 = SpladeEncoder(out, precision="int8")
+    assert int8.encode_documents(CORPUS).shape == (len(CORPUS), 30522)
+    with pytest.raises(InvalidArgumentError, match="outside the model folder"):
+        export_onnx(built, built / "onnx")

@@ -27,6 +27,37 @@ def test_it_is_a_store_and_scores_are_exact_dot_products() -> None:
         assert all(h.text == f"text {h.id[1:]}" for h in hits)
 
 
+def test_queries_scored_chunk_by_chunk_give_the_exact_top_k(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import spladekit.store.memory as memory
+
+    store = MemoryStore()
+    rng = np.random.default_rng(1)
+    docs = csr_array(rng.random((40, 60)) * (rng.random((40, 60)) < 0.2))
+    queries = csr_array(rng.random((25, 60)) * (rng.random((25, 60)) < 0.3))
+    store.upsert([f"d{i}" for i in range(40)], docs)
+    whole = store.search(queries, k=7)
+    monkeypatch.setattr(memory, "SCORE_CHUNK_CELLS", 3 * 40)  # three queries per chunk
+    assert store.search(queries, k=7) == whole
+    exact = (queries @ docs.T).toarray()
+    for q, hits in enumerate(whole):
+        order = [i for i in np.argsort(-exact[q], kind="stable")[:7] if exact[q, i] > 0]
+        assert [h.id for h in hits] == [f"d{i}" for i in order]
+
+
+def test_ties_keep_insertion_order_and_a_replaced_document_moves_last() -> None:
+    store = MemoryStore()
+    store.upsert(["a", "b", "c", "d"], [{1: 1.0}] * 4)
+    assert [h.id for h in store.search({1: 2.0}, k=3)[0]] == ["a", "b", "c"]
+    store.upsert(["a"], [{1: 1.0}])
+    assert [h.id for h in store.search({1: 2.0}, k=4)[0]] == ["b", "c", "d", "a"]
+    assert [h.score for h in store.search({1: 2.0}, k=4)[0]] == [2.0] * 4
+    # A query over dimensions no document has scores nothing, and is no error.
+    far = store.search([{500: 1.0}, {1: 1.0, 900: 3.0}], k=2)
+    assert far[0] == [] and [h.id for h in far[1]] == ["b", "c"]
+
+
 def test_upserts_replace_and_empty_documents_are_kept_but_never_found() -> None:
     store = MemoryStore()
     result = store.upsert(["a", "b", "c"], [{1: 1.0}, {}, {2: 1.0}], ["one", "", "three"])
@@ -56,6 +87,16 @@ def test_it_records_its_model_and_refuses_another() -> None:
     with pytest.raises(ModelMismatchError, match=r"'a' .*111.*'b' .*222"):
         store.check_model(ModelIdentity("b", "222"))
     store.check_model(ModelIdentity("b", "222"), allow_other=True)
+
+
+def test_checking_a_model_records_nothing_recording_does() -> None:
+    store = MemoryStore()
+    store.check_model(ModelIdentity("a", "111"))
+    store.check_model(ModelIdentity("b", "222"))  # nothing recorded yet: both pass
+    store.record_model(ModelIdentity("a", "111"))
+    store.record_model(ModelIdentity("b", "222"))  # a record stays
+    with pytest.raises(ModelMismatchError):
+        store.check_model(ModelIdentity("b", "222"))
 
 
 def test_concurrent_writers_and_readers_lose_nothing() -> None:

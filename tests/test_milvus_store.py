@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -174,6 +175,26 @@ def test_metadata_round_trip_and_filter(store: MilvusStore) -> None:
     assert (hit.id, hit.metadata, hit.text) == ("old", {"year": 2001}, "o")
     [hits] = store.search({1: 1.0}, k=5, with_text=False, with_metadata=False)
     assert [(h.id, h.text, h.metadata) for h in hits] == [("new", "", {}), ("old", "", {})]
+
+
+def test_searches_are_bounded_and_reads_of_what_was_written_are_strong(
+    store: MilvusStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.upsert(["a"], [{1: 1.0}], ["x"])
+    levels: list[tuple[str, object]] = []
+    for name in ("search", "query"):
+        real = getattr(store.client, name)
+
+        def spy(*args: object, _real: Any = real, _name: str = name, **kwargs: object) -> Any:
+            levels.append((_name, kwargs.get("consistency_level")))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(store.client, name, spy)
+    assert [h.id for h in store.search({1: 1.0})[0]] == ["a"]
+    assert [h.id for h in store.search({1: 1.0}, consistency="Strong")[0]] == ["a"]
+    assert store.count() == 1 and store.existing_ids(["a", "b"]) == {"a"}
+    assert store.get(["a"])[0].text == "x" and store.get_vectors(["a"]) == {"a": {1: 1.0}}
+    assert levels == [("search", "Bounded"), ("search", "Strong")] + [("query", "Strong")] * 4
 
 
 def test_server_only_features_fail_clearly_on_lite(milvus_uri: str, collection_name: str) -> None:

@@ -270,3 +270,118 @@ def test_cli_export_onnx_calls_the_exporter_and_lists_the_files(
     assert result.exit_code == 0, result.output
     assert calls == [("some/model", str(out), "int8", 18)]
     assert '"files": ["model.onnx"]' in result.stdout
+
+
+# -- the other backbones and the activation ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def backbone_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """(checkpoint, fp32 + int8 export) of each tiny backbone of tests/backbone_models.py.
+
+    ModernBERT's local window (64 tokens) is longer than the exporter's example batch and
+    shorter than the longest test text, so a graph specialised to short inputs would show.
+    """
+    from backbone_models import BACKBONES, make_backbone, make_modernbert
+
+    root = tmp_path_factory.mktemp("backbone-onnx")
+    found = {}
+    for name in BACKBONES:
+        if name == "modernbert":
+            folder = make_modernbert(root / name, local_attention=64)
+        else:
+            folder = make_backbone(root / name, name)
+        exported = onnx_export.export_onnx(folder, root / f"{name}-onnx", quantize="int8")
+        found[name] = (folder, exported)
+    return found
+
+
+def backbone_texts() -> list[str]:
+    from backbone_models import SENTENCES
+
+    return [*SENTENCES, "x", "", " ".join(SENTENCES)]  # the last is over 100 tokens
+
+
+@pytest.mark.parametrize("backbone", ["roberta", "xlm-roberta", "camembert", "modernbert"])
+def test_each_backbone_exports_and_gives_the_torch_vectors(
+    backbone: str, backbone_exports: dict[str, tuple[Path, Path]]
+) -> None:
+    folder, exported = backbone_exports[backbone]
+    texts = backbone_texts()
+    want = SpladeEncoder(folder, batch_size=4).encode(texts)
+    fp32 = SpladeEncoder(exported, batch_size=4)
+    assert fp32.backend_name == "onnx"
+    meta = json.loads((exported / "spladekit_onnx.json").read_text())
+    assert meta["model_type"] == json.loads((folder / "config.json").read_text())["model_type"]
+    got = fp32.encode(texts)
+    assert_rows_match(got, want, tol=1e-4)
+    int8 = SpladeEncoder(exported, precision="int8", batch_size=4)
+    approx = int8.encode(texts).toarray()
+    exact = want.toarray()
+    norms = np.linalg.norm(exact, axis=1) * np.linalg.norm(approx, axis=1)
+    assert ((exact * approx).sum(1) / np.maximum(norms, 1e-12)).min() > 0.99
+    for i, text in enumerate(texts):  # batch composition changes no vector, in either graph
+        assert_rows_match(got[[i]], fp32.encode([text]), tol=1e-5)
+        np.testing.assert_allclose(int8.encode([text]).toarray()[0], approx[i], atol=1e-5)
+
+
+def test_the_export_records_its_pooling(onnx_dir: Path) -> None:
+    meta = json.loads((onnx_dir / "spladekit_onnx.json").read_text())
+    assert meta["activation"] == "relu" and meta["pooling_strategy"] == "max"
+    assert "log1p(relu(x))" in meta["pooling"]
+
+
+def test_a_log1p_relu_export_applies_one_more_log1p(
+    backbone_exports: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
+    from spladekit.backends.torch_backend import TorchBackend
+    from spladekit.layout import PoolingSpec
+    from spladekit.models import load_masked_lm, load_tokenizer
+    from spladekit.onnx.quantize import tokenize
+
+    folder, _ = backbone_exports["xlm-roberta"]
+    spec = PoolingSpec("max", "log1p_relu")
+    out = onnx_export.export_onnx(folder, tmp_path / "v3", quantize="int8", pooling=spec)
+    meta = json.loads((out / "spladekit_onnx.json").read_text())
+    assert meta["activation"] == "log1p_relu" and meta["pooling_strategy"] == "max"
+    torch_backend = TorchBackend(load_masked_lm(folder), pooling=spec)
+    plain = TorchBackend(load_masked_lm(folder))
+    (ids, mask), *_ = tokenize(load_tokenizer(folder), backbone_texts())
+    want = torch_backend.pool(ids, mask)
+    assert not np.allclose(want, plain.pool(ids, mask), atol=1e-3)  # the activations differ
+    fp32 = OnnxBackend(out, pooling=spec).pool(ids, mask)
+    np.testing.assert_allclose(fp32, want, atol=1e-4, rtol=0)
+    int8 = OnnxBackend(out, precision="int8", pooling=spec).pool(ids, mask)
+    np.testing.assert_allclose(int8, want, atol=0.05, rtol=0)
+    # A model whose folder asks for the default activation cannot run this graph.
+    with pytest.raises(ModelNotAvailableError, match="computes activation 'log1p_relu'"):
+        OnnxBackend(out)
+
+
+def test_sum_pooling_is_refused_at_export(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from spladekit.errors import UnsupportedModelError
+    from spladekit.layout import PoolingSpec
+
+    with pytest.raises(UnsupportedModelError) as info:
+        onnx_export.export_onnx(tiny_model_dir, tmp_path, pooling=PoolingSpec("sum"))
+    message = str(info.value)
+    assert "sum pooling is not supported by the ONNX export" in message
+    assert "backend='torch'" in message
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_an_exporter_failure_is_refused_naming_the_backbone(
+    backbone_exports: dict[str, tuple[Path, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from spladekit.errors import UnsupportedModelError
+
+    def failing_export(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Could not guard on data-dependent expression u0 < 8")
+
+    monkeypatch.setattr(torch.onnx, "export", failing_export)
+    folder, _ = backbone_exports["modernbert"]
+    with pytest.raises(UnsupportedModelError, match="cannot trace this modernbert model") as info:
+        onnx_export.export_onnx(folder, tmp_path / "out")
+    assert "data-dependent" in str(info.value) and "backend='torch'" in str(info.value)

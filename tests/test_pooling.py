@@ -1,8 +1,9 @@
 """The fast paths equal the SPLADE formula written plainly (pooling.splade_pool).
 
-The torch backend (lean forward, blocked head, sparse activation) and the lean BERT and
-DistilBERT forwards are checked against transformers' own modules and whole-logits pooling, on
-padded batches, for both architectures.
+The torch backend (lean forward, blocked head, sparse activation) and the lean BERT, DistilBERT
+and RoBERTa-family forwards are checked against transformers' own modules and whole-logits
+pooling, on padded batches (tests/test_backbones.py does the same for every backbone's
+checkpoint with its tokenizer).
 """
 
 from __future__ import annotations
@@ -102,3 +103,60 @@ def test_models_the_lean_forward_does_not_cover_keep_transformers() -> None:
         intermediate_size=64, is_decoder=True,
     )
     assert lean_parts(BertForMaskedLM(config)) is None
+
+
+def small_roberta(kind: str) -> torch.nn.Module:
+    from transformers import (
+        CamembertConfig,
+        CamembertForMaskedLM,
+        RobertaConfig,
+        RobertaForMaskedLM,
+        XLMRobertaConfig,
+        XLMRobertaForMaskedLM,
+    )
+
+    classes = {
+        "roberta": (RobertaConfig, RobertaForMaskedLM),
+        "xlm-roberta": (XLMRobertaConfig, XLMRobertaForMaskedLM),
+        "camembert": (CamembertConfig, CamembertForMaskedLM),
+    }
+    config_class, model_class = classes[kind]
+    torch.manual_seed(0)
+    config = config_class(
+        vocab_size=500, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=128, max_position_embeddings=514, pad_token_id=1, type_vocab_size=1,
+    )
+    return model_class(config).eval()
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@pytest.mark.parametrize("kind", ["roberta", "xlm-roberta", "camembert"])
+def test_the_lean_roberta_forward_equals_transformers(kind: str, side: str) -> None:
+    # RoBERTa's positions start at padding_idx + 1 and skip padding: with left padding a
+    # text's first real token still gets position padding_idx + 1, as in transformers.
+    model = small_roberta(kind)
+    parts = split_mlm(model)
+    lean = lean_parts(model)
+    assert lean is not None
+    encoder, transform = lean
+    ids, mask = padded_batch()
+    ids[mask == 0] = 1  # the RoBERTa family's <pad>
+    if side == "left":
+        ids, mask = ids.flip(1), mask.flip(1)
+        ids = torch.where(mask.bool(), ids, 1)
+    with torch.inference_mode():
+        want = parts.transform(parts.encoder(ids, mask))
+        got = transform(encoder(ids, mask))
+    real = mask.bool()
+    assert float((want - got)[real].abs().max()) <= 1e-5
+
+
+def test_modernbert_keeps_transformers_forward() -> None:
+    from transformers import ModernBertConfig, ModernBertForMaskedLM
+
+    config = ModernBertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1,
+        sep_token_id=2,
+    )
+    assert lean_parts(ModernBertForMaskedLM(config)) is None

@@ -308,3 +308,23 @@ def test_a_model_that_cannot_be_recorded_is_said_not_dropped(
         store.upsert(["kept"], [{1: 1.0}])
         assert store.count() == 1
     assert _describe(milvus_server_uri, collection_name) == before  # the same collection
+
+
+def test_checking_a_model_only_reads_and_recording_is_its_own_step(tmp_path: Path) -> None:
+    from spladekit import ModelIdentity, ModelMismatchError
+
+    uri, first, other = str(tmp_path / "m.db"), ModelIdentity("a", "111"), ModelIdentity("b", "222")
+    with MilvusStore(uri, collection="c") as store:  # created without a model
+        store.check_model(first)
+        assert store.recorded_model() is None  # a check writes nothing
+        store.record_model(first)
+        assert store.recorded_model() == first
+        store.record_model(other)  # a record stays
+        assert store.recorded_model() == first
+        with pytest.raises(ModelMismatchError, match="was built with model"):
+            store.check_model(other)
+        store.check_model(other, allow_other=True)
+        assert store.recorded_model() == first
+    # Opening with a model both checks and records, as before.
+    with MilvusStore(uri, collection="d", model=other) as store:
+        assert store.recorded_model() == other

@@ -95,3 +95,39 @@ def test_no_module_is_a_god_file() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, f"split these by responsibility: {long}"
+
+
+def module_imports(path: Path) -> set[str]:
+    """Modules of the same package that a module imports, type-only imports included."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    siblings = {p.stem for p in path.parent.glob("*.py")}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                found.add(node.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in node.names)
+    return found & siblings - {path.stem}
+
+
+def test_store_modules_import_one_way_even_for_types() -> None:
+    # No store module is a private half of another: imports between them, TYPE_CHECKING ones
+    # included, form no cycle (a module may import its package's __init__ never).
+    folder = PACKAGE / "store"
+    graph = {p.stem: module_imports(p) for p in folder.glob("*.py") if p.stem != "__init__"}
+    assert all("__init__" not in targets for targets in graph.values())
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        assert module not in path, "store modules import in a circle: " + " -> ".join(
+            [*path[path.index(module):], module]
+        )
+        if module in done:
+            return
+        for target in sorted(graph.get(module, set())):
+            visit(target, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])

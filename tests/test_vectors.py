@@ -114,3 +114,20 @@ def test_contributions_sum_to_the_score() -> None:
     shares = contributions(query, document)
     assert shares == {1: 1.0, 9: 6.0}
     assert sum(shares.values()) == 7.0
+
+
+def test_a_single_row_is_built_as_the_checked_constructor_builds_it() -> None:
+    from spladekit.vectors import stack_rows
+
+    row = (np.array([3, 17, 30000], np.int32), np.array([0.5, 1.5, 2.5], np.float32))
+    fast = stack_rows([row], 30522)
+    checked = SparseVectors((row[1], row[0], np.array([0, 3], np.int64)), shape=(1, 30522))
+    assert type(fast) is SparseVectors and fast.shape == (1, 30522)
+    for name in ("data", "indices", "indptr"):
+        assert getattr(fast, name).dtype == getattr(checked, name).dtype
+        assert getattr(fast, name).tolist() == getattr(checked, name).tolist()
+    fast.check_format(full_check=True)  # scipy's own full validation accepts it
+    assert (fast != checked).nnz == 0 and fast.has_sorted_indices
+    assert [r.shape for r in fast] == [(1, 30522)] and len(fast) == 1
+    both = stack_rows([row, row], 30522)
+    assert both.indices.dtype == fast.indices.dtype and both.indptr.dtype == fast.indptr.dtype

@@ -5,6 +5,12 @@ A BEIR folder holds ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.j
 header line). Metrics come from pytrec_eval (trec_eval's definitions); the BM25 baseline from
 bm25s with English stop words and the Snowball stemmer. Both are in the ``eval`` extra:
 ``pip install 'spladekit[eval]'``.
+
+BEIR's own-id rule holds throughout: a query's own id is never a hit. In datasets whose queries
+are also documents (ArguAna, Quora), each query would otherwise find itself; BEIR leaves it out
+of every ranking before scoring (``ignore_identical_ids``), and so does spladekit
+(:func:`without_own_id`): rankings ask for one hit more and drop the query's own id, and the
+metrics ignore it, so figures compare with published ones.
 """
 
 from __future__ import annotations
@@ -99,11 +105,18 @@ def load_beir(folder: str | os.PathLike[str], split: str = "test") -> BeirDatase
     return BeirDataset(root.resolve().name, corpus, queries, qrels)
 
 
+def without_own_id(qid: str, docs: Sequence[str], k: int | None = None) -> list[str]:
+    """``docs`` without the query's own id (BEIR's rule), the first ``k`` of them."""
+    kept = [doc for doc in docs if doc != qid]
+    return kept if k is None else kept[:k]
+
+
 def ranking_metrics(ranking: Mapping[str, Sequence[str]], qrels: Qrels) -> dict[str, float]:
     """Mean nDCG@10, MRR@10 and Recall@100 over every judged query (missing ones score 0).
 
-    Rankings are taken in the order given (ties cannot reorder them). MRR@10 is the reciprocal
-    rank of the first relevant document within the top 10, 0 when there is none there.
+    Rankings are taken in the order given (ties cannot reorder them), without the query's own
+    id (BEIR's rule: a query is never its own hit). MRR@10 is the reciprocal rank of the first
+    relevant document within the top 10, 0 when there is none there.
     """
     try:
         import pytrec_eval
@@ -116,7 +129,7 @@ def ranking_metrics(ranking: Mapping[str, Sequence[str]], qrels: Qrels) -> dict[
     def as_run(cut: int) -> dict[str, dict[str, float]]:
         run: dict[str, dict[str, float]] = {}
         for qid in judged:
-            docs = list(dict.fromkeys(ranking.get(qid, ())))[:cut]
+            docs = without_own_id(qid, list(dict.fromkeys(ranking.get(qid, ()))), cut)
             if docs:
                 # Scores from ranks: trec_eval sorts by score, so the given order is kept.
                 run[qid] = {doc: float(len(docs) - i) for i, doc in enumerate(docs)}
@@ -138,7 +151,8 @@ def ranking_metrics(ranking: Mapping[str, Sequence[str]], qrels: Qrels) -> dict[
 def bm25_rank(
     corpus: Sequence[Record], queries: Mapping[str, str], k: int = 100
 ) -> Ranking:
-    """BM25 (bm25s, Lucene variant, English stop words and Snowball stemmer) top-k per query."""
+    """BM25 (bm25s, Lucene variant, English stop words and Snowball stemmer) top-k per query,
+    never the query's own id."""
     try:
         import bm25s
 
@@ -161,10 +175,13 @@ def bm25_rank(
         [queries[q] for q in qids], stopwords="en", stemmer=stemmer, return_ids=False,
         show_progress=False,
     )
-    docs, scores = model.retrieve(query_tokens, k=min(k, len(corpus)), show_progress=False)
+    # One more, in case the query's own id is among them.
+    docs, scores = model.retrieve(query_tokens, k=min(k + 1, len(corpus)), show_progress=False)
     ids = [r.id for r in corpus]
     return {
-        qid: [ids[int(d)] for d, s in zip(docs[i], scores[i], strict=True) if s > 0]
+        qid: without_own_id(
+            qid, [ids[int(d)] for d, s in zip(docs[i], scores[i], strict=True) if s > 0], k
+        )
         for i, qid in enumerate(qids)
     }
 
@@ -204,15 +221,24 @@ class EvalReport:
 def run_queries(
     retriever: Retriever, dataset: BeirDataset, k: int, options: SearchOptions
 ) -> tuple[Ranking, float]:
-    """Every judged query in one batch: (ranking, queries per second)."""
+    """Every judged query in one batch: (ranking, queries per second).
+
+    Each query asks for ``k + 1`` hits and keeps ``k`` without its own id (BEIR's rule). The
+    search is ``Strong``: it follows the indexing, whose every document it must see.
+    """
+    from .store.base import MAX_K
+
     qids = list(dataset.queries)
     started = time.perf_counter()
     hits = retriever.search_many(
-        [dataset.queries[q] for q in qids], k,
-        options=options.replace(with_text=False, with_metadata=False),
+        [dataset.queries[q] for q in qids], min(k + 1, MAX_K),
+        options=options.replace(with_text=False, with_metadata=False, consistency="Strong"),
     )
     seconds = time.perf_counter() - started
-    ranking = {qid: [h.id for h in row] for qid, row in zip(qids, hits, strict=True)}
+    ranking = {
+        qid: without_own_id(qid, [h.id for h in row], k)
+        for qid, row in zip(qids, hits, strict=True)
+    }
     return ranking, (len(qids) / seconds if seconds > 0 else 0.0)
 
 
@@ -295,4 +321,5 @@ __all__ = [
     "ranking_metrics",
     "read_qrels",
     "run_queries",
+    "without_own_id",
 ]

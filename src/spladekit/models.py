@@ -29,7 +29,8 @@ class ModelIdentity:
         return f"{self.name!r} (fingerprint {self.fingerprint})"
 
 
-SUPPORTED_MODEL_TYPES = ("bert", "distilbert")
+# transformers' ``model_type`` of every masked-LM family spladekit runs (see pooling.split_mlm).
+SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "roberta", "xlm-roberta", "camembert", "modernbert")
 
 # Keyword arguments that decide *which files* are fetched; they apply to the tokenizer and the
 # model alike because both are loaded from the one resolved folder.
@@ -146,7 +147,7 @@ def split_load_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     if model.pop("trust_remote_code", False):
         raise InvalidArgumentError(
             "trust_remote_code=True is refused: spladekit never runs code downloaded with a "
-            "model; use a BERT or DistilBERT masked-LM checkpoint"
+            f"model; use a masked-LM checkpoint of type {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     if "torch_dtype" in model:  # the transformers 4 spelling of `dtype`
         model.setdefault("dtype", model.pop("torch_dtype"))
@@ -218,16 +219,21 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
     if missing:
         raise UnsupportedModelError(
             f"{str(folder)!r} has no masked-LM head (missing {', '.join(missing[:3])}"
-            f"{', ...' if len(missing) > 3 else ''}): it looks like an encoder saved without "
-            "its MLM head (BertModel rather than BertForMaskedLM), which would give random "
-            "weights; use a SPLADE checkpoint saved as a masked-LM"
+            f"{', ...' if len(missing) > 3 else ''}): it looks like a {config.model_type} "
+            "encoder saved without its MLM head (as BertModel rather than BertForMaskedLM "
+            "would be), which would give random weights; use a SPLADE checkpoint saved as a "
+            "masked-LM"
         )
     model.eval()
     return model
 
 
-# Parameter names of the masked-LM heads (BERT, DistilBERT) that a SPLADE checkpoint must carry.
-_HEAD_PREFIXES = ("cls.predictions.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.")
+# Parameter names of the masked-LM heads that a SPLADE checkpoint must carry: BERT, DistilBERT,
+# the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT: ``lm_head``), ModernBERT.
+_HEAD_PREFIXES = (
+    "cls.predictions.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.",
+    "lm_head.", "head.", "decoder.",
+)
 
 _DTYPE_PRECISIONS: dict[str, Precision] = {
     "float32": "fp32",

@@ -8,8 +8,8 @@ For a text with masked-LM logits ``z[t, v]``, SPLADE's weight for vocabulary ent
 paths (the torch backend's blocked head, the ONNX graph) are tested against. The fast paths
 share three facts, each a function here:
 
-- :func:`split_mlm`: a BERT or DistilBERT masked-LM is an encoder, a head transform, and a
-  (vocab, hidden) projection with a bias;
+- :func:`split_mlm`: a masked-LM (BERT, DistilBERT, the RoBERTa family, ModernBERT) is an
+  encoder, a head transform, and a (vocab, hidden) projection with a bias;
 - :func:`pad_with_first_real`: padding positions take a copy of the text's first real position,
   so a plain max over positions is a masked max (a duplicate cannot change a max);
 - :func:`activate`: ``max_t(x_t + b) = max_t(x_t) + b`` and ``log1p(relu(.))`` is monotonic, so
@@ -65,31 +65,50 @@ class MlmParts:
     bias: torch.Tensor
 
 
+# The RoBERTa family share one architecture under three names.
+ROBERTA_FAMILY = ("roberta", "xlm-roberta", "camembert")
+
+
 def split_mlm(model: Any) -> MlmParts:
-    """The parts of a BERT or DistilBERT masked-LM (``*ForMaskedLM`` from transformers)."""
+    """The parts of a supported masked-LM (``*ForMaskedLM`` from transformers).
+
+    BERT: ``.bert`` + ``.cls.predictions``; DistilBERT: ``.distilbert`` + ``vocab_*``; RoBERTa,
+    XLM-RoBERTa, CamemBERT: ``.roberta`` + ``.lm_head`` (dense, gelu, layer norm, decoder);
+    ModernBERT: ``.model`` + ``.head`` + ``.decoder``.
+    """
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     if model_type == "bert":
-        bert = model.bert
         predictions = model.cls.predictions
-
-        def bert_encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            return bert(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
-
-        return _parts(model, bert_encoder, predictions.transform, predictions.decoder)
+        return _parts(model, _hidden_states(model.bert), predictions.transform, predictions.decoder)
     if model_type == "distilbert":
-        distil = model.distilbert
-
-        def distil_encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            return distil(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
 
         def distil_transform(hidden: torch.Tensor) -> torch.Tensor:
             return model.vocab_layer_norm(model.activation(model.vocab_transform(hidden)))
 
-        return _parts(model, distil_encoder, distil_transform, model.vocab_projector)
+        return _parts(
+            model, _hidden_states(model.distilbert), distil_transform, model.vocab_projector
+        )
+    if model_type in ROBERTA_FAMILY:
+        head = model.lm_head
+
+        def roberta_transform(hidden: torch.Tensor) -> torch.Tensor:
+            # RobertaLMHead.forward up to its decoder (transformers' gelu is the exact one).
+            return head.layer_norm(torch.nn.functional.gelu(head.dense(hidden)))
+
+        return _parts(model, _hidden_states(model.roberta), roberta_transform, head.decoder)
+    if model_type == "modernbert":
+        return _parts(model, _hidden_states(model.model), model.head, model.decoder)
     raise UnsupportedModelError(
         f"SPLADE pooling supports masked-LM models of type {', '.join(SUPPORTED_MODEL_TYPES)}, "
         f"got {model_type!r}"
     )
+
+
+def _hidden_states(base: Any) -> Forward:
+    def encoder(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return base(input_ids=ids, attention_mask=mask, return_dict=True).last_hidden_state
+
+    return encoder
 
 
 def _parts(model: Any, encoder: Forward, transform: Transform, decoder: Any) -> MlmParts:
@@ -150,10 +169,9 @@ def splade_pool(
 
 
 __all__ = [
-    "DEFAULT_POOLING",
+    "ROBERTA_FAMILY",
     "Forward",
     "MlmParts",
-    "PoolingSpec",
     "Transform",
     "activate",
     "activate_in_place",

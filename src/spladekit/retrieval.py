@@ -155,6 +155,7 @@ class Retriever:
         identity = model_identity_of(encoder)
         if identity is not None:
             store.check_model(identity, allow_other=allow_other_model)
+            store.record_model(identity)
 
     def index(
         self,

@@ -42,6 +42,10 @@ _WIDTH_STEP_LONG = 64
 _WIDTH_STEP_SHORT = 8
 _SHORT_WIDTH = 128
 _TRIM_MIN_TOKENS = 4096
+# Elements of the dense (rows, vocab) float32 arrays that batches and window groups fill (64
+# MiB): rows are capped by this over the vocabulary, so a 250k vocabulary (XLM-R) takes fewer
+# texts per array than BERT's 30k, and peak memory stays bounded whatever the vocabulary.
+_DENSE_ELEMENTS = 16 * 1024 * 1024
 
 Progress = Callable[[int], None]
 """Called with the number of texts just finished, for progress bars."""
@@ -124,20 +128,21 @@ class MlmRoute:
         stride = self._stride(body)
         rows: Rows = []
         n_sequences = n_tokens = 0
-        # Groups bound the dense (windows, vocab) buffer that the per-text max needs.
-        group = max(1, 4 * self.config.batch_size)
+        # Groups bound the dense (texts, vocab) buffer that the per-text max fills, by elements.
+        group = max(1, min(4 * self.config.batch_size, _DENSE_ELEMENTS // self.vocab_size))
         for g0 in range(0, len(texts), group):
             chunk = texts[g0 : g0 + group]
             sequences: list[list[int]] = []
-            starts: list[int] = []
-            for content in self.tokens.content(chunk):
-                starts.append(len(sequences))
+            owner: list[int] = []
+            for text, content in enumerate(self.tokens.content(chunk)):
                 for begin in _window_starts(len(content), body, stride):
                     sequences.append([cls, *content[begin : begin + body], sep])  # type: ignore[list-item]
-            pooled = np.zeros((len(sequences), self.vocab_size), dtype=np.float32)
+                    owner.append(text)
+            # Weights are >= 0, so a text's max over its windows starts from zeros.
+            merged = np.zeros((len(chunk), self.vocab_size), dtype=np.float32)
             for batch, weights in self._iter_batches(sequences):
-                pooled[batch] = weights
-            merged = np.maximum.reduceat(pooled, starts, axis=0)  # windows of a text are adjacent
+                for row, pos in enumerate(batch):
+                    np.maximum(merged[owner[pos]], weights[row], out=merged[owner[pos]])
             indptr, indices, values = prune_dense(merged, top_k=top_k, threshold=thr)
             rows.extend(
                 (indices[indptr[i] : indptr[i + 1]], values[indptr[i] : indptr[i + 1]])
@@ -199,12 +204,13 @@ class MlmRoute:
             longest = int(lengths[order[start]])
             step = _WIDTH_STEP_SHORT if longest <= _SHORT_WIDTH else _WIDTH_STEP_LONG
             width = -(-longest // step) * step
-            fit = max(1, max_tokens // width)
+            fit = max(1, min(max_tokens // width, _DENSE_ELEMENTS // self.vocab_size))
             batch = order[start : start + min(max_texts, fit)].tolist()
             start += len(batch)
             if len(batch) == 1:
                 width = longest  # a lone text needs no padding at all
-            ids = np.zeros((len(batch), width), dtype=np.int64)
+            # The tokenizer's pad id: RoBERTa-family models derive positions from it.
+            ids = np.full((len(batch), width), self.tokens.pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, pos in enumerate(batch):
                 seq = sequences[pos]

@@ -4,6 +4,11 @@ transformers' tokenizer ``__call__`` reconfigures truncation and padding on the 
 tokenizer at every call (state that concurrent calls race on) and costs ~0.15 ms of Python per
 call, which a single query feels. :class:`TokenIds` keeps its own copy of the Rust tokenizer,
 configured once with neither truncation nor padding, and only reads it afterwards.
+
+Every supported family wraps one text as ``cls + content + sep`` (BERT's ``[CLS] ... [SEP]``,
+ModernBERT's too, the RoBERTa family's ``<s> ... </s>``); :class:`TokenIds` checks at
+construction that the tokenizer's own template says so, which is what sentence-transformers and
+transformers feed the model, and refuses a tokenizer whose template differs.
 """
 
 from __future__ import annotations
@@ -27,8 +32,15 @@ _MIN_PREFIX = 8192
 _CUT_MARGIN = 1024
 
 
+# A text whose tokens the template check compares, with and without special tokens.
+_TEMPLATE_PROBE = "Hello world, a template check."
+
+
 class TokenIds:
-    """Token ids of texts, with [CLS]/[SEP], for one model's tokenizer.
+    """Token ids of texts, with [CLS]/[SEP] (``<s>``/``</s>``), for one model's tokenizer.
+
+    ``pad_id`` is the id batches are padded with: the tokenizer's pad token (0 for BERT, 1 for
+    the RoBERTa family, whose 0 is ``<s>``), 0 when it has none.
 
     ``lowercase`` lowercases texts first where the tokenizer does not already (what
     sentence-transformers' ``do_lower_case`` does); ``require_special=False`` accepts a
@@ -40,6 +52,8 @@ class TokenIds:
     ) -> None:
         self.cls_id: int | None = tokenizer.cls_token_id
         self.sep_id: int | None = tokenizer.sep_token_id
+        pad = getattr(tokenizer, "pad_token_id", None)
+        self.pad_id: int = int(pad) if isinstance(pad, int) else 0
         backend = getattr(tokenizer, "backend_tokenizer", None) if tokenizer.is_fast else None
         self._slow: Any = None
         self._lowercase = False
@@ -58,9 +72,32 @@ class TokenIds:
             self._lowercase = lowercase
         if require_special and (self.cls_id is None or self.sep_id is None):
             raise UnsupportedModelError(
-                "the tokenizer has no [CLS] or [SEP] token; spladekit supports BERT and "
-                "DistilBERT masked-LM checkpoints"
+                "the tokenizer has no [CLS] or [SEP] (<s>, </s>) token; spladekit supports "
+                "BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT masked-LM "
+                "checkpoints"
             )
+        if require_special:  # routes without special tokens never add them
+            self._check_template()
+
+    def _check_template(self) -> None:
+        """Refuse a tokenizer whose own template is not cls + content + sep."""
+        content = self._encode([_TEMPLATE_PROBE], special=False)[0]
+        want = [int(self.cls_id or 0), *content, int(self.sep_id or 0)]
+        got = self._encode([_TEMPLATE_PROBE], special=True)[0]
+        if got != want:
+            raise UnsupportedModelError(
+                f"the tokenizer wraps a text as {self._describe(got, want)}, not as its cls "
+                "token + the text + its sep token, which spladekit feeds the model; spladekit "
+                "supports tokenizers with that template (BERT, DistilBERT, RoBERTa, "
+                "XLM-RoBERTa, CamemBERT, ModernBERT)"
+            )
+
+    def _describe(self, got: list[int], want: list[int]) -> str:
+        content = want[1:-1]
+        for start in range(len(got) - len(content) + 1):
+            if got[start : start + len(content)] == content:
+                return f"ids {got[:start]} + the text + ids {got[start + len(content):]}"
+        return f"ids {got[:8]}..."
 
     def _encode(self, texts: Sequence[str], special: bool) -> list[list[int]]:
         if self._lowercase:

@@ -106,12 +106,10 @@ def stack_rows(
     rows: Sequence[tuple[NDArray[np.int32], NDArray[np.float32]]], dim: int
 ) -> SparseVectors:
     """Build a (len(rows), dim) :class:`SparseVectors` from per-row (indices, values) pairs."""
+    if len(rows) == 1 and _ONE_ROW_FIELDS is not None:
+        return _one_row(rows[0][0], rows[0][1], dim)
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    if len(rows) == 1:  # one query: no concatenation needed
-        indptr[1] = len(rows[0][0])
-        indices = np.asarray(rows[0][0], dtype=np.int32)
-        values = np.asarray(rows[0][1], dtype=np.float32)
-    elif rows:
+    if rows:
         np.cumsum([len(idx) for idx, _ in rows], out=indptr[1:])
         indices = np.concatenate([idx for idx, _ in rows]).astype(np.int32, copy=False)
         values = np.concatenate([val for _, val in rows]).astype(np.float32, copy=False)
@@ -120,6 +118,39 @@ def stack_rows(
         values = np.zeros(0, dtype=np.float32)
     matrix = SparseVectors((values, indices, indptr), shape=(len(rows), dim))
     matrix.has_sorted_indices = True
+    return matrix
+
+
+def _one_row_fields() -> frozenset[str] | None:
+    """The attributes scipy's checked constructor gives a (1, dim) matrix, if as expected."""
+    probe = SparseVectors(
+        (np.ones(1, np.float32), np.zeros(1, np.int32), np.array([0, 1], np.int64)), shape=(1, 8)
+    )
+    fields = frozenset(vars(probe))
+    known = {"_shape", "maxprint", "indices", "indptr", "data", "_has_sorted_indices"}
+    # Another scipy may keep other state: then every row goes through the checked constructor.
+    return fields if fields <= known | {"_has_canonical_format"} else None
+
+
+_ONE_ROW_FIELDS = _one_row_fields()
+_MAXPRINT = SparseVectors((1, 1)).maxprint
+
+
+def _one_row(indices: NDArray[Any], values: NDArray[Any], dim: int) -> SparseVectors:
+    """A (1, dim) matrix from one row's sorted, unique, in-range indices and their values.
+
+    A single query's vector: scipy's constructor spends longer on checks (index dtype choice,
+    format checks, pruning) than an inference-free query takes to tokenise, and the rows
+    spladekit builds satisfy them by construction (tests compare this with the checked path).
+    """
+    matrix = SparseVectors.__new__(SparseVectors)
+    matrix._shape = (1, dim)
+    matrix.maxprint = _MAXPRINT
+    # int64 index arrays, as the checked constructor makes of stack_rows' int64 indptr.
+    matrix.indices = np.ascontiguousarray(indices, dtype=np.int64)
+    matrix.indptr = np.array([0, len(matrix.indices)], dtype=np.int64)
+    matrix.data = np.ascontiguousarray(values, dtype=np.float32)
+    matrix._has_sorted_indices = True
     return matrix
 
 

@@ -19,7 +19,6 @@ from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..options import check_device
 from ..pooling import (
     activate_in_place,
-    apply_activation,
     pad_with_first_real,
     split_mlm,
 )
@@ -34,8 +33,12 @@ _BLOCK_ROWS = 2560
 # The packed head: vocabulary slices of 4,096 rows, blocks of at most 1,024 token rows.
 _HEAD_SLICE = 4096
 _PACKED_ROWS = 1024
-# GPU chunks (batch x length x vocab slice), reduced as they are computed.
+# Chunks of logits off the CPU fp32 path (texts x length x vocab slice), reduced as they are
+# computed: at most this many elements, whatever the batch, the length or the vocabulary
+# (30,522 for BERT, 50k-250k for the RoBERTa family and ModernBERT). A slice is at least
+# _MIN_SLICE entries wide; past that, fewer texts go into each chunk.
 _CHUNK_ELEMENTS = 8 * 1024 * 1024
+_MIN_SLICE = 256
 # On a GPU the chunks are larger (256M elements: 512 MiB of fp16 logits): a few big products
 # keep the card busy where many thin ones would leave it waiting on launches.
 _CUDA_CHUNK_ELEMENTS = 256 * 1024 * 1024
@@ -199,18 +202,25 @@ class TorchBackend:
 
     def _head_sum(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         # Sum pooling: the activation is not a max's friend (sum of f != f of sum), so every
-        # position's logits are activated, padding zeroed, then summed: one vocabulary slice
-        # at a time, so (batch, length, vocab) logits never exist whole.
+        # position's logits are activated, padding zeroed, then summed: one chunk of texts by
+        # a vocabulary slice at a time, in place, so (batch, length, vocab) logits never exist.
         batch, length, _ = hidden.shape
-        step = max(256, self._chunk // max(1, batch * length))
+        texts, step = chunk_shape(batch, length, self.vocab_size, self._chunk)
         weight = self.weight.T if self._weight_t else self.weight  # (vocab, hidden) either way
         bias = torch.from_numpy(self.bias).to(self.device)
         keep = mask.to(torch.float32).unsqueeze(-1)
         sums = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
         for lo in range(0, self.vocab_size, step):
-            logits = torch.matmul(hidden, weight[lo : lo + step].T).float() + bias[lo : lo + step]
-            activated = apply_activation(logits, self.pooling.activation) * keep
-            sums[:, lo : lo + step] = activated.sum(dim=1)
+            hi = min(lo + step, self.vocab_size)
+            for first in range(0, batch, texts):
+                last = min(first + texts, batch)
+                logits = torch.matmul(hidden[first:last], weight[lo:hi].T).float()
+                logits += bias[lo:hi]
+                torch.relu_(logits).log1p_()
+                if self.pooling.activation == "log1p_relu":
+                    logits.log1p_()
+                logits *= keep[first:last]
+                torch.sum(logits, dim=1, out=sums[first:last, lo:hi])
         return sums
 
     def _head_max_cpu(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -256,14 +266,32 @@ class TorchBackend:
 
     def _head_max_chunked(self, hidden: torch.Tensor) -> torch.Tensor:
         batch, length, _ = hidden.shape
-        step = max(256, self._chunk // max(1, batch * length))
-        # (vocab, hidden) either way: the CPU fp32 layout keeps a (hidden, vocab) copy.
-        weight = self.weight.T if self._weight_t else self.weight
+        texts, step = chunk_shape(batch, length, self.vocab_size, self._chunk)
+        # (vocab, hidden) either way: the plain CPU fp32 layout keeps a (hidden, vocab) copy.
+        table = self.weight.T if self._weight_t else self.weight
         maxima = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
         for lo in range(0, self.vocab_size, step):
-            logits = torch.matmul(hidden, weight[lo : lo + step].T)  # (B, L, step)
-            maxima[:, lo : lo + step] = logits.amax(dim=1).float()
+            weight = table[lo : lo + step].T
+            for first in range(0, batch, texts):
+                logits = torch.matmul(hidden[first : first + texts], weight)  # (texts, L, step)
+                maxima[first : first + texts, lo : lo + step] = logits.amax(dim=1).float()
         return maxima
+
+
+def chunk_shape(
+    batch: int, length: int, vocab: int, elements: int = _CHUNK_ELEMENTS
+) -> tuple[int, int]:
+    """(texts, vocabulary slice) of a logits chunk within ``elements`` elements
+    (:data:`_CHUNK_ELEMENTS` by default; a GPU backend passes its larger budget).
+
+    All texts in one chunk while a slice of at least ``_MIN_SLICE`` fits (the widest slice
+    then), fewer texts past that; only a single text longer than ``elements / _MIN_SLICE``
+    (32,768 tokens by default) would go over.
+    """
+    narrowest = min(vocab, _MIN_SLICE)
+    texts = max(1, min(batch, elements // (length * narrowest)))
+    step = min(vocab, max(narrowest, elements // (texts * length)))
+    return texts, step
 
 
 def prune_on_device(
@@ -292,6 +320,7 @@ __all__ = [
     "CUDA_TEXTS_PER_BATCH",
     "CUDA_TOKENS_PER_BATCH",
     "TorchBackend",
+    "chunk_shape",
     "dtype_for",
     "parse_device",
     "prune_on_device",

@@ -3,10 +3,13 @@
 Blocks between the stages are Arrow tables. Records travel as ``id``, ``text`` and ``metadata``
 (a JSON string: Arrow would otherwise merge the keys of every document's metadata into one
 struct). Encoded rows add ``vector``, a struct of ``indices`` (uint32) and ``values``
-(float32) lists, and ``empty``; they follow the collection's rules (see
-:mod:`spladekit.store.milvus`): a vector with no weight is stored as the placeholder
-``{0: EMPTY_PLACEHOLDER_WEIGHT}`` with ``empty`` true, and texts are cut to what a VARCHAR
-field holds. That is also the layout Milvus bulk import reads from Parquet.
+(float32) lists, and ``empty`` (the vector has no weight).
+
+On the way to a collection the rows carry the encoder's vectors and texts as they are:
+``MilvusStore.upsert`` applies the collection's rules to them, once. Rows for files
+(``file_layout=True``) follow those rules themselves, since Milvus bulk import reads them as
+they are: an empty vector is stored as the collection's placeholder
+(:func:`spladekit.store.schema.stored_matrix`) and texts are cut to what a VARCHAR field holds.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from scipy.sparse import csr_array
 from ..corpus import Record
 from ..sources import Shard, read_shard
 from ..store.base import fit_text
-from ..store.milvus import EMPTY_PLACEHOLDER_WEIGHT
+from ..store.schema import stored_matrix
 
 VECTOR_TYPE = pa.struct(
     [pa.field("indices", pa.list_(pa.uint32())), pa.field("values", pa.list_(pa.float32()))]
@@ -76,33 +79,31 @@ def records_table(records: list[Record]) -> pa.Table:
     )
 
 
-def vector_array(vectors: csr_array) -> tuple[pa.StructArray, np.ndarray]:
-    """(the ``vector`` column, the ``empty`` flags) of encoded rows, empty rows replaced by the
-    placeholder."""
-    lengths = np.diff(vectors.indptr)
-    empty = lengths == 0
-    if empty.any():
-        rows = np.flatnonzero(empty)
-        placeholder = csr_array(
-            (np.full(len(rows), EMPTY_PLACEHOLDER_WEIGHT, np.float32),
-             (rows, np.zeros(len(rows), np.int64))),
-            shape=vectors.shape,
-        )
-        vectors = csr_array(vectors + placeholder)
+def vector_array(vectors: csr_array) -> pa.StructArray:
+    """The ``vector`` column of encoded rows."""
     offsets = pa.array(vectors.indptr.astype(np.int32))
     indices = pa.ListArray.from_arrays(offsets, pa.array(vectors.indices.astype(np.uint32)))
     values = pa.ListArray.from_arrays(offsets, pa.array(vectors.data.astype(np.float32)))
-    column = pa.StructArray.from_arrays([indices, values], fields=list(VECTOR_TYPE))
-    return column, empty
+    return pa.StructArray.from_arrays([indices, values], fields=list(VECTOR_TYPE))
 
 
 def encoded_table(
-    ids: list[str], texts: list[str], metadata: list[str], vectors: csr_array
+    ids: list[str],
+    texts: list[str],
+    metadata: list[str],
+    vectors: csr_array,
+    *,
+    file_layout: bool = False,
 ) -> pa.Table:
-    """Encoded rows in the collection's layout (``ENCODED_SCHEMA``)."""
-    column, empty = vector_array(vectors)
+    """Encoded rows (``ENCODED_SCHEMA``): as encoded, for ``MilvusStore.upsert``; with
+    ``file_layout``, as a collection stores them (placeholder vectors, texts cut)."""
+    if file_layout:
+        vectors, empty = stored_matrix(vectors)
+        texts = [fit_text(t) for t in texts]
+    else:
+        empty = np.diff(vectors.indptr) == 0
     return pa.Table.from_arrays(
-        [pa.array(ids, pa.string()), column, pa.array([fit_text(t) for t in texts], pa.string()),
+        [pa.array(ids, pa.string()), vector_array(vectors), pa.array(texts, pa.string()),
          pa.array(metadata, pa.string()), pa.array(empty, pa.bool_())],
         schema=ENCODED_SCHEMA,
     )
@@ -114,8 +115,7 @@ def stored_rows(
     """(ids, vectors, texts, metadata) of encoded rows, for ``MilvusStore.upsert``.
 
     The vectors come as one (rows, ``dim``) matrix built from the Arrow buffers (no Python loop
-    per weight); an empty document's placeholder is left out again (upsert applies it itself
-    and records ``empty``).
+    per weight).
     """
     vector = table.column("vector").combine_chunks()
     indices_list, values_list = vector.field("indices"), vector.field("values")
@@ -123,14 +123,7 @@ def stored_rows(
     first, last = int(offsets[0]), int(offsets[-1])
     indices = indices_list.values.to_numpy()[first:last].astype(np.int64)
     values = values_list.values.to_numpy()[first:last]
-    lengths = np.diff(offsets)
-    empty = np.asarray(table.column("empty").to_numpy(zero_copy_only=False), dtype=bool)
-    if empty.any():
-        keep = ~np.repeat(empty, lengths)
-        indices, values = indices[keep], values[keep]
-        lengths = np.where(empty, 0, lengths)
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    matrix = csr_array((values, indices, indptr), shape=(table.num_rows, dim))
+    matrix = csr_array((values, indices, offsets - first), shape=(table.num_rows, dim))
     metadata = [json.loads(m) for m in table.column("metadata").to_pylist()]
     return table.column("id").to_pylist(), matrix, table.column("text").to_pylist(), metadata
 

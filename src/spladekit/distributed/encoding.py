@@ -66,7 +66,8 @@ class EncodeBatch:
             todo = [i for i, stored in zip(todo, known.tolist(), strict=True) if not stored]
         vectors = self.encoder.encode_documents([texts[i] for i in todo])
         table = encoded_table(
-            [ids[i] for i in todo], [texts[i] for i in todo], [metadata[i] for i in todo], vectors
+            [ids[i] for i in todo], [texts[i] for i in todo], [metadata[i] for i in todo], vectors,
+            file_layout=not self.for_index,  # files are read as they are by Milvus bulk import
         )
         if self.for_index:
             skipped = sorted(set(range(len(ids))) - set(todo))

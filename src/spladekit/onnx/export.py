@@ -1,11 +1,12 @@
 """Export a SPLADE masked-LM to ONNX with the pooling inside the graph (optional int8 head).
 
 The exported graph maps ``input_ids`` and ``attention_mask`` (int64, dynamic batch and length)
-to ``splade``: finished (batch, vocab) float32 weights ``max_t log1p(relu(logits[t]))`` over real
-tokens, so ONNX users never see (batch, length, vocab) logits. The pooling is
-:mod:`spladekit.pooling`'s (the same model split, padding rule and activation as the torch
-backend). The output folder (see :mod:`spladekit.onnx.layout`) loads without the Hub:
-``SpladeEncoder(folder)``.
+to ``splade``: finished (batch, vocab) float32 weights ``max_t f(logits[t])`` over real tokens,
+with ``f`` the model's activation (``log1p(relu(x))``, or one more log1p for ``log1p_relu``), so
+ONNX users never see (batch, length, vocab) logits. Sum pooling is refused (use the torch
+backend). The pooling is :mod:`spladekit.pooling`'s (the same model split, padding rule and
+activation as the torch backend). The output folder (see :mod:`spladekit.onnx.layout`) loads
+without the Hub: ``SpladeEncoder(folder)``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError
+from ..layout import PoolingSpec, read_spec
 from ..models import (
     load_masked_lm,
     load_tokenizer,
@@ -40,6 +42,7 @@ from ..onnx_layout import (
     OUTPUT_NAME,
 )
 from ..validation import text_list
+from .families import export_family
 from .quantize import (
     CALIBRATION_TEXTS,
     INT8_SCHEME,
@@ -53,6 +56,8 @@ from .quantize import (
 if TYPE_CHECKING:
     import torch
 
+    from ..options import Activation
+
 QUANTIZATIONS = ("int8", "int8-full")
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18 or newer; ONNX Runtime 1.18 (our floor) runs up to 21.
@@ -61,7 +66,8 @@ OPSETS = range(18, 22)
 # The head is split into vocabulary slices of this many rows: each slice's (batch, slice, length)
 # logits are reduced before the next slice is computed, so ONNX Runtime's peak memory is an
 # eighth of whole-vocabulary logits (measured: 1.3 GB -> 0.5 GB at 16 x 512 tokens), at no cost
-# in speed.
+# in speed. A slice's buffer is (tokens in the batch) x VOCAB_SLICE elements whatever the
+# vocabulary: a 250k vocabulary makes more slices, not larger ones.
 VOCAB_SLICE = 4096
 # Tolerance of the post-export check of the fp32 graph against torch.
 FP32_TOLERANCE = 1e-4
@@ -81,9 +87,16 @@ def export_onnx(
     quantize: str | None = None,
     opset: int = DEFAULT_OPSET,
     calibration_texts: Sequence[str] | None = None,
+    pooling: PoolingSpec | None = None,
     **load_kwargs: Any,
 ) -> Path:
-    """Export a BERT/DistilBERT SPLADE checkpoint to ``out_dir``; returns the folder.
+    """Export a SPLADE masked-LM checkpoint to ``out_dir``; returns the folder.
+
+    Every supported backbone exports (BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT,
+    ModernBERT); a model the exporter cannot trace is refused naming its type, and a graph that
+    does not reproduce torch's vectors is refused too. ``pooling`` is the model's
+    :class:`PoolingSpec` (default: max pooling of ``log1p(relu(x))``); its activation goes into
+    the graph and the metadata, and sum pooling is refused (the torch backend runs it).
 
     ``quantize="int8"`` also writes ``model_int8.onnx``, whose MLM head runs in int8 (the part
     that dominates small models); ``quantize="int8-full"`` writes it and ``model_int8_full.onnx``,
@@ -108,20 +121,69 @@ def export_onnx(
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise InvalidArgumentError(f"out_dir {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    spec = read_spec(model_dir)
+    if spec.layout != "huggingface":
+        # A sentence-transformers, Router or idf.json folder: its layout is kept and each
+        # masked-LM module is exported with its own route's pooling.
+        if pooling is not None:
+            raise InvalidArgumentError(
+                f"{str(model_dir)!r} says how each route pools ({spec.document}); pass pooling "
+                "only for a plain masked-LM folder"
+            )
+        if model_dir.resolve() in out.resolve().parents or out.resolve() == model_dir.resolve():
+            raise InvalidArgumentError(f"out_dir {str(out)!r} must lie outside the model folder")
+        out.mkdir(parents=True, exist_ok=True)
 
+        def one(folder: Path, target: Path, route_pooling: PoolingSpec) -> None:
+            _export_masked_lm(
+                folder, target, folder, quantize, opset, texts, _check_pooling(route_pooling),
+                model_kwargs, onnx, ort,
+            )
+
+        export_family(spec, out, one)
+        if not (out / METADATA_FILE).is_file():
+            _write_family_marker(out, model_name_or_path, spec.layout)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    _export_masked_lm(
+        model_dir, out, model_name_or_path, quantize, opset, texts,
+        _check_pooling(pooling or getattr(spec.document, "pooling", None)), model_kwargs, onnx,
+        ort,
+    )
+    return out
+
+
+def _export_masked_lm(
+    model_dir: Path,
+    out: Path,
+    model_name_or_path: str | os.PathLike[str],
+    quantize: str | None,
+    opset: int,
+    texts: list[str],
+    pooling: PoolingSpec,
+    model_kwargs: dict[str, Any],
+    onnx: Any,
+    ort: Any,
+) -> None:
+    """One masked-LM folder -> ``out``: the graph, its check against torch, config, tokenizer."""
     tokenizer = load_tokenizer(model_dir)
     model = load_masked_lm(model_dir, **model_kwargs).float()
-    module = _pooling_module(model)
+    module = _pooling_module(model, pooling.activation)
     fp32_path = out / FP32_FILE
-    max_length = int(getattr(model.config, "max_position_embeddings", 512) or 512)
-    _torch_export(module, fp32_path, opset, max_length)
-    _check_against_torch(module, fp32_path, tokenize(tokenizer, _PROBE_TEXTS), ort)
+    probes = tokenize(tokenizer, _PROBE_TEXTS)
+    _torch_export(module, fp32_path, opset, _max_length(model.config), probes[0],
+                  model.config.model_type)
+    _check_against_torch(module, fp32_path, probes, ort)
     tokenizer.save_pretrained(str(out))
     model.config.save_pretrained(str(out))
 
     files = {"fp32": FP32_FILE}
-    details: dict[str, Any] = {"fingerprint": model_fingerprint(model_dir)}
+    details: dict[str, Any] = {
+        "fingerprint": model_fingerprint(model_dir),
+        "pooling": f"{pooling.describe()}; (batch, vocab) float32",
+        "pooling_strategy": pooling.strategy,
+        "activation": pooling.activation,
+    }
     int8_path = out / INT8_FILE
     if quantize in QUANTIZATIONS:
         batches = tokenize(tokenizer, [*CALIBRATION_TEXTS, *texts])
@@ -141,7 +203,6 @@ def export_onnx(
     elif (out / INT8_FULL_FILE).exists():
         (out / INT8_FULL_FILE).unlink()
     _write_metadata(out, model_name_or_path, model, opset, files, details)
-    return out
 
 
 def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any) -> Path:
@@ -200,7 +261,35 @@ def _add_int8_full(folder: Path) -> None:
 # -- the pooled module -------------------------------------------------------------------------
 
 
-def _pooling_module(model: Any) -> torch.nn.Module:
+def _check_pooling(pooling: PoolingSpec | None) -> PoolingSpec:
+    from ..layout import DEFAULT_POOLING, PoolingSpec
+
+    if pooling is None:
+        return DEFAULT_POOLING
+    if not isinstance(pooling, PoolingSpec):
+        raise InvalidArgumentError(
+            f"pooling must be a spladekit.pooling.PoolingSpec or None, got "
+            f"{type(pooling).__name__}"
+        )
+    if pooling.strategy != "max":
+        raise UnsupportedModelError(
+            f"sum pooling is not supported by the ONNX export (the model pools with "
+            f"{pooling.describe()}): use backend='torch' for this model"
+        )
+    return pooling
+
+
+def _max_length(config: Any) -> int:
+    """The longest input the position table allows (RoBERTa's starts at padding_idx + 1)."""
+    from ..pooling import ROBERTA_FAMILY
+
+    positions = int(getattr(config, "max_position_embeddings", 512) or 512)
+    if config.model_type in ROBERTA_FAMILY:
+        positions -= int(config.pad_token_id) + 1
+    return positions
+
+
+def _pooling_module(model: Any, activation: Activation = "relu") -> torch.nn.Module:
     """Wrap a masked-LM as input_ids, attention_mask -> (batch, vocab) SPLADE weights."""
     import torch
 
@@ -234,12 +323,20 @@ def _pooling_module(model: Any) -> torch.nn.Module:
                 torch.matmul(self.get_buffer(f"{WEIGHT_PREFIX}{i}"), columns).amax(dim=2)
                 for i in range(self.slices)
             ]
-            return activate(torch.cat(maxima, dim=1), self.get_buffer("splade_head_bias"))
+            bias = self.get_buffer("splade_head_bias")
+            return activate(torch.cat(maxima, dim=1), bias, activation)
 
     return SpladePooling().eval()
 
 
-def _torch_export(module: torch.nn.Module, path: Path, opset: int, max_length: int) -> None:
+def _torch_export(
+    module: torch.nn.Module,
+    path: Path,
+    opset: int,
+    max_length: int,
+    example: Batch,
+    model_type: str,
+) -> None:
     import torch
 
     try:
@@ -248,25 +345,32 @@ def _torch_export(module: torch.nn.Module, path: Path, opset: int, max_length: i
         raise MissingDependencyError(
             'ONNX export needs onnxscript: pip install "spladekit[onnx]"'
         ) from exc
-    ids = torch.tensor([[101, 2054, 2003, 1037, 3231, 102], [101, 7592, 102, 0, 0, 0]])
-    mask = (ids != 0).long()
+    # A padded batch from the model's own tokenizer (ids within its vocabulary, its pad id).
+    ids, mask = (torch.from_numpy(a) for a in example)
     batch = torch.export.Dim("batch")
     length = torch.export.Dim("length", max=max_length)
     shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
     weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    with warnings.catch_warnings():
-        # The exporter warns about its own internals, nothing the caller can act on.
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            module,
-            (ids, mask),
-            dynamo=True,
-            dynamic_shapes=shapes,
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
-            opset_version=opset,
-            verbose=False,
-        )
+    try:
+        with warnings.catch_warnings():
+            # The exporter warns about its own internals, nothing the caller can act on.
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                module,
+                (ids, mask),
+                dynamo=True,
+                dynamic_shapes=shapes,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                opset_version=opset,
+                verbose=False,
+            )
+    except Exception as exc:  # the exporter raises many types; none is the caller's to handle
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
+        raise UnsupportedModelError(
+            f"ONNX export cannot trace this {model_type} model ({type(exc).__name__}: "
+            f"{detail[:300]}); use backend='torch' for it"
+        ) from exc
     if program is None:  # only the legacy exporter returns None
         raise UnsupportedModelError("torch.onnx.export returned no program")
     # One self-contained file unless protobuf's 2 GB limit forces external weights.
@@ -319,9 +423,23 @@ def _write_metadata(
         "files": files,
         "inputs": list(INPUT_NAMES),
         "output": OUTPUT_NAME,
-        "pooling": "max over real tokens of log1p(relu(logits)); (batch, vocab) float32",
         "spladekit_version": __version__,
         **details,
+    }
+    (out / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_family_marker(out: Path, source: str | os.PathLike[str], layout: str) -> None:
+    """Mark a Router export's root (its graphs live in the route folders) as a finished export."""
+    from .._version import __version__
+
+    meta = {
+        "format": "spladekit-onnx",
+        "format_version": FORMAT_VERSION,
+        "source_model": os.fspath(source),
+        "layout": layout,
+        "graphs": sorted(str(p.parent.relative_to(out)) for p in out.rglob(FP32_FILE)),
+        "spladekit_version": __version__,
     }
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -336,10 +454,10 @@ def _cache_key(model_dir: Path) -> str:
 
     folder = model_dir.resolve()
     parts = [str(folder), __version__, str(FORMAT_VERSION), str(DEFAULT_OPSET)]
-    for path in sorted(folder.iterdir()):
+    for path in sorted(folder.rglob("*")):  # route subfolders of a Router model too
         if path.is_file():
             stat = path.stat()
-            parts.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+            parts.append(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     return f"{folder.name}-{digest}"
 

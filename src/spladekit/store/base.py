@@ -34,8 +34,10 @@ MAX_K = 16384  # Milvus's limit on top-k
 
 SearchMode = Literal["splade", "bm25", "hybrid"]
 Fusion = Literal["rrf", "weighted"]
+Consistency = Literal["Strong", "Session", "Bounded", "Eventually"]
 SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
 FUSIONS: tuple[Fusion, ...] = get_args(Fusion)
+CONSISTENCY_LEVELS: tuple[Consistency, ...] = get_args(Consistency)
 # RRF's constant from Cormack, Clarke and Buettcher (SIGIR 2009), which is also Milvus's
 # default: chosen on that principle, not tuned on any collection.
 DEFAULT_RRF_K = 60
@@ -90,7 +92,13 @@ class SearchOptions:
       collection needs its BM25 field), or ``hybrid``: both, fused by ``fusion``;
     - ``fusion``: ``rrf`` (reciprocal rank fusion, ``sum 1 / (rrf_k + rank)``) or ``weighted``
       (``weights`` for SPLADE and BM25 over scores normalised by arctan, as Milvus does);
-    - ``candidates``: hits each leg of a hybrid search contributes (default ``max(k, 100)``).
+    - ``candidates``: hits each leg of a hybrid search contributes (default ``max(k, 100)``);
+    - ``consistency``: Milvus's consistency level for the search. ``Bounded`` (the default)
+      may miss writes of the last few seconds on a Milvus server and costs no wait;
+      ``Strong`` sees every write acknowledged before the search (what a search that must
+      find what was just indexed asks for); ``Session`` sees this process's own writes;
+      ``Eventually`` waits for nothing. Milvus Lite and the in-memory store always see every
+      write. Reads by id (``get``, ``existing_ids``, ``count``) are always ``Strong``.
     """
 
     filter: str | None = None
@@ -102,6 +110,7 @@ class SearchOptions:
     rrf_k: int = DEFAULT_RRF_K
     weights: tuple[float, float] = (0.5, 0.5)
     candidates: int | None = None
+    consistency: Consistency = "Bounded"
 
     def __post_init__(self) -> None:
         if self.filter is not None:
@@ -118,6 +127,7 @@ class SearchOptions:
                 raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         choice("mode", self.mode, SEARCH_MODES)
         choice("fusion", self.fusion, FUSIONS)
+        choice("consistency", self.consistency, CONSISTENCY_LEVELS)
         positive_int("rrf_k", self.rrf_k)
         if self.candidates is not None:
             int_in_range("candidates", self.candidates, 1, MAX_K)
@@ -207,7 +217,12 @@ class Store(Protocol):
         ...
 
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
-        """Record the collection's model, or refuse vectors of another one."""
+        """Refuse a collection recorded with another model, unless ``allow_other``; reads
+        only (a collection without a record passes)."""
+        ...
+
+    def record_model(self, model: ModelIdentity) -> None:
+        """Record the model of a collection that has no record yet (a record stays)."""
         ...
 
     def flush(self) -> None:
@@ -330,6 +345,7 @@ def fit_text(text: str) -> str:
 
 
 __all__ = [
+    "CONSISTENCY_LEVELS",
     "DEFAULT_RRF_K",
     "FUSIONS",
     "MAX_ID_BYTES",
@@ -337,6 +353,7 @@ __all__ = [
     "MAX_METADATA_DEPTH",
     "MAX_TEXT_BYTES",
     "SEARCH_MODES",
+    "Consistency",
     "Fusion",
     "Hit",
     "ModelIdentity",

@@ -3,9 +3,10 @@
 The rule: spladekit never drops or rewrites a collection. Adopting one that exists is
 read-only: its fields must be exactly spladekit's (no other field, no dynamic field), its
 index must exist (or, for a collection spladekit created and was interrupted creating, is
-added), and its recorded model is checked. The only write to an existing collection is the
-model's record, added to the properties of a collection that has none, where the engine keeps
-properties; where it cannot, the store goes on without a record and warns. Opens of one
+added), and its recorded model is checked (:func:`check_model`, which only reads). The only
+write to an existing collection is the model's record (:func:`record_model`), added to the
+properties of a collection that has none, where the engine keeps properties; where it cannot,
+the store goes on without a record and warns. Opens of one
 collection from several threads of a process are serialised; a creation that races another
 process's is taken as that process's collection.
 """
@@ -15,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import ModelMismatchError, StoreError
 from ..fingerprint import earlier_fingerprint
 from .base import ModelIdentity
-from .connection import pymilvus_module
+from .connection import MilvusConnection, pymilvus_module
 from .schema import (
     CREATED_PROPERTY,
     MODEL_PROPERTY,
@@ -34,122 +35,127 @@ from .schema import (
     recorded_model,
 )
 
-if TYPE_CHECKING:
-    from .milvus import MilvusStore
-
 _OPENING: dict[tuple[str, str], threading.Lock] = {}
 _OPENING_LOCK = threading.Lock()
 
 
-def _opening_lock(uri: str, collection: str) -> threading.Lock:
+def _opening_lock(key: str, name: str) -> threading.Lock:
     with _OPENING_LOCK:
-        return _OPENING.setdefault((uri, collection), threading.Lock())
+        return _OPENING.setdefault((key, name), threading.Lock())
 
 
 def open_collection(
-    store: MilvusStore,
+    conn: MilvusConnection,
+    name: str,
     index_type: str | None,
     algo: str | None,
     create: bool,
     model: ModelIdentity | None,
     analyzer: str | None,
-) -> None:
-    """Adopt the store's collection, or create it (when ``create``)."""
-    with _opening_lock(store.lock_key, store.collection):
-        if store._call("has_collection", "has_collection", store.collection):
-            adopt(store, index_type, algo, analyzer)
-            return
+) -> str | None:
+    """Adopt collection ``name``, or create it (when ``create``); its BM25 analyzer (None:
+    it has no BM25 field)."""
+    with _opening_lock(conn.lock_key, name):
+        if conn.call("has_collection", "has_collection", name):
+            return adopt(conn, name, index_type, algo, analyzer)
         if not create:
             raise StoreError(
-                f"{store.where} does not exist; index documents into it first, or check the "
+                f"{conn.where} does not exist; index documents into it first, or check the "
                 "collection name"
             )
         try:
-            _create(store, index_type, algo, model, analyzer)
+            _create(conn, name, index_type, algo, model, analyzer)
         except StoreError:
             # Another process may have created it in between: adopt theirs if so.
-            if not store._call("has_collection", "has_collection", store.collection):
+            if not conn.call("has_collection", "has_collection", name):
                 raise
-            adopt(store, index_type, algo, analyzer)
+            return adopt(conn, name, index_type, algo, analyzer)
+        return analyzer
 
 
 def adopt(
-    store: MilvusStore, index_type: str | None, algo: str | None, analyzer: str | None
-) -> None:
-    described = describe(store)
-    check_fields(described, pymilvus_module(), store.where)
-    store.bm25_analyzer = bm25_analyzer(described)
-    if analyzer is not None and store.bm25_analyzer is None:
+    conn: MilvusConnection,
+    name: str,
+    index_type: str | None,
+    algo: str | None,
+    analyzer: str | None,
+) -> str | None:
+    """Check an existing collection and load it; its BM25 analyzer (None: no BM25 field)."""
+    described = describe(conn, name)
+    check_fields(described, pymilvus_module(), conn.where)
+    have = bm25_analyzer(described)
+    if analyzer is not None and have is None:
         raise StoreError(
-            f"{store.where} exists without a BM25 field (it was created without "
+            f"{conn.where} exists without a BM25 field (it was created without "
             "bm25=True), and Milvus cannot add one to it; create a new collection with "
             "bm25=True and index the documents into it"
         )
-    if analyzer is not None and analyzer != store.bm25_analyzer:
+    if analyzer is not None and analyzer != have:
         raise StoreError(
-            f"{store.where} analyses its text with {store.bm25_analyzer!r}, not "
+            f"{conn.where} analyses its text with {have!r}, not "
             f"{analyzer!r}; leave the analyzer out to use the existing one"
         )
-    index = describe_index(store)
+    index = describe_index(conn, name)
     if index is None:
         if not created_by_spladekit(described):
             raise StoreError(
-                f"{store.where} has no index on its {VECTOR_FIELD!r} field, and spladekit "
+                f"{conn.where} has no index on its {VECTOR_FIELD!r} field, and spladekit "
                 "does not change collections it did not create; create the index yourself "
                 "(SPARSE_INVERTED_INDEX, metric IP), or choose another collection name"
             )
         # Ours, interrupted between creating the collection and its index: finish it.
-        _create_index(store, index_type, algo, store.bm25_analyzer is not None)
+        _create_index(conn, name, index_type, algo, have is not None)
     elif algo is not None or index_type is not None:
-        _check_index(store, index, index_type, algo)
-    state = store._call("get_load_state", "get_load_state", store.collection)
+        _check_index(conn, index, index_type, algo)
+    state = conn.call("get_load_state", "get_load_state", name)
     if "Loaded" not in str(state.get("state", "")):
-        store._call("load_collection", "load_collection", store.collection)
+        conn.call("load_collection", "load_collection", name)
+    return have
 
 
 def _create(
-    store: MilvusStore,
+    conn: MilvusConnection,
+    name: str,
     index_type: str | None,
     algo: str | None,
     model: ModelIdentity | None,
     analyzer: str | None,
 ) -> None:
     pymilvus = pymilvus_module()
-    schema = build_schema(store.client, pymilvus, model, analyzer)
+    schema = build_schema(conn.client, pymilvus, model, analyzer)
     properties = {CREATED_PROPERTY: "1"}
     if model is not None:
         properties[MODEL_PROPERTY] = encode_model(model)
-    store._call(
-        "create_collection", "create_collection", store.collection, schema=schema,
+    conn.call(
+        "create_collection", "create_collection", name, schema=schema,
         consistency_level="Strong", properties=properties,
     )
-    store.bm25_analyzer = analyzer
-    _create_index(store, index_type, algo, analyzer is not None)
-    store._call("load_collection", "load_collection", store.collection)
+    _create_index(conn, name, index_type, algo, analyzer is not None)
+    conn.call("load_collection", "load_collection", name)
 
 
-def _create_index(store: MilvusStore, index_type: str | None, algo: str | None, bm25: bool) -> None:
+def _create_index(
+    conn: MilvusConnection, name: str, index_type: str | None, algo: str | None, bm25: bool
+) -> None:
     # sync=False: pymilvus would otherwise poll the new (empty) index for 0.5 s, through a
     # call Milvus Lite does not implement.
-    index = build_index(store.client, index_type, algo, bm25=bm25)
+    index = build_index(conn.client, index_type, algo, bm25=bm25)
     try:
-        store._call("create_index", "create_index", store.collection, index, sync=False)
+        conn.call("create_index", "create_index", name, index, sync=False)
     except StoreError:
-        if describe_index(store) is None:  # not a racing creator's index: a real failure
+        if describe_index(conn, name) is None:  # not a racing creator's index: a real failure
             raise
 
 
-def describe(store: MilvusStore) -> dict[str, Any]:
-    described: dict[str, Any] = store._call(
-        "describe_collection", "describe_collection", store.collection
-    )
+def describe(conn: MilvusConnection, name: str) -> dict[str, Any]:
+    described: dict[str, Any] = conn.call("describe_collection", "describe_collection", name)
     return described
 
 
-def describe_index(store: MilvusStore) -> dict[str, Any] | None:
+def describe_index(conn: MilvusConnection, name: str) -> dict[str, Any] | None:
     """The vector field's index, or None when it has none."""
     try:
-        index = store._call("describe_index", "describe_index", store.collection, VECTOR_FIELD)
+        index = conn.call("describe_index", "describe_index", name, VECTOR_FIELD)
     except StoreError as exc:
         if "not found" in str(exc) or "not exist" in str(exc):
             return None
@@ -158,58 +164,82 @@ def describe_index(store: MilvusStore) -> dict[str, Any] | None:
 
 
 def _check_index(
-    store: MilvusStore, index: dict[str, Any], index_type: str | None, algo: str | None
+    conn: MilvusConnection, index: dict[str, Any], index_type: str | None, algo: str | None
 ) -> None:
     have_type = index.get("index_type")
     have_algo = index.get("inverted_index_algo")  # Milvus Lite does not report it
-    for name, want, have in (
+    for option, want, have in (
         ("index_type", index_type, have_type),
         ("inverted_index_algo", algo, have_algo),
     ):
         if want is not None and have is not None and want != have:
             raise StoreError(
-                f"{store.where} already exists with {name}={have}, not {want}; leave the "
+                f"{conn.where} already exists with {option}={have}, not {want}; leave the "
                 "option out to use the existing index, or choose another collection name"
             )
 
 
-def check_model(store: MilvusStore, model: ModelIdentity, allow_other: bool) -> None:
-    """Refuse a collection recorded with another model (unless ``allow_other``); record the
-    model where the collection has no record and the engine keeps properties."""
-    recorded = recorded_model(describe(store))
+def check_model(
+    conn: MilvusConnection, name: str, model: ModelIdentity, allow_other: bool
+) -> None:
+    """Refuse a collection recorded with another model, unless ``allow_other``. Reads only.
+
+    A record made by an earlier version, whose fingerprint sampled the same weights, names
+    the same model; a collection without a record passes.
+    """
+    recorded = recorded_model(describe(conn, name))
+    if recorded is None or recorded.fingerprint in (
+        model.fingerprint, earlier_fingerprint(model.fingerprint)
+    ):
+        return
+    if not allow_other:
+        raise ModelMismatchError(
+            f"{conn.where} was built with model {recorded.describe()}, not "
+            f"{model.describe()}; vectors of two models do not mix. Use the same "
+            "model, another collection, or allow_other_model=True to mix anyway"
+        )
+
+
+def record_model(conn: MilvusConnection, name: str, model: ModelIdentity) -> None:
+    """Record ``model`` in the properties of a collection that has no record of its own (or
+    only an earlier version's fingerprint of the same model), where the engine keeps them;
+    a collection recorded with a model stays as it is. A record that cannot be added is said
+    in a warning, and the store goes on without one."""
+    recorded = recorded_model(describe(conn, name))
+    properties = {MODEL_PROPERTY: encode_model(model)}
     if recorded is not None and recorded.fingerprint == earlier_fingerprint(model.fingerprint):
-        # Recorded by an earlier version, whose fingerprint sampled the same weights: the
-        # same model. Record the full fingerprint where the engine keeps properties.
+        # The same model: record the full fingerprint where the engine keeps properties.
         with contextlib.suppress(StoreError):
-            store._call(
-                "alter_collection_properties", "alter_collection_properties",
-                store.collection, properties={MODEL_PROPERTY: encode_model(model)},
+            conn.call(
+                "alter_collection_properties", "alter_collection_properties", name,
+                properties=properties,
             )
         return
     if recorded is not None:
-        if recorded.fingerprint != model.fingerprint and not allow_other:
-            raise ModelMismatchError(
-                f"{store.where} was built with model {recorded.describe()}, not "
-                f"{model.describe()}; vectors of two models do not mix. Use the same "
-                "model, another collection, or allow_other_model=True to mix anyway"
-            )
         return
     try:
-        store._call(
-            "alter_collection_properties", "alter_collection_properties", store.collection,
-            properties={MODEL_PROPERTY: encode_model(model)},
+        conn.call(
+            "alter_collection_properties", "alter_collection_properties", name,
+            properties=properties,
         )
-        if recorded_model(describe(store)) is not None:
+        if recorded_model(describe(conn, name)) is not None:
             return
         reason = "the engine did not keep the property"
     except StoreError as exc:
         reason = str(exc)
     warnings.warn(
-        f"{store.where} has no record of the model that built it, and recording "
+        f"{conn.where} has no record of the model that built it, and recording "
         f"{model.describe()} failed ({reason}); going on without a record, so vectors of "
         "another model would not be noticed. Index into a new collection to get one",
         stacklevel=4,
     )
 
 
-__all__ = ["adopt", "check_model", "describe", "describe_index", "open_collection"]
+__all__ = [
+    "adopt",
+    "check_model",
+    "describe",
+    "describe_index",
+    "open_collection",
+    "record_model",
+]

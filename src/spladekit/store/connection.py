@@ -1,14 +1,16 @@
 r"""One connection to Milvus: a Lite file (one process at a time) or a server, errors translated.
 
 :class:`MilvusConnection` owns the pymilvus client and turns pymilvus's exceptions into
-:class:`~spladekit.errors.StoreError`\ s that say which operation failed where;
-:class:`~spladekit.store.milvus.MilvusStore` builds the collection on it.
+:class:`~spladekit.errors.StoreError`\ s that say which operation failed where; every call that
+writes goes through :meth:`MilvusConnection.write_call` (Lite's write lock and refusal after disk
+errors). :class:`~spladekit.store.milvus.MilvusStore` holds one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
@@ -63,8 +65,13 @@ class MilvusConnection:
         self._lite_path: str | None = None
         self._client: MilvusClient | None = self._connect(token)
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> MilvusConnection:
         return self
+
+    @property
+    def lock_key(self) -> str:
+        """What identifies this connection's engine in this process (the Lite file, or the URI)."""
+        return self._lite_path or self.uri
 
     def _connect(self, token: str | None) -> MilvusClient:
         pymilvus = pymilvus_module()
@@ -116,7 +123,8 @@ class MilvusConnection:
             raise StoreError(f"the store for {self.where} is closed; open a new one")
         return self._client
 
-    def _call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``client.method(*args, **kwargs)``, its failure a StoreError naming ``operation``."""
         pymilvus = pymilvus_module()
         if self.timeout is not None:
             kwargs.setdefault("timeout", self.timeout)
@@ -133,12 +141,18 @@ class MilvusConnection:
                 ) from exc
             raise
 
+    def write_call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A call that writes, one at a time per engine in this process; on Milvus Lite also
+        refused after an I/O error (see :mod:`spladekit.store.lite`).
 
-    def _write_call(self, operation: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        """A call that writes: on Milvus Lite, one at a time per file in this process, and
-        refused after an I/O error (see :mod:`spladekit.store.lite`)."""
+        On a server, too, writes from one process run one at a time: a Milvus 2.5 server's
+        upsert is a delete and an insert, and two upserts of one id racing each other were
+        seen to leave two rows under it. Writers in several processes keep one writer per id
+        (the Ray sink's tasks write disjoint ids).
+        """
         if not self.is_lite or self._lite_path is None:
-            return self._call(operation, method, *args, **kwargs)
+            with _server_write_lock(self.uri):
+                return self.call(operation, method, *args, **kwargs)
         path = self._lite_path
         with lite.write_lock(path):
             failed = lite.failure(path)
@@ -150,7 +164,7 @@ class MilvusConnection:
                     "the file and open it again (nothing acknowledged before the error is lost)"
                 )
             try:
-                return self._call(operation, method, *args, **kwargs)
+                return self.call(operation, method, *args, **kwargs)
             except StoreError as exc:
                 if lite.is_io_error(str(exc)):
                     lite.mark_failed(path, one_line(str(exc.__cause__ or exc)))
@@ -159,6 +173,15 @@ class MilvusConnection:
                         "disk), then close it and open the file again"
                     ) from exc
                 raise
+
+
+_SERVER_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_SERVER_LOCKS_GUARD = threading.Lock()
+
+
+def _server_write_lock(uri: str) -> threading.Lock:
+    with _SERVER_LOCKS_GUARD:
+        return _SERVER_WRITE_LOCKS.setdefault(uri, threading.Lock())
 
 
 __all__ = ["DEFAULT_URI", "SERVER_SCHEMES", "MilvusConnection", "check_uri", "pymilvus_module"]

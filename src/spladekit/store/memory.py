@@ -1,7 +1,9 @@
 """MemoryStore: the exact store, in memory, for tests, benchmarks and evaluation.
 
-Scores are exact inner products (scipy), ties keep insertion order; nothing is persisted. It
-follows the :class:`~spladekit.store.base.Store` protocol as Milvus does, empty vectors
+Scores are exact inner products (scipy), ties keep insertion order; nothing is persisted.
+Queries are scored in chunks, and each keeps only its top k (:func:`spladekit.store.fusion.top_k`):
+a search holds the sparse scores of one chunk at a time, never a dense queries x documents
+matrix. It follows the :class:`~spladekit.store.base.Store` protocol as Milvus does, empty vectors
 included, except that it evaluates no Milvus filter expressions and is exact by definition
 (``drop_ratio_search`` must be 0).
 """
@@ -18,6 +20,7 @@ from scipy.sparse import csr_array
 
 from ..errors import InvalidArgumentError, ModelMismatchError
 from ..vectors import Row, rows_to_csr, to_milvus_rows
+from . import fusion
 from .base import (
     Hit,
     ModelIdentity,
@@ -28,6 +31,9 @@ from .base import (
     check_k,
     check_upsert,
 )
+
+# Queries x documents scored per chunk, at most (a chunk has one query at least).
+SCORE_CHUNK_CELLS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,8 @@ class MemoryStore:
         self._entries: dict[str, _Entry] = {}
         self._model: ModelIdentity | None = None
         self._lock = threading.Lock()
-        self._matrix: tuple[list[str], csr_array] | None = None  # built on the first search
+        # The ids and the (dimensions x documents) matrix, built on the first search after a write.
+        self._matrix: tuple[list[str], csr_array] | None = None
 
     def upsert(
         self,
@@ -126,43 +133,53 @@ class MemoryStore:
             )
         rows = to_milvus_rows(vectors, "query vectors")
         with self._lock:
-            ids, docs = self._documents()
+            ids, columns = self._documents()
             entries = dict(self._entries)
         if not rows:
             return []
-        width = max(docs.shape[1], 1 + max((max(r) for r in rows if r), default=0))
+        width = max(columns.shape[0], 1 + max((max(r) for r in rows if r), default=0))
         queries = rows_to_csr(rows, width)
-        if docs.shape[1] < width:
-            docs = csr_array((docs.data, docs.indices, docs.indptr), shape=(docs.shape[0], width))
-        scores = (queries @ docs.T).toarray()
+        if columns.shape[0] < width:  # dimensions no document has: rows of zeros
+            extra = np.full(width - columns.shape[0], columns.indptr[-1])
+            columns = csr_array(
+                (columns.data, columns.indices, np.concatenate([columns.indptr, extra])),
+                shape=(width, columns.shape[1]),
+            )
+        step = max(1, SCORE_CHUNK_CELLS // max(1, len(ids)))
         out: list[list[Hit]] = []
-        for row in scores:
-            order = np.argsort(-row, kind="stable")[:k]
-            hits = []
-            for j in order:
-                if row[j] <= 0:
-                    break
-                entry = entries[ids[j]]
-                hits.append(
-                    Hit(
-                        ids[j], float(row[j]),
-                        entry.text if opts.with_text else "",
-                        dict(entry.metadata) if opts.with_metadata else {},
-                    )
-                )
-            out.append(hits)
+        for start in range(0, len(rows), step):
+            # Sparse scores: only the documents sharing a term with a query are held.
+            scores = csr_array(queries[start : start + step] @ columns)
+            scores.sort_indices()  # each row's documents in insertion order, for ties
+            for q in range(scores.shape[0]):
+                lo, hi = scores.indptr[q], scores.indptr[q + 1]
+                found, values = scores.indices[lo:hi], scores.data[lo:hi]
+                hits = []
+                for best in fusion.top_k(values, k):
+                    doc_id = ids[found[best]]
+                    entry = entries[doc_id]
+                    hits.append(fusion.hit(
+                        doc_id, values[best], entry.text if opts.with_text else None,
+                        entry.metadata if opts.with_metadata else None,
+                    ))
+                out.append(hits)
         return out
 
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
-        """Record the model on first use; refuse another one unless ``allow_other``."""
+        """Refuse another model than the one recorded, unless ``allow_other``. Reads only."""
+        with self._lock:
+            recorded = self._model
+        if recorded is not None and recorded.fingerprint != model.fingerprint and not allow_other:
+            raise ModelMismatchError(
+                f"this in-memory collection holds vectors of model {recorded.describe()}, "
+                f"not {model.describe()}; use the same model, or a new store"
+            )
+
+    def record_model(self, model: ModelIdentity) -> None:
+        """Record the model on first use; a recorded model stays."""
         with self._lock:
             if self._model is None:
                 self._model = model
-            elif self._model.fingerprint != model.fingerprint and not allow_other:
-                raise ModelMismatchError(
-                    f"this in-memory collection holds vectors of model {self._model.describe()}, "
-                    f"not {model.describe()}; use the same model, or a new store"
-                )
 
     def flush(self) -> None:
         """Nothing to do: writes are visible at once."""
@@ -181,7 +198,8 @@ class MemoryStore:
         if self._matrix is None:
             ids = list(self._entries)
             width = 1 + max((max(e.row) for e in self._entries.values() if e.row), default=0)
-            self._matrix = (ids, rows_to_csr([self._entries[i].row for i in ids], width))
+            docs = rows_to_csr([self._entries[i].row for i in ids], width)
+            self._matrix = (ids, csr_array(docs.T.tocsr()))
         return self._matrix
 
 

@@ -8,12 +8,22 @@ One class for both kinds of Milvus:
 
 Vectors go in and come out in every form :func:`spladekit.vectors.to_milvus_rows` accepts.
 
-Empty vectors: Milvus Lite refuses a vector without a positive weight, and an empty text, or one
-pruned to nothing, encodes to one. Such a document is still stored, with its text and metadata,
-under a placeholder vector (``{0: EMPTY_PLACEHOLDER_WEIGHT}``: dimension 0 is BERT's [PAD],
-which queries do not weigh) and ``empty=True``. Its true score against any query is 0, so
-``search`` never reports it; ``get`` and ``count`` do. The same policy holds on a server (which
-would accept an empty vector), so both behave alike.
+Empty vectors: a document whose vector has no positive weight (an empty text, or one pruned to
+nothing) is still stored, with its text and metadata, under the placeholder vector of
+:func:`spladekit.store.schema.stored_vector` and ``empty=True``, on Lite (which refuses empty
+vectors) and on a server alike. Its true SPLADE score against any query is 0, so a SPLADE
+search, and the SPLADE leg of a hybrid one, never reports it; BM25 finds it by its words;
+``get`` and ``count`` see it.
+
+Searches: this class builds each mode's requests (from :mod:`spladekit.store.requests`'s
+builders) and runs them; what the answers mean (BM25's sign, the fusion of two legs, the hits)
+is :mod:`spladekit.store.fusion`'s. A hybrid search is
+one Milvus call, but for one exception: a Milvus 2.5 server's WeightedRanker takes BM25 for a
+distance (a higher BM25 score lowers the fused score; measured against the 2.5.1 engine), so
+weighted fusion on a server runs the two legs and fuses them with
+:func:`spladekit.store.fusion.weighted`, which is what Milvus Lite computes in its single call.
+Searches run at the options' ``consistency`` (``Bounded`` by default); reads by id and counts
+at ``Strong``, so that what was just written is seen (resumable indexing relies on it).
 """
 
 from __future__ import annotations
@@ -25,9 +35,9 @@ from typing import Any
 
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..validation import choice, query_text
-from ..vectors import to_milvus_rows
+from ..vectors import Row, to_milvus_rows
 from . import collection as adoption
-from . import keys, lite, search
+from . import fusion, keys, lite, requests
 from .base import (
     Hit,
     ModelIdentity,
@@ -40,8 +50,10 @@ from .base import (
     fit_text,
 )
 from .connection import DEFAULT_URI, MilvusConnection, check_uri, one_line, pymilvus_module
+from .fusion import Raw
 from .schema import (
     EMPTY_FIELD,
+    EMPTY_PLACEHOLDER_WEIGHT,
     ID_FIELD,
     INDEX_ALGOS,
     INDEX_TYPES,
@@ -51,19 +63,23 @@ from .schema import (
     VECTOR_FIELD,
     choose_analyzer,
     recorded_model,
+    stored_vector,
 )
 
 DEFAULT_COLLECTION = "spladekit"
-EMPTY_PLACEHOLDER_WEIGHT = 1e-6
 
-# Rows per insert/upsert call and ids per existence query: bounded gRPC messages.
+# Rows per insert/upsert call and ids per query by id: bounded gRPC messages.
 WRITE_CHUNK = 1000
 ID_QUERY_CHUNK = 1000
 # Ids per page when reading every stored id.
 ID_ITERATOR_BATCH = 10000
+# Queries per search call; nq*k results travel in one response.
+SEARCH_CHUNK = 1024
+# Reads that must see every acknowledged write: by id, counts (see the module docstring).
+READ_YOUR_WRITES = "Strong"
 
 
-class MilvusStore(MilvusConnection):
+class MilvusStore:
     """A Milvus collection of SPLADE vectors, created on first use.
 
     ``index_type`` (``SPARSE_INVERTED_INDEX``, or ``SPARSE_WAND`` on a server) and
@@ -71,8 +87,8 @@ class MilvusStore(MilvusConnection):
     Lite searches exactly whichever is named) apply when the collection is created; ``None``
     means the default then, and whatever the existing collection has otherwise. ``model``
     records the encoder that fills a new collection and is checked against an existing one
-    (see :meth:`check_model`). With ``create=False`` a missing collection (or Lite file) is an
-    error instead.
+    (see :meth:`check_model` and :meth:`record_model`). With ``create=False`` a missing
+    collection (or Lite file) is an error instead.
     """
 
     def __init__(
@@ -107,41 +123,82 @@ class MilvusStore(MilvusConnection):
             raise StoreError(
                 f"no Milvus Lite file at {uri!r}; index documents into it first, or check the uri"
             )
-        super().__init__(
+        self.connection = MilvusConnection(
             uri, token=token, timeout=timeout, where=f"collection {collection!r} at {uri!r}"
         )
         self.bm25_analyzer: str | None = None
         try:
             wanted = choose_analyzer(self.is_lite, bm25, analyzer)
-            adoption.open_collection(
-                self, index_type, inverted_index_algo, create, model, wanted
+            self.bm25_analyzer = adoption.open_collection(
+                self.connection, collection, index_type, inverted_index_algo, create, model,
+                wanted,
             )
             if model is not None:
                 self.check_model(model, allow_other=allow_other_model)
+                self.record_model(model)
         except BaseException:
             self.close()
             raise
 
-    # -- schema and model ------------------------------------------------------------------
+    # -- the connection held ---------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        return self.connection.uri
+
+    @property
+    def is_lite(self) -> bool:
+        """Whether the store is a Milvus Lite file (else a server)."""
+        return self.connection.is_lite
+
+    @property
+    def timeout(self) -> float | None:
+        return self.connection.timeout
+
+    @property
+    def where(self) -> str:
+        """What error messages call this store: its collection and URI."""
+        return self.connection.where
+
+    @property
+    def client(self) -> Any:
+        """The underlying ``pymilvus.MilvusClient``, for operations spladekit does not wrap."""
+        return self.connection.client
 
     @property
     def lock_key(self) -> str:
         """What identifies this store's engine in this process (the Lite file, or the URI)."""
-        return self._lite_path or self.uri
+        return self.connection.lock_key
+
+    def close(self) -> None:
+        """Release the connection (and, for Milvus Lite, the file). Safe to call twice."""
+        self.connection.close()
+
+    def __enter__(self) -> MilvusStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema and model ------------------------------------------------------------------
 
     def recorded_model(self) -> ModelIdentity | None:
         """The model recorded when the collection was created (None for older collections)."""
-        return recorded_model(adoption.describe(self))
+        return recorded_model(adoption.describe(self.connection, self.collection))
 
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
-        """Refuse a collection built with another model unless ``allow_other``.
+        """Refuse a collection recorded with another model, unless ``allow_other``.
 
-        A collection without a record gets this model recorded in its properties, where the
-        engine keeps them; where it cannot, a warning says so and the store goes on without a
-        record. A collection is never dropped or re-created (see
-        :mod:`spladekit.store.collection`).
+        Reads only: a collection without a record passes (:meth:`record_model` adds one).
         """
-        adoption.check_model(self, model, allow_other)
+        adoption.check_model(self.connection, self.collection, model, allow_other)
+
+    def record_model(self, model: ModelIdentity) -> None:
+        """Record ``model`` for a collection without a record, in its properties, where the
+        engine keeps them; where it cannot, a warning says so and the store goes on without a
+        record. A recorded model stays; a collection is never dropped or re-created (see
+        :mod:`spladekit.store.collection`)."""
+        adoption.record_model(self.connection, self.collection, model)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -163,32 +220,30 @@ class MilvusStore(MilvusConnection):
         records: list[dict[str, Any]] = []
         empty_ids: list[str] = []
         for doc in check_upsert(ids, vectors, texts, metadata):
-            if not doc.row:
+            vector, empty = stored_vector(doc.row)
+            if empty:
                 empty_ids.append(doc.id)
             records.append(
                 {
                     ID_FIELD: keys.stored_id(doc.id, not self.is_lite),
-                    VECTOR_FIELD: doc.row or {0: EMPTY_PLACEHOLDER_WEIGHT},
+                    VECTOR_FIELD: vector,
                     TEXT_FIELD: fit_text(doc.text),
                     METADATA_FIELD: doc.metadata,
-                    EMPTY_FIELD: not doc.row,
+                    EMPTY_FIELD: empty,
                 }
             )
         for start in range(0, len(records), WRITE_CHUNK):
-            self._write(records[start : start + WRITE_CHUNK])
+            # One upsert call: the engine replaces each id's row (on a server, ids holding a
+            # quote are stored encoded, see spladekit.store.keys, which its upsert can replace).
+            self.connection.write_call(
+                "upsert", "upsert", self.collection, records[start : start + WRITE_CHUNK]
+            )
         return UpsertResult(len(records), empty_ids)
-
-    def _write(self, records: list[dict[str, Any]]) -> None:
-        # One upsert call: the engine replaces each id's row (on a server, ids holding a
-        # quote are stored encoded, see spladekit.store.keys, which its upsert can replace).
-        self._write_call("upsert", "upsert", self.collection, records)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete the documents with these ids (ids not stored are ignored)."""
-        id_list = check_ids(ids, unique=False)
-        for start in range(0, len(id_list), ID_QUERY_CHUNK):
-            chunk = id_list[start : start + ID_QUERY_CHUNK]
-            self._write_call("delete", "delete", self.collection, filter=self._filter(chunk))
+        for _, expr in self._id_chunks(check_ids(ids, unique=False)):
+            self.connection.write_call("delete", "delete", self.collection, filter=expr)
 
     def flush(self) -> None:
         """Seal what was written into segments (faster searches on Milvus Lite).
@@ -200,39 +255,30 @@ class MilvusStore(MilvusConnection):
         acknowledged that the log could lose. On Lite, flushes and writes from threads
         sharing a file run one at a time.
         """
-        self._write_call("flush", "flush", self.collection)
+        self.connection.write_call("flush", "flush", self.collection)
 
     def drop(self) -> None:
         """Delete the whole collection."""
-        self._call("drop_collection", "drop_collection", self.collection)
+        self.connection.call("drop_collection", "drop_collection", self.collection)
 
     # -- reading ---------------------------------------------------------------------------
 
     def count(self) -> int:
         """Number of stored documents (empty ones included)."""
-        result = self._call(
+        result = self.connection.call(
             "count", "query", self.collection, filter="", output_fields=["count(*)"],
-            consistency_level="Strong",
+            consistency_level=READ_YOUR_WRITES,
         )
         return int(result[0]["count(*)"]) if result else 0
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """The subset of ``ids`` already stored."""
-        id_list = check_ids(ids, unique=False)
-        found: set[str] = set()
-        for start in range(0, len(id_list), ID_QUERY_CHUNK):
-            chunk = id_list[start : start + ID_QUERY_CHUNK]
-            result = self._call(
-                "query", "query", self.collection, filter=self._filter(chunk),
-                output_fields=[ID_FIELD], limit=len(chunk), consistency_level="Strong",
-            )
-            found.update(keys.given_id(r[ID_FIELD], not self.is_lite) for r in result)
-        return found
+        return {doc_id for doc_id, _ in self._query_ids(check_ids(ids, unique=False), [])}
 
     def iter_ids(self, batch_size: int = ID_ITERATOR_BATCH) -> Iterator[list[str]]:
         """Every stored id, in batches of up to ``batch_size`` (in no particular order)."""
         pymilvus = pymilvus_module()
-        iterator = self._call(
+        iterator = self.connection.call(
             "query_iterator", "query_iterator", self.collection, batch_size=batch_size,
             filter="", output_fields=[ID_FIELD],
         )
@@ -254,38 +300,41 @@ class MilvusStore(MilvusConnection):
     def get(self, ids: Sequence[str]) -> list[StoredDocument]:
         """The stored documents with these ids, in the order given; missing ids are left out."""
         id_list = check_ids(ids, unique=False)
-        by_id: dict[str, StoredDocument] = {}
-        for start in range(0, len(id_list), ID_QUERY_CHUNK):
-            chunk = id_list[start : start + ID_QUERY_CHUNK]
-            result = self._call(
-                "query", "query", self.collection, filter=self._filter(chunk),
-                output_fields=[ID_FIELD, TEXT_FIELD, METADATA_FIELD, EMPTY_FIELD],
-                limit=len(chunk), consistency_level="Strong",
+        by_id = {
+            doc_id: StoredDocument(
+                doc_id, str(r.get(TEXT_FIELD) or ""), dict(r.get(METADATA_FIELD) or {}),
+                bool(r.get(EMPTY_FIELD)),
             )
-            for r in result:
-                doc = StoredDocument(
-                    keys.given_id(r[ID_FIELD], not self.is_lite), str(r.get(TEXT_FIELD) or ""),
-                    dict(r.get(METADATA_FIELD) or {}), bool(r.get(EMPTY_FIELD)),
-                )
-                by_id[doc.id] = doc
+            for doc_id, r in self._query_ids(id_list, [TEXT_FIELD, METADATA_FIELD, EMPTY_FIELD])
+        }
         return [by_id[i] for i in id_list if i in by_id]
 
     def get_vectors(self, ids: Sequence[str]) -> dict[str, dict[int, float]]:
         """The stored vectors of these ids ({} for an empty document); missing ids left out."""
-        id_list = check_ids(ids, unique=False)
         found: dict[str, dict[int, float]] = {}
+        id_list = check_ids(ids, unique=False)
+        for doc_id, r in self._query_ids(id_list, [VECTOR_FIELD, EMPTY_FIELD]):
+            vector = {} if r.get(EMPTY_FIELD) else r.get(VECTOR_FIELD) or {}
+            found[doc_id] = {int(i): float(w) for i, w in vector.items()}
+        return found
+
+    def _id_chunks(self, id_list: list[str]) -> Iterator[tuple[list[str], str]]:
+        """The ids in chunks of up to ``ID_QUERY_CHUNK``, each with the expression finding it."""
         for start in range(0, len(id_list), ID_QUERY_CHUNK):
             chunk = id_list[start : start + ID_QUERY_CHUNK]
-            result = self._call(
-                "query", "query", self.collection, filter=self._filter(chunk),
-                output_fields=[ID_FIELD, VECTOR_FIELD, EMPTY_FIELD], limit=len(chunk),
-                consistency_level="Strong",
-            )
-            for r in result:
-                vector = {} if r.get(EMPTY_FIELD) else r.get(VECTOR_FIELD) or {}
-                doc_id = keys.given_id(r[ID_FIELD], not self.is_lite)
-                found[doc_id] = {int(i): float(w) for i, w in vector.items()}
-        return found
+            yield chunk, keys.id_filter(chunk, not self.is_lite)
+
+    def _query_ids(self, id_list: list[str], fields: list[str]) -> Iterator[tuple[str, Raw]]:
+        """(id, row) of each stored document among these ids, with ``fields``."""
+        for chunk, expr in self._id_chunks(id_list):
+            for r in self.connection.call(
+                "query", "query", self.collection, filter=expr,
+                output_fields=[ID_FIELD, *fields], limit=len(chunk),
+                consistency_level=READ_YOUR_WRITES,
+            ):
+                yield keys.given_id(r[ID_FIELD], not self.is_lite), r
+
+    # -- searching -------------------------------------------------------------------------
 
     def search(
         self,
@@ -317,12 +366,71 @@ class MilvusStore(MilvusConnection):
                 f"got {len(rows)} query vectors but {len(queries)} query texts; give one of "
                 "each per query"
             )
-        search.check_mode(self, opts, rows is not None, queries is not None)
-        return search.run(self, rows, queries, k, opts)
+        requests.check_mode(
+            opts, where=self.where, has_bm25=self.bm25_analyzer is not None,
+            is_lite=self.is_lite, has_rows=rows is not None, has_texts=queries is not None,
+        )
+        n = len(rows) if rows is not None else len(queries or ())
+        results: list[list[Hit]] = []
+        for start in range(0, n, SEARCH_CHUNK):
+            part_rows = [] if rows is None else rows[start : start + SEARCH_CHUNK]
+            part_texts = [] if queries is None else queries[start : start + SEARCH_CHUNK]
+            if opts.mode == "splade":
+                legs = self._splade_leg(part_rows, k, opts, opts.filter)
+                results += map(fusion.splade_hits, legs)
+            elif opts.mode == "bm25":
+                results += map(fusion.bm25_hits, self._bm25_leg(part_texts, k, opts))
+            else:
+                results += self._hybrid(part_rows, part_texts, k, opts)
+        return results
 
+    def _splade_leg(
+        self, rows: Sequence[Row], limit: int, opts: SearchOptions, expr: str | None
+    ) -> list[list[Raw]]:
+        asked = [i for i, row in enumerate(rows) if row]  # an empty query matches nothing
+        answers: list[list[Raw]] = [[] for _ in rows]
+        if asked:
+            args = requests.splade_search([rows[i] for i in asked], limit, opts, expr)
+            found = self.connection.call("search", "search", self.collection, **args)
+            for i, hits in zip(asked, found, strict=True):
+                answers[i] = list(hits)
+        return answers
 
-    def _filter(self, ids: Sequence[str]) -> str:
-        return keys.id_filter(ids, not self.is_lite)
+    def _bm25_leg(self, texts: Sequence[str], limit: int, opts: SearchOptions) -> list[list[Raw]]:
+        args = requests.bm25_search(texts, limit, opts)
+        found = self.connection.call("BM25 search", "search", self.collection, **args)
+        return [list(hits) for hits in found]
+
+    def _hybrid(
+        self, rows: Sequence[Row], texts: Sequence[str], k: int, opts: SearchOptions
+    ) -> list[list[Hit]]:
+        limit = opts.candidates_for(k)
+        if opts.fusion == "weighted" and not self.is_lite:
+            # A server's WeightedRanker misreads BM25 (see the module docstring): fuse here.
+            splade = self._splade_leg(rows, limit, opts, requests.documents_only(opts.filter))
+            bm25 = self._bm25_leg(texts, limit, opts)
+            return [
+                fusion.fuse(fusion.splade_hits(s), fusion.bm25_hits(b), opts, k)
+                for s, b in zip(splade, bm25, strict=True)
+            ]
+        results: list[list[Hit]] = [[] for _ in rows]
+        full = [i for i, row in enumerate(rows) if row]
+        if full:
+            args = requests.hybrid_search(
+                [rows[i] for i in full], [texts[i] for i in full], k, opts
+            )
+            found = self.connection.call(
+                "hybrid search", "hybrid_search", self.collection, **args
+            )
+            for i, hits in zip(full, found, strict=True):
+                results[i] = [fusion.raw_hit(h, float(h["distance"])) for h in hits]
+        empty = [i for i, row in enumerate(rows) if not row]
+        if empty:
+            # A query without SPLADE weights has one leg: fuse it alone, as Milvus would.
+            single = self._bm25_leg([texts[i] for i in empty], limit, opts)
+            for i, hits in zip(empty, single, strict=True):
+                results[i] = fusion.fuse([], fusion.bm25_hits(hits), opts, k)
+        return results
 
 
 def _text_sequence(texts: object) -> Sequence[str]:
@@ -335,5 +443,6 @@ __all__ = [
     "DEFAULT_COLLECTION",
     "DEFAULT_URI",
     "EMPTY_PLACEHOLDER_WEIGHT",
+    "SEARCH_CHUNK",
     "MilvusStore",
 ]

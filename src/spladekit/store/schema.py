@@ -4,6 +4,13 @@ Fields: ``id`` (VARCHAR primary key), ``vector`` (SPARSE_FLOAT_VECTOR), ``text``
 ``metadata`` (JSON) and ``empty`` (BOOL); with BM25, also ``bm25`` (SPARSE_FLOAT_VECTOR) that a
 Milvus BM25 function fills from ``text``, analysed by the collection's analyzer.
 
+Empty vectors: Milvus Lite refuses a vector without a positive weight, and an empty text, or one
+pruned to nothing, encodes to one. Such a document is stored under a placeholder vector
+(``{0: EMPTY_PLACEHOLDER_WEIGHT}``: dimension 0 is BERT's [PAD], which queries do not weigh) with
+``empty`` true, on every engine alike; :func:`stored_vector` (one row) and
+:func:`stored_matrix` (a matrix, for files Milvus bulk import reads) are that rule, and every
+writer applies it through them.
+
 The model that built a collection is recorded twice, because no single place survives on every
 engine: in the collection's properties (kept by Milvus Lite 3 and Milvus servers) and in the
 schema's description (kept by Milvus servers, dropped by Lite).
@@ -14,7 +21,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_array
+
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
+from ..vectors import Row
 from .base import MAX_ID_BYTES, MAX_TEXT_BYTES, ModelIdentity
 
 ID_FIELD = "id"
@@ -39,6 +51,30 @@ MODEL_PROPERTY = "spladekit.model"
 # Set on every collection spladekit creates (properties survive on Lite 3 and servers).
 CREATED_PROPERTY = "spladekit.created"
 _DESCRIPTION_PREFIX = "spladekit collection; model="
+
+# The weight of the placeholder vector an empty document is stored under (see above).
+EMPTY_PLACEHOLDER_WEIGHT = 1e-6
+
+
+def stored_vector(row: Row) -> tuple[Row, bool]:
+    """(the vector a collection stores for ``row``, whether the document is empty)."""
+    if row:
+        return row, False
+    return {0: EMPTY_PLACEHOLDER_WEIGHT}, True
+
+
+def stored_matrix(vectors: csr_array) -> tuple[csr_array, NDArray[np.bool_]]:
+    """:func:`stored_vector` for every row of a matrix: (the rows stored, which are empty)."""
+    empty: NDArray[np.bool_] = np.diff(vectors.indptr) == 0
+    if not empty.any():
+        return vectors, empty
+    rows = np.flatnonzero(empty)
+    placeholder = csr_array(
+        (np.full(len(rows), EMPTY_PLACEHOLDER_WEIGHT, np.float32),
+         (rows, np.zeros(len(rows), np.int64))),
+        shape=vectors.shape,
+    )
+    return csr_array(vectors + placeholder), empty
 
 
 def build_schema(
@@ -190,6 +226,7 @@ __all__ = [
     "DEFAULT_LITE_ANALYZER",
     "DEFAULT_SERVER_ANALYZER",
     "EMPTY_FIELD",
+    "EMPTY_PLACEHOLDER_WEIGHT",
     "ID_FIELD",
     "INDEX_ALGOS",
     "INDEX_TYPES",
@@ -207,4 +244,6 @@ __all__ = [
     "created_by_spladekit",
     "encode_model",
     "recorded_model",
+    "stored_matrix",
+    "stored_vector",
 ]
