@@ -19,6 +19,7 @@ from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..options import check_device
 from ..pooling import (
     activate_in_place,
+    apply_activation,
     pad_with_first_real,
     split_mlm,
 )
