@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 _WIDTH_STEP_LONG = 64
 _WIDTH_STEP_SHORT = 8
 _SHORT_WIDTH = 128
+# Largest share of padding in a batch of short texts (see _bounded_padding).
+_MAX_PADDING = 0.2
 _TRIM_MIN_TOKENS = 4096
 # Elements of the dense (rows, vocab) float32 arrays that batches and window groups fill (64
 # MiB): rows are capped by this over the vocabulary, so a 250k vocabulary (XLM-R) takes fewer
@@ -206,6 +208,8 @@ class MlmRoute:
             width = -(-longest // step) * step
             fit = max(1, min(max_tokens // width, _DENSE_ELEMENTS // self.vocab_size))
             batch = order[start : start + min(max_texts, fit)].tolist()
+            if longest <= _SHORT_WIDTH:
+                batch = _bounded_padding(batch, lengths, width)
             start += len(batch)
             if len(batch) == 1:
                 width = longest  # a lone text needs no padding at all
@@ -328,6 +332,24 @@ def model_max_length(tokenizer: PreTrainedTokenizerBase) -> int:
     """The tokenizer's limit; tokenizers saved without one report a huge sentinel: 512 then."""
     value = int(getattr(tokenizer, "model_max_length", 512) or 512)
     return value if 2 < value <= 8192 else 512
+
+
+def _bounded_padding(batch: list[int], lengths: NDArray[np.int64], width: int) -> list[int]:
+    """The longest-first prefix of a batch of short texts whose padding stays under
+    :data:`_MAX_PADDING` of the padded tokens.
+
+    Short texts (queries, which a service merges) differ in length by several times, and a
+    model's cost is per padded token: 32 SciFact queries padded to the longest did twice the
+    work of the same queries unpadded, which ate all that merging them could gain. Smaller
+    batches of similar lengths cost little: oneDNN's packed kernels run a 14-row product at
+    the speed of a 64-row one.
+    """
+    real = 0
+    for count, pos in enumerate(batch):
+        real += int(lengths[pos])
+        if count and (count + 1) * width * (1 - _MAX_PADDING) > real:
+            return batch[:count]
+    return batch
 
 
 def _window_starts(n: int, body: int, stride: int) -> range:

@@ -34,6 +34,8 @@ _BLOCK_ROWS = 2560
 # The packed head: vocabulary slices of 4,096 rows, blocks of at most 1,024 token rows.
 _HEAD_SLICE = 4096
 _PACKED_ROWS = 1024
+# Models at least this wide pack by default (pack=None).
+_PACK_MIN_HIDDEN = 512
 # Chunks of logits off the CPU fp32 path (texts x length x vocab slice), reduced as they are
 # computed: at most this many elements, whatever the batch, the length or the vocabulary
 # (30,522 for BERT, 50k-250k for the RoBERTa family and ModernBERT). A slice is at least
@@ -118,6 +120,8 @@ class TorchBackend:
         device: str = "cpu",
         precision: str = "fp32",
         pooling: PoolingSpec = DEFAULT_POOLING,
+        *,
+        pack: bool | None = None,
     ) -> None:
         self.pooling = pooling
         self.device = parse_device(device)
@@ -127,7 +131,10 @@ class TorchBackend:
         self._cpu_fp32 = self.device.type == "cpu" and self.dtype == torch.float32
         # CPU fp32: oneDNN's packed kernels for every linear layer and the head (see
         # lean.pack_weight: ~3.5x MKL's speed on a query's few tokens).
-        packing = self._cpu_fp32 and can_pack()
+        if pack is None:  # measured on BERT-base's 768-wide products; small models' products
+            # fit in cache, where MKL did well (splade-tiny's throughput was not helped)
+            pack = int(getattr(model.config, "hidden_size", 0) or 0) >= _PACK_MIN_HIDDEN
+        packing = self._cpu_fp32 and can_pack() and pack
         self.encoder, self.transform = lean_parts(model, pack=packing) or (
             parts.encoder, parts.transform
         )
