@@ -24,7 +24,7 @@ from ..validation import optional_positive_int
 
 # What the onnx backend runs, and where.
 ONNX_PRECISIONS = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "int8-full": ("cpu",)}
-_SUPPORTED = "'fp32' (cpu, cuda), 'int8' and 'int8-full' (cpu)"
+_SUPPORTED = "'fp32' (cpu, cuda) and 'int8' or 'int8-full' (cpu)"
 
 
 def import_onnxruntime() -> Any:
