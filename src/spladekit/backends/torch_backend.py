@@ -203,8 +203,10 @@ class TorchBackend:
             else:
                 if not bool(mask.all()):
                     hidden = pad_with_first_real(hidden, mask)
+                # (vocab, hidden): the plain CPU fp32 layout keeps a (hidden, vocab) copy.
+                table = self.weight.T if self._weight_t else self.weight
                 weights = apply_activation(
-                    self._head_max_chunked(hidden) + bias, self.pooling.activation
+                    self._head_max_chunked(hidden, table) + bias, self.pooling.activation
                 )
             return prune_on_device(weights, top_k, threshold)
 
@@ -272,11 +274,12 @@ class TorchBackend:
                 )
         return maxima
 
-    def _head_max_chunked(self, hidden: torch.Tensor) -> torch.Tensor:
+    def _head_max_chunked(
+        self, hidden: torch.Tensor, table: torch.Tensor | None = None
+    ) -> torch.Tensor:
         batch, length, _ = hidden.shape
         texts, step = chunk_shape(batch, length, self.vocab_size, self._chunk)
-        # (vocab, hidden) either way: the plain CPU fp32 layout keeps a (hidden, vocab) copy.
-        table = self.weight.T if self._weight_t else self.weight
+        table = self.weight if table is None else table  # (vocab, hidden)
         maxima = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
         for lo in range(0, self.vocab_size, step):
             weight = table[lo : lo + step].T

@@ -52,6 +52,7 @@ from .quantize import (
     tokenize,
     write_int8_head,
 )
+from .quantize_full import add_int8_full, update_int8_full
 
 if TYPE_CHECKING:
     import torch
@@ -99,11 +100,10 @@ def export_onnx(
     the graph and the metadata, and sum pooling is refused (the torch backend runs it).
 
     ``quantize="int8"`` also writes ``model_int8.onnx``, whose MLM head runs in int8 (the part
-    that dominates small models); ``quantize="int8-full"`` writes it and ``model_int8_full.onnx``,
-    every linear layer in int8 (:mod:`spladekit.onnx.quantize_full`, the opt-in fast mode);
+    that dominates small models); ``quantize="int8-full"`` also ``model_int8_full.onnx``, every
+    linear layer in int8 (:mod:`spladekit.onnx.quantize_full`: the opt-in fast mode);
     ``calibration_texts`` add to the built-in texts that set the int8 head's activation range.
-    ``load_kwargs`` go to model resolution and loading, as for
-    ``SpladeEncoder``. Files of an earlier export in ``out_dir`` are replaced.
+    ``load_kwargs`` go to model loading, as for ``SpladeEncoder``; earlier files are replaced.
     """
     if quantize is not None and quantize not in QUANTIZATIONS:
         raise InvalidArgumentError(
@@ -197,11 +197,7 @@ def _export_masked_lm(
         }
     elif int8_path.exists():
         int8_path.unlink()  # a stale int8 graph from an earlier export would not match
-    if quantize == "int8-full":
-        files["int8-full"] = INT8_FULL_FILE
-        details["int8-full"] = _write_int8_full(out, onnx)
-    elif (out / INT8_FULL_FILE).exists():
-        (out / INT8_FULL_FILE).unlink()
+    update_int8_full(out, quantize == "int8-full", files, details, onnx)
     _write_metadata(out, model_name_or_path, model, opset, files, details)
 
 
@@ -219,7 +215,7 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
     target = root / key
     if (target / METADATA_FILE).is_file():
         if not (target / INT8_FULL_FILE).is_file() and (target / INT8_FILE).is_file():
-            _add_int8_full(target)  # cached before int8-full existed: add it in place
+            add_int8_full(target, _import_onnx_tools()[0])  # cached before int8-full existed
         return target
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
@@ -233,29 +229,6 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def _write_int8_full(out: Path, onnx: Any) -> dict[str, Any]:
-    from .quantize_full import INT8_FULL_SCHEME, write_int8_full
-
-    products = write_int8_full(out / INT8_FILE, out / INT8_FULL_FILE, onnx)
-    return {"scheme": INT8_FULL_SCHEME, "products": products}
-
-
-def _add_int8_full(folder: Path) -> None:
-    """Write ``model_int8_full.onnx`` beside an existing int8 export and record it."""
-    onnx, _ = _import_onnx_tools()
-    staging = folder / f".{INT8_FULL_FILE}.{os.getpid()}.tmp"
-    from .quantize_full import INT8_FULL_SCHEME, write_int8_full
-
-    products = write_int8_full(folder / INT8_FILE, staging, onnx)
-    os.replace(staging, folder / INT8_FULL_FILE)
-    meta_path = folder / METADATA_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    meta.setdefault("files", {})["int8-full"] = INT8_FULL_FILE
-    meta["precisions"] = sorted(meta["files"])
-    meta["int8-full"] = {"scheme": INT8_FULL_SCHEME, "products": products}
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
 # -- the pooled module -------------------------------------------------------------------------

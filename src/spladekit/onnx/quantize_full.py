@@ -19,12 +19,15 @@ Layers that share an input (query, key and value) quantize it once.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import UnsupportedModelError
+from ..onnx_layout import INT8_FILE, INT8_FULL_FILE, METADATA_FILE
 
 INT8_FULL_SCHEME = (
     "int8 encoder and head: weights 7-bit per output column, activations 8-bit per token "
@@ -133,4 +136,31 @@ def write_int8_full(int8_head_path: Path, out_path: Path, onnx: Any) -> int:
     return len(targets)
 
 
-__all__ = ["INT8_FULL_SCHEME", "write_int8_full"]
+def update_int8_full(
+    folder: Path, wanted: bool, files: dict[str, str], details: dict[str, Any], onnx: Any
+) -> None:
+    """Write ``model_int8_full.onnx`` from the folder's ``model_int8.onnx`` and record it in
+    ``files`` and ``details`` when ``wanted``; else remove a stale one of an earlier export."""
+    if not wanted:
+        (folder / INT8_FULL_FILE).unlink(missing_ok=True)
+        return
+    products = write_int8_full(folder / INT8_FILE, folder / INT8_FULL_FILE, onnx)
+    files["int8-full"] = INT8_FULL_FILE
+    details["int8-full"] = {"scheme": INT8_FULL_SCHEME, "products": products}
+
+
+def add_int8_full(folder: Path, onnx: Any) -> None:
+    """Write ``model_int8_full.onnx`` beside an existing int8 export and record it in the
+    folder's metadata (exports cached before int8-full existed)."""
+    staging = folder / f".{INT8_FULL_FILE}.{os.getpid()}.tmp"
+    products = write_int8_full(folder / INT8_FILE, staging, onnx)
+    os.replace(staging, folder / INT8_FULL_FILE)
+    meta_path = folder / METADATA_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta.setdefault("files", {})["int8-full"] = INT8_FULL_FILE
+    meta["precisions"] = sorted(meta["files"])
+    meta["int8-full"] = {"scheme": INT8_FULL_SCHEME, "products": products}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+__all__ = ["INT8_FULL_SCHEME", "add_int8_full", "update_int8_full", "write_int8_full"]
