@@ -109,6 +109,7 @@ class SpladeEncoder:
         self.query_max_length = _capped(config.query_max_length, query.max_length)
         self.document_max_length = _capped(config.document_max_length, document.max_length)
         self.vocabulary: list[str] = _vocabulary(document.tokenizer, self.dim)
+        self._prompts: dict[Side, str] = {side: self.spec.prompt(side) for side in SIDES}
 
     # Shortcuts to the options and the document route, read-only.
     @property
@@ -172,7 +173,8 @@ class SpladeEncoder:
 
     def prompt(self, side: Side) -> str:
         """The prompt the model's folder gives this side ("" for none)."""
-        return self.spec.prompt(choice("side", side, SIDES))
+        prompt = self._prompts.get(side)
+        return prompt if prompt is not None else self.spec.prompt(choice("side", side, SIDES))
 
     def encode_documents(
         self,
