@@ -165,8 +165,9 @@ def main() -> None:
         ))
         return
 
+    from _cpu import cpu_summary
+
     from milvus_server import MilvusServer, binary_path, platform_supported
-    from spladekit.backends.cpu import cpu_summary
 
     if not platform_supported() or not binary_path().is_file():
         raise SystemExit("the Milvus server binary is missing: run scripts/fetch_milvus_server.py")

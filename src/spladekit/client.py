@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from .errors import InvalidArgumentError, MissingDependencyError, ServiceError
 from .models import ModelIdentity
+from .options import Progress
 from .validation import optional_positive_int, string, text_list
 from .vectors import SparseVectors, decode_rows, stack_rows
 
@@ -41,7 +42,6 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
         f'SpladeClient needs httpx: pip install "spladekit[serve]" ({_exc})'
     ) from _exc
 
-Progress = Callable[[int], None]
 PromptName = Literal["query", "document"]
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0

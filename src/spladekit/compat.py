@@ -11,8 +11,8 @@ from typing import Any
 
 from .encoder import SpladeEncoder
 from .models import DEFAULT_MODEL, ModelIdentity
+from .options import Progress
 from .reference_base import ReferenceBase, adopt_reference_base
-from .routes import Progress
 from .validation import optional_positive_int, string, text_list
 from .vectors import SparseVectors
 

@@ -36,10 +36,17 @@ from .models import (
     resolve_model_dir,
     split_load_kwargs,
 )
-from .options import EncoderConfig
-from .routes import MlmRoute, Progress, Route, StaticRoute
+from .options import EncoderConfig, Progress
+from .routes import MlmRoute, Route, StaticRoute
 from .tokenize import TRUNCATIONS, Truncation
-from .validation import choice, non_negative_number, optional_positive_int, string, text_list
+from .validation import (
+    choice,
+    non_negative_number,
+    optional_max_length,
+    optional_positive_int,
+    string,
+    text_list,
+)
 from .vectors import SparseVectors, decode_rows, stack_rows
 
 if TYPE_CHECKING:
@@ -300,13 +307,9 @@ class SpladeEncoder:
         """The route, checked texts (with ``prefix``) and the token limit per model input."""
         route = self.routes[choice("side", side, SIDES)]
         items = text_list(texts)
-        max_length = optional_positive_int("max_length", max_length)
+        max_length = optional_max_length("max_length", max_length)
         prefix = string("prefix", prefix)
         choice("truncation", truncation, TRUNCATIONS)
-        if max_length is not None and max_length < 3:
-            raise InvalidArgumentError(
-                f"max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}"
-            )
         if prefix:
             items = [prefix + text for text in items]
         return route, items, _capped(max_length, route.max_length)

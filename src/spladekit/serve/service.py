@@ -28,7 +28,8 @@ from ..corpus import Record
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..layout import Side
 from ..models import ModelIdentity
-from ..retrieval import Progress, Retriever
+from ..options import Progress
+from ..retrieval import Retriever
 from ..store import Store, open_store
 from ..store.base import SEARCH_MODES
 from ..tokenize import Truncation
