@@ -37,6 +37,7 @@ from .models import (
     split_load_kwargs,
 )
 from .options import EncoderConfig, Progress
+from .profiles import ProfileName, encoding_profiles
 from .routes import MlmRoute, Route, StaticRoute
 from .tokenize import TRUNCATIONS, Truncation
 from .validation import (
@@ -193,11 +194,7 @@ class SpladeEncoder:
 
         ``prompt`` replaces the folder's document prompt ("" for none).
         """
-        prefix = self.prompt("document") if prompt is None else string("prompt", prompt)
-        return self.encode(
-            texts, max_length=self.document_max_length, top_k=top_k, prefix=prefix,
-            progress=progress,
-        )
+        return self._encode_profile(texts, "document", top_k, prompt, progress)
 
     def encode_queries(
         self,
@@ -211,11 +208,7 @@ class SpladeEncoder:
 
         ``prompt`` replaces the folder's query prompt ("" for none).
         """
-        prefix = self.prompt("query") if prompt is None else string("prompt", prompt)
-        return self.encode(
-            texts, side="query", max_length=self.query_max_length, top_k=top_k, prefix=prefix,
-            progress=progress,
-        )
+        return self._encode_profile(texts, "query", top_k, prompt, progress)
 
     def encode(
         self,
@@ -295,6 +288,22 @@ class SpladeEncoder:
         return decode_rows(vectors, self.vocabulary, top_k)
 
     # -- internals -------------------------------------------------------------------------
+
+    def _encode_profile(
+        self,
+        texts: Sequence[str],
+        name: ProfileName,
+        top_k: int | None,
+        prompt: str | None,
+        progress: Progress | None,
+    ) -> SparseVectors:
+        """Encode on a profile (the folder's prompt unless ``prompt`` replaces it)."""
+        profile = encoding_profiles(self)[name]
+        prefix = profile.instruction if prompt is None else string("prompt", prompt)
+        return self.encode(
+            texts, side=profile.side, max_length=profile.max_length, top_k=top_k,
+            prefix=prefix, progress=progress,
+        )
 
     def _prepare(
         self,
