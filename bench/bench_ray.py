@@ -74,7 +74,7 @@ def worker(
 
     if mode == "single":
         from spladekit import MilvusStore, Retriever, SpladeEncoder
-        from spladekit.sources import read_corpus
+        from spladekit.corpus import read_corpus
 
         encoder = SpladeEncoder(model)
         with MilvusStore(uri, collection=collection, model=encoder.model_identity) as store:

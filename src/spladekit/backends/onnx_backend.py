@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
 from ..layout import DEFAULT_POOLING, PoolingSpec
-from ..onnx_layout import INPUT_NAMES, model_file, read_metadata
+from ..onnx.layout import INPUT_NAMES, model_file, read_metadata
 from ..options import check_device, cuda_index
 from ..validation import optional_positive_int
 

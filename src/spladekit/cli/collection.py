@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..corpus import read_records
-from ..sources import corpus_shards, read_shard
+from ..corpus import corpus_shards, read_records, read_shard
 from ..store import open_store
 from .encode import format_option
 from .options import (

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ..sources import corpus_shards
+from ..corpus import corpus_shards
 from . import DEBUG_ENV
 from .options import EncoderChoice, progress_bar
 

@@ -1,6 +1,6 @@
 """The jobs: index a corpus into a Milvus server, or encode it into Parquet shards, on Ray Data.
 
-Both read the corpus in parallel (shards of :mod:`spladekit.sources`: the same records as
+Both read the corpus in parallel (shards of :mod:`spladekit.corpus`: the same records as
 ``spladekit index`` reads), encode with ``workers`` actors that each load the model once
 (:class:`.encoding.EncodeBatch`), and write in parallel: upserts through
 :class:`.sink.MilvusDatasink`, or Parquet files.
@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..corpus import Shard, corpus_shards
 from ..errors import InputTypeError, InvalidArgumentError
 from ..models import DEFAULT_MODEL, ModelIdentity, model_fingerprint, resolve_model_dir
 from ..options import EncoderConfig, Progress
-from ..sources import Shard, corpus_shards
 from ..store import MEMORY_URI
 from ..store.connection import check_uri
 from ..store.lite import is_lite_uri
@@ -118,7 +118,7 @@ def index_on_ray(
     progress: Progress | None = None,
 ) -> RayIndexReport:
     """Encode ``inputs`` (files, globs, BEIR folders, Parquet; or the shards
-    :func:`spladekit.sources.corpus_shards` planned) on Ray and upsert them into ``collection``
+    :func:`spladekit.corpus.corpus_shards` planned) on Ray and upsert them into ``collection``
     on the Milvus server at ``uri``.
 
     Records, ids and vectors are those of ``spladekit index`` (:class:`~spladekit.Retriever`).
