@@ -14,8 +14,7 @@ from typing import Any
 import click
 
 from ..errors import ModelMismatchError, SpladeError, first_line, one_line
-
-DEBUG_ENV = "SPLADEKIT_DEBUG"
+from .options import DEBUG_ENV
 
 
 class _Group(click.Group):

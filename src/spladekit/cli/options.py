@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Set to 1 for tracebacks (and Ray's own logs) instead of one-line errors.
+DEBUG_ENV = "SPLADEKIT_DEBUG"
 # Inputs at least this long get a progress bar on stderr.
 PROGRESS_MIN = 64
 _DEFAULTS = EncoderConfig()
@@ -306,6 +308,7 @@ def quiet_option(help_text: str = "No progress bar or summary on stderr.") -> Ca
 
 
 __all__ = [
+    "DEBUG_ENV",
     "DEFAULT_COLLECTION",
     "DEFAULT_URI",
     "EncoderChoice",
