@@ -210,7 +210,7 @@ def main() -> None:
         sys.exit("wrk is needed (apt-get install wrk)")
     clients = [int(c) for c in args.clients.split(",")]
 
-    from spladekit.backends.cpu import cpu_summary
+    from _cpu import cpu_summary
 
     with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
         queries = [json.loads(line)["text"] for line in handle][: args.n]
