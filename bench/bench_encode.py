@@ -450,7 +450,7 @@ def main() -> None:
     peer = args.peer or spec.peer
     n = args.n or spec.default_n
     texts = load_scifact(n)
-    from spladekit.backends.cpu import cpu_summary
+    from _cpu import cpu_summary
 
     print(f"CPU: {cpu_summary()}", flush=True)
 

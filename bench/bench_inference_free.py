@@ -34,11 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _cpu import cpu_summary
 from _inference_free_model import SCIFACT, cached_inference_free
 from _reference_runner import latency_ms
 
 from spladekit import MemoryStore, Retriever, SpladeEncoder
-from spladekit.backends.cpu import cpu_summary
 from spladekit.evaluate import bm25_rank, evaluate, load_beir, ranking_metrics
 
 TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"

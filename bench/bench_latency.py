@@ -104,7 +104,7 @@ def main() -> None:
         worker(args.worker, args.model, args.queries, args.out)
         return
 
-    from spladekit.backends.cpu import cpu_summary
+    from _cpu import cpu_summary
 
     if args.model in NAMED_MODELS:
         args.model = str(NAMED_MODELS[args.model].folder)

@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _cpu import cpu_summary
 from scipy.sparse import csr_array
 
 from spladekit import MemoryStore, SpladeEncoder
-from spladekit.backends.cpu import cpu_has_bf16, cpu_summary
+from spladekit.backends.cpu import cpu_has_bf16
 from spladekit.evaluate import BeirDataset, load_beir, ranking_metrics
 from spladekit.onnx.export import export_onnx
 

@@ -74,7 +74,7 @@ def worker(
 
     if mode == "single":
         from spladekit import MilvusStore, Retriever, SpladeEncoder
-        from spladekit.sources import read_corpus
+        from spladekit.corpus import read_corpus
 
         encoder = SpladeEncoder(model)
         with MilvusStore(uri, collection=collection, model=encoder.model_identity) as store:
@@ -165,8 +165,9 @@ def main() -> None:
         ))
         return
 
+    from _cpu import cpu_summary
+
     from milvus_server import MilvusServer, binary_path, platform_supported
-    from spladekit.backends.cpu import cpu_summary
 
     if not platform_supported() or not binary_path().is_file():
         raise SystemExit("the Milvus server binary is missing: run scripts/fetch_milvus_server.py")

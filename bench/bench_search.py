@@ -29,9 +29,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the Milvus server helper lives with the tests
 
+from _cpu import cpu_summary  # noqa: E402
+
 from milvus_server import MilvusServer, binary_path, platform_supported  # noqa: E402
 from spladekit import MemoryStore, SearchOptions, SpladeEncoder  # noqa: E402
-from spladekit.backends.cpu import cpu_summary  # noqa: E402
 from spladekit.evaluate import bm25_rank, load_beir, ranking_metrics  # noqa: E402
 from spladekit.store.milvus import MilvusStore  # noqa: E402
 

@@ -226,7 +226,7 @@ def main() -> None:
     if args.model in NAMED_MODELS:  # tiny | bert-base, as bench_encode names them
         args.model = str(NAMED_MODELS[args.model].folder)
 
-    from spladekit.backends.cpu import cpu_summary
+    from _cpu import cpu_summary
 
     with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
         queries = [json.loads(line)["text"] for line in handle][: args.n]

@@ -16,7 +16,7 @@ pytest.importorskip("onnxscript")
 from spladekit import InvalidArgumentError, ModelNotAvailableError, SpladeEncoder
 from spladekit.backends.onnx_backend import OnnxBackend
 from spladekit.onnx import export as onnx_export
-from spladekit.onnx_layout import is_onnx_folder
+from spladekit.onnx.layout import is_onnx_folder
 
 # A dozen texts of very different lengths, so that batches are length-sorted and padded.
 TEXTS = [

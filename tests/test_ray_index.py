@@ -25,7 +25,7 @@ from spladekit import (
     index_on_ray,
 )
 from spladekit.cli import main
-from spladekit.sources import read_corpus
+from spladekit.corpus import read_corpus
 from spladekit.store.milvus import EMPTY_PLACEHOLDER_WEIGHT, MilvusStore
 
 

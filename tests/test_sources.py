@@ -12,8 +12,15 @@ from click.testing import CliRunner
 
 from spladekit import InvalidArgumentError
 from spladekit.cli import main
-from spladekit.corpus import Record, open_text, read_records
-from spladekit.sources import corpus_shards, expand_inputs, read_corpus, read_shard
+from spladekit.corpus import (
+    Record,
+    corpus_shards,
+    expand_inputs,
+    open_text,
+    read_corpus,
+    read_records,
+    read_shard,
+)
 from spladekit.store.milvus import MilvusStore
 
 # Blank and whitespace-only lines, a leading blank, CRLF, a lone CR, a BOM, non-ASCII text.
@@ -185,8 +192,8 @@ def test_cli_index_takes_several_files_in_one_process(
 def test_gzip_and_csv_corpora_are_refused_by_name(tmp_path: Path) -> None:
     import gzip
 
+    from spladekit.corpus import read_corpus
     from spladekit.errors import InvalidArgumentError
-    from spladekit.sources import read_corpus
 
     packed = tmp_path / "corpus.jsonl.gz"
     packed.write_bytes(gzip.compress(b'{"id": "a", "text": "x"}\n'))
@@ -203,8 +210,8 @@ def test_gzip_and_csv_corpora_are_refused_by_name(tmp_path: Path) -> None:
 
 
 def test_errors_about_a_record_name_the_file_and_line(tmp_path: Path) -> None:
+    from spladekit.corpus import read_corpus
     from spladekit.errors import InvalidArgumentError
-    from spladekit.sources import read_corpus
 
     corpus = tmp_path / "c.jsonl"
     deep = '{"a": ' * 3000 + "1" + "}" * 3000

@@ -11,7 +11,9 @@ Where things live:
 - storing and searching: :mod:`.store` (MilvusStore, MemoryStore), :mod:`.retrieval`;
 - serving: :mod:`.serve` (the HTTP service), :mod:`.client` (SpladeClient, remote encoding);
 - evaluation: :mod:`.evaluate`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`;
-- corpus files and shards: :mod:`.sources`; indexing on Ray: :mod:`.distributed`.
+- encoding profiles (plain, query, document): :mod:`.profiles`;
+- corpora (records, inputs, line shards, Parquet): :mod:`.corpus`; indexing on Ray:
+  :mod:`.distributed`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from .errors import (
     StoreError,
     UnsupportedModelError,
 )
+
+# Eager, and light (the standard library and spladekit.corpus): the function ``evaluate`` shares
+# its name with the module spladekit.evaluate, and importing that module later would otherwise
+# put the module where the function should be.
+from .evaluate import EvalReport, evaluate, load_beir
 
 _LAZY = {
     "SpladeEncoder": "encoder",
@@ -61,6 +68,16 @@ _LAZY = {
     "index_on_ray": "distributed.jobs",
     "encode_on_ray": "distributed.jobs",
     "RayOptions": "distributed.runtime",
+    "RayIndexReport": "distributed.jobs",
+    "RayEncodeReport": "distributed.jobs",
+    "RetryPolicy": "distributed.retry",
+    "Record": "corpus.records",
+    "Explanation": "retrieval",
+    "ExplainedHit": "retrieval",
+    "UpsertResult": "store.base",
+    "EncodingProfile": "profiles",
+    "ServeConfig": "serve.config",
+    "create_app": "serve.app",
 }
 
 __all__ = [
@@ -70,6 +87,10 @@ __all__ = [
     "EncodeStats",
     "Encoded",
     "EncoderConfig",
+    "EncodingProfile",
+    "EvalReport",
+    "ExplainedHit",
+    "Explanation",
     "Hit",
     "IndexReport",
     "InputTypeError",
@@ -81,9 +102,14 @@ __all__ = [
     "ModelIdentity",
     "ModelMismatchError",
     "ModelNotAvailableError",
+    "RayEncodeReport",
+    "RayIndexReport",
     "RayOptions",
+    "Record",
     "Retriever",
+    "RetryPolicy",
     "SearchOptions",
+    "ServeConfig",
     "ServiceError",
     "SparseVectors",
     "SpladeClient",
@@ -94,21 +120,27 @@ __all__ = [
     "StoreError",
     "StoredDocument",
     "UnsupportedModelError",
+    "UpsertResult",
     "__version__",
     "build_inference_free",
     "cached_export",
+    "create_app",
     "decode_rows",
     "encode_on_ray",
+    "evaluate",
     "export_onnx",
     "index_on_ray",
+    "load_beir",
     "to_milvus_rows",
 ]
 
 if TYPE_CHECKING:
     from .client import SpladeClient
     from .compat import SpladeEmbeddingFunction
+    from .corpus.records import Record
     from .description import ModelDescription
-    from .distributed.jobs import encode_on_ray, index_on_ray
+    from .distributed.jobs import RayEncodeReport, RayIndexReport, encode_on_ray, index_on_ray
+    from .distributed.retry import RetryPolicy
     from .distributed.runtime import RayOptions
     from .encoder import Encoded, EncodeStats, SpladeEncoder
     from .inference_free import build_inference_free
@@ -116,8 +148,11 @@ if TYPE_CHECKING:
     from .models import DEFAULT_MODEL, ModelIdentity
     from .onnx.export import cached_export, export_onnx
     from .options import EncoderConfig
-    from .retrieval import IndexReport, Retriever
-    from .store.base import Hit, SearchOptions, Store, StoredDocument
+    from .profiles import EncodingProfile
+    from .retrieval import ExplainedHit, Explanation, IndexReport, Retriever
+    from .serve.app import create_app
+    from .serve.config import ServeConfig
+    from .store.base import Hit, SearchOptions, Store, StoredDocument, UpsertResult
     from .store.memory import MemoryStore
     from .store.milvus import MilvusStore
     from .vectors import SparseVectors, decode_rows, to_milvus_rows

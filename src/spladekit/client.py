@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from .errors import InvalidArgumentError, MissingDependencyError, ServiceError
 from .models import ModelIdentity
+from .options import Progress
+from .profiles import ProfileName, prompt_name_of
 from .validation import optional_positive_int, string, text_list
 from .vectors import SparseVectors, decode_rows, stack_rows
 
@@ -41,8 +43,6 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
         f'SpladeClient needs httpx: pip install "spladekit[serve]" ({_exc})'
     ) from _exc
 
-Progress = Callable[[int], None]
-PromptName = Literal["query", "document"]
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
 # Connecting to a live server takes milliseconds; waiting longer only delays the error.
@@ -129,7 +129,7 @@ class SpladeClient:
 
     def __call__(self, texts: Sequence[str]) -> SparseVectors:
         """Encode with neither instruction nor top-k (``SpladeEmbeddingFunction.__call__``)."""
-        return self._encode(text_list(texts), None, None)
+        return self._encode(text_list(texts), "plain", None)
 
     def encode_documents(
         self, documents: Sequence[str], *, progress: Progress | None = None
@@ -230,11 +230,12 @@ class SpladeClient:
             return self._remote_vocabulary
 
     def _encode(
-        self, texts: list[str], prompt: PromptName | None, progress: Progress | None
+        self, texts: list[str], profile: ProfileName, progress: Progress | None
     ) -> SparseVectors:
         server = self._info()
         dim = self.dim
         send_prompt = self._prompts if self._prompts is not None else server.spladekit
+        prompt = prompt_name_of(profile)
         rows: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
         for start in range(0, len(texts), server.batch_size):
             chunk = texts[start : start + server.batch_size]

@@ -11,8 +11,9 @@ from typing import Any
 
 from .encoder import SpladeEncoder
 from .models import DEFAULT_MODEL, ModelIdentity
+from .options import Progress
+from .profiles import EncodingProfile, ProfileName, encoding_profiles
 from .reference_base import ReferenceBase, adopt_reference_base
-from .routes import Progress
 from .validation import optional_positive_int, string, text_list
 from .vectors import SparseVectors
 
@@ -83,34 +84,42 @@ class SpladeEmbeddingFunction(ReferenceBase):
         self.query_instruction = query_instruction or self.encoder.prompt("query")
         self.doc_instruction = doc_instruction or self.encoder.prompt("document")
 
+    @property
+    def profiles(self) -> dict[ProfileName, EncodingProfile]:
+        """How ``__call__`` (``plain``), queries and documents are encoded, from the
+        attributes in force (:func:`~spladekit.profiles.encoding_profiles`)."""
+        return encoding_profiles(
+            self.encoder,
+            query_instruction=self.query_instruction,
+            doc_instruction=self.doc_instruction,
+            k_tokens_query=self.k_tokens_query,
+            k_tokens_document=self.k_tokens_document,
+        )
+
     def __call__(self, texts: Sequence[str]) -> SparseVectors:
         """Encode with neither instruction nor top-k, at the documents' max length."""
-        return self.encoder.encode(text_list(texts), max_length=self.encoder.document_max_length)
+        return self._encode(text_list(texts), "plain", None)
 
     def encode_documents(
         self, documents: Sequence[str], *, progress: Progress | None = None
     ) -> SparseVectors:
         """Encode documents: ``doc_instruction`` prepended, top ``k_tokens_document`` kept."""
-        return self.encoder.encode(
-            text_list(documents, "documents"),
-            max_length=self.encoder.document_max_length,
-            top_k=self.k_tokens_document,
-            prefix=self.doc_instruction,
-            progress=progress,
-        )
+        return self._encode(text_list(documents, "documents"), "document", progress)
 
     def encode_queries(
         self, queries: Sequence[str], *, progress: Progress | None = None
     ) -> SparseVectors:
         """Encode queries on the query route: ``query_instruction`` prepended, top
         ``k_tokens_query`` kept."""
+        return self._encode(text_list(queries, "queries"), "query", progress)
+
+    def _encode(
+        self, texts: list[str], name: ProfileName, progress: Progress | None
+    ) -> SparseVectors:
+        profile = self.profiles[name]
         return self.encoder.encode(
-            text_list(queries, "queries"),
-            side="query",
-            max_length=self.encoder.query_max_length,
-            top_k=self.k_tokens_query,
-            prefix=self.query_instruction,
-            progress=progress,
+            texts, side=profile.side, max_length=profile.max_length, top_k=profile.top_k,
+            prefix=profile.instruction, progress=progress,
         )
 
     @property

@@ -36,10 +36,18 @@ from .models import (
     resolve_model_dir,
     split_load_kwargs,
 )
-from .options import EncoderConfig
-from .routes import MlmRoute, Progress, Route, StaticRoute
+from .options import EncoderConfig, Progress
+from .profiles import ProfileName, encoding_profiles
+from .routes import MlmRoute, Route, StaticRoute
 from .tokenize import TRUNCATIONS, Truncation
-from .validation import choice, non_negative_number, optional_positive_int, string, text_list
+from .validation import (
+    choice,
+    non_negative_number,
+    optional_max_length,
+    optional_positive_int,
+    string,
+    text_list,
+)
 from .vectors import SparseVectors, decode_rows, stack_rows
 
 if TYPE_CHECKING:
@@ -109,6 +117,7 @@ class SpladeEncoder:
         self.query_max_length = _capped(config.query_max_length, query.max_length)
         self.document_max_length = _capped(config.document_max_length, document.max_length)
         self.vocabulary: list[str] = _vocabulary(document.tokenizer, self.dim)
+        self._prompts: dict[Side, str] = {side: self.spec.prompt(side) for side in SIDES}
 
     # Shortcuts to the options and the document route, read-only.
     @property
@@ -172,7 +181,8 @@ class SpladeEncoder:
 
     def prompt(self, side: Side) -> str:
         """The prompt the model's folder gives this side ("" for none)."""
-        return self.spec.prompt(choice("side", side, SIDES))
+        prompt = self._prompts.get(side)
+        return prompt if prompt is not None else self.spec.prompt(choice("side", side, SIDES))
 
     def encode_documents(
         self,
@@ -186,11 +196,7 @@ class SpladeEncoder:
 
         ``prompt`` replaces the folder's document prompt ("" for none).
         """
-        prefix = self.prompt("document") if prompt is None else string("prompt", prompt)
-        return self.encode(
-            texts, max_length=self.document_max_length, top_k=top_k, prefix=prefix,
-            progress=progress,
-        )
+        return self._encode_profile(texts, "document", top_k, prompt, progress)
 
     def encode_queries(
         self,
@@ -204,11 +210,7 @@ class SpladeEncoder:
 
         ``prompt`` replaces the folder's query prompt ("" for none).
         """
-        prefix = self.prompt("query") if prompt is None else string("prompt", prompt)
-        return self.encode(
-            texts, side="query", max_length=self.query_max_length, top_k=top_k, prefix=prefix,
-            progress=progress,
-        )
+        return self._encode_profile(texts, "query", top_k, prompt, progress)
 
     def encode(
         self,
@@ -289,6 +291,22 @@ class SpladeEncoder:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _encode_profile(
+        self,
+        texts: Sequence[str],
+        name: ProfileName,
+        top_k: int | None,
+        prompt: str | None,
+        progress: Progress | None,
+    ) -> SparseVectors:
+        """Encode on a profile (the folder's prompt unless ``prompt`` replaces it)."""
+        profile = encoding_profiles(self)[name]
+        prefix = profile.instruction if prompt is None else string("prompt", prompt)
+        return self.encode(
+            texts, side=profile.side, max_length=profile.max_length, top_k=top_k,
+            prefix=prefix, progress=progress,
+        )
+
     def _prepare(
         self,
         side: Side,
@@ -300,13 +318,9 @@ class SpladeEncoder:
         """The route, checked texts (with ``prefix``) and the token limit per model input."""
         route = self.routes[choice("side", side, SIDES)]
         items = text_list(texts)
-        max_length = optional_positive_int("max_length", max_length)
+        max_length = optional_max_length("max_length", max_length)
         prefix = string("prefix", prefix)
         choice("truncation", truncation, TRUNCATIONS)
-        if max_length is not None and max_length < 3:
-            raise InvalidArgumentError(
-                f"max_length must be at least 3 ([CLS], a token, [SEP]), got {max_length}"
-            )
         if prefix:
             items = [prefix + text for text in items]
         return route, items, _capped(max_length, route.max_length)

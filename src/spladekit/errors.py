@@ -47,6 +47,20 @@ class ServiceError(SpladeError):
     """A spladekit (or TEI) service could not be reached or answered with an error."""
 
 
+
+def one_line(message: object) -> str:
+    """A message on one line: its non-blank lines, stripped, joined by spaces (Milvus draws a
+    caret under an expression over several lines; spladekit's errors and the CLI's are one
+    line)."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def first_line(message: object, empty: str = "") -> str:
+    """A message's first line, stripped (``empty`` when it has none): for errors whose later
+    lines are a traceback."""
+    text = str(message).strip()
+    return text.splitlines()[0].strip() if text else empty
+
 __all__ = [
     "ClusterError",
     "InputTypeError",
@@ -58,4 +72,6 @@ __all__ = [
     "SpladeError",
     "StoreError",
     "UnsupportedModelError",
+    "first_line",
+    "one_line",
 ]

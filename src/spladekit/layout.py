@@ -11,7 +11,7 @@ whatever part of a pipeline it does not implement, never loading part of one:
   ``Transformer`` with ``transformer_task: "fill-mask"``) and a ``SpladePooling``, or a
   ``Router`` with a ``query`` and a ``document`` route, each an MLM route or a
   ``SparseStaticEmbedding`` (a weight per vocabulary entry, no model run);
-- an ONNX export made by spladekit (see :mod:`spladekit.onnx_layout`) in place of any MLM module.
+- an ONNX export made by spladekit (see :mod:`spladekit.onnx.layout`) in place of any MLM module.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from .errors import ModelNotAvailableError, UnsupportedModelError
-from .onnx_layout import is_onnx_folder, read_metadata
+from .onnx.layout import is_onnx_folder, read_metadata
 from .options import ACTIVATIONS, Activation
 
 Layout = Literal["huggingface", "opensearch-idf", "sentence-transformers", "router"]

@@ -269,7 +269,7 @@ def model_fingerprint(folder: Path) -> str:
     one checkpoint share it.
     """
     from .fingerprint import files_fingerprint
-    from .onnx_layout import read_metadata
+    from .onnx.layout import read_metadata
 
     exported = read_metadata(folder).get(FINGERPRINT_KEY)
     files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from .errors import InputTypeError, InvalidArgumentError
-from .validation import choice, non_negative_number, optional_positive_int, positive_int
+from .validation import (
+    choice,
+    non_negative_number,
+    optional_max_length,
+    optional_positive_int,
+    positive_int,
+)
 
 BackendName = Literal["torch", "onnx"]
 Activation = Literal["relu", "log1p_relu"]
@@ -26,6 +32,9 @@ PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 LONG_DOCUMENT_MODES: tuple[LongDocuments, ...] = get_args(LongDocuments)
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
 
+Progress = Callable[[int], None]
+"""A progress callback: called with the number of texts (or documents) just finished."""
+
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
@@ -36,6 +45,12 @@ def check_device(device: object) -> str:
     if not _DEVICE.match(device):
         raise InvalidArgumentError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     return device
+
+
+def cuda_index(device: str) -> int:
+    """The CUDA device number of a checked ``cuda`` / ``cuda:N`` device (``cuda`` is 0)."""
+    _, _, index = check_device(device).partition(":")
+    return int(index) if index else 0
 
 
 @dataclass(frozen=True)
@@ -76,11 +91,7 @@ class EncoderConfig:
         positive_int("batch_size", self.batch_size)
         positive_int("max_tokens_per_batch", self.max_tokens_per_batch)
         for name in ("query_max_length", "document_max_length"):
-            value = optional_positive_int(name, getattr(self, name))
-            if value is not None and value < 3:
-                raise InvalidArgumentError(
-                    f"{name} must be at least 3 ([CLS], a token, [SEP]), got {value}"
-                )
+            optional_max_length(name, getattr(self, name))
         optional_positive_int("window_stride", self.window_stride)
         object.__setattr__(self, "threshold", non_negative_number("threshold", self.threshold))
         if self.backend is not None:
@@ -121,5 +132,7 @@ __all__ = [
     "EncoderConfig",
     "LongDocuments",
     "Precision",
+    "Progress",
     "check_device",
+    "cuda_index",
 ]

@@ -11,7 +11,7 @@ only what was missing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
@@ -21,11 +21,10 @@ from scipy.sparse import csr_array
 from .corpus import Record
 from .errors import InputTypeError
 from .models import ModelIdentity
+from .options import Progress
 from .store import Hit, SearchOptions, Store
 from .validation import check_unicode, positive_int, query_text
 from .vectors import contributions, rows_to_csr, to_milvus_rows
-
-Progress = Callable[[int], None]
 
 DEFAULT_CHUNK_SIZE = 256
 

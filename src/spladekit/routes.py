@@ -27,7 +27,7 @@ from .backends import Backend, make_backend
 from .errors import InvalidArgumentError, ModelNotAvailableError
 from .layout import MlmRouteSpec, StaticRouteSpec
 from .models import load_tokenizer
-from .options import EncoderConfig
+from .options import EncoderConfig, Progress
 from .tokenize import TokenIds, Truncation
 from .vectors import prune_dense
 
@@ -49,7 +49,6 @@ _TRIM_MIN_TOKENS = 4096
 # texts per array than BERT's 30k, and peak memory stays bounded whatever the vocabulary.
 _DENSE_ELEMENTS = 16 * 1024 * 1024
 
-Progress = Callable[[int], None]
 """Called with the number of texts just finished, for progress bars."""
 
 Rows = list[tuple[NDArray[np.int32], NDArray[np.float32]]]

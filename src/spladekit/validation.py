@@ -15,6 +15,9 @@ from .errors import InputTypeError, InvalidArgumentError
 
 T = TypeVar("T")
 
+MIN_MAX_LENGTH = 3
+"""The shortest token limit a text can have: [CLS], one token, [SEP]."""
+
 
 def positive_int(name: str, value: object) -> int:
     """An ``int`` >= 1 (``bool`` is refused: ``True`` is not a count)."""
@@ -36,6 +39,16 @@ def optional_positive_int(name: str, value: object) -> int | None:
     if value < 1:
         raise InvalidArgumentError(f"{name} must be a positive integer or None, got {value!r}")
     return value
+
+
+def optional_max_length(name: str, value: object) -> int | None:
+    """``None`` or a token limit of at least :data:`MIN_MAX_LENGTH`."""
+    length = optional_positive_int(name, value)
+    if length is not None and length < MIN_MAX_LENGTH:
+        raise InvalidArgumentError(
+            f"{name} must be at least {MIN_MAX_LENGTH} ([CLS], a token, [SEP]), got {length}"
+        )
+    return length
 
 
 def int_in_range(name: str, value: object, low: int, high: int) -> int:
@@ -174,6 +187,7 @@ def check_depth(value: object, what: str, limit: int = MAX_METADATA_DEPTH) -> No
 __all__ = [
     "MAX_ID_BYTES",
     "MAX_METADATA_DEPTH",
+    "MIN_MAX_LENGTH",
     "check_depth",
     "check_unicode",
     "choice",
@@ -181,6 +195,7 @@ __all__ = [
     "fraction",
     "int_in_range",
     "non_negative_number",
+    "optional_max_length",
     "optional_positive_int",
     "positive_int",
     "query_text",

@@ -10,7 +10,8 @@ whole matrix. What differs from a plain ``csr_array``:
 - ``len(v)`` is the number of rows (a plain one raises "sparse array length is ambiguous").
 
 Everything else (arithmetic, slicing, ``vstack``, pickling) is ``csr_array``'s; results of
-arithmetic and stacking are plain ``csr_array`` objects.
+arithmetic and slicing keep the class (``v * 2``, ``v + v``, ``v[0:1]`` are ``SparseVectors``),
+``vstack`` gives a plain ``csr_array``.
 
 :func:`to_milvus_rows` turns every form users have (that matrix, a plain scipy matrix, dict
 rows, 1 x V or 1-D rows, dense numpy rows, lists of ``(index, weight)`` pairs) into validated

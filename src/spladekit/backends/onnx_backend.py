@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
 from ..layout import DEFAULT_POOLING, PoolingSpec
-from ..onnx_layout import INPUT_NAMES, model_file, read_metadata
-from ..options import check_device
+from ..onnx.layout import INPUT_NAMES, model_file, read_metadata
+from ..options import check_device, cuda_index
 from ..validation import optional_positive_int
 
 # What the onnx backend runs, and where.
@@ -102,7 +102,7 @@ class OnnxBackend:
                     "lacks: pip install onnxruntime-gpu (instead of onnxruntime), or use "
                     'device="cpu"'
                 )
-            index = int(device.split(":")[1]) if ":" in device else 0
+            index = cuda_index(device)
             providers: list[Any] = [
                 ("CUDAExecutionProvider", {"device_id": index}),
                 "CPUExecutionProvider",

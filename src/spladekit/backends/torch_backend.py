@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..errors import InvalidArgumentError
 from ..layout import DEFAULT_POOLING, PoolingSpec
-from ..options import check_device
+from ..options import check_device, cuda_index
 from ..pooling import (
     activate_in_place,
     apply_activation,
@@ -77,7 +77,7 @@ def parse_device(device: object) -> torch.device:
                 f"device {device!r} was asked for but CUDA is not available here "
                 "(no GPU, or a CPU-only torch build); use device='cpu'"
             )
-        index = int(device.split(":")[1]) if ":" in device else 0
+        index = cuda_index(device)
         if index >= torch.cuda.device_count():
             raise InvalidArgumentError(
                 f"device {device!r} does not exist: this machine has "

@@ -13,9 +13,8 @@ from typing import Any
 
 import click
 
-from ..errors import ModelMismatchError, SpladeError
-
-DEBUG_ENV = "SPLADEKIT_DEBUG"
+from ..errors import ModelMismatchError, SpladeError, first_line, one_line
+from .options import DEBUG_ENV
 
 
 class _Group(click.Group):
@@ -41,11 +40,11 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ModelMismatchError as exc:
             click.echo(
-                f"error: {_one_line(exc)} (on the command line: --allow-other-model)", err=True
+                f"error: {one_line(exc)} (on the command line: --allow-other-model)", err=True
             )
             ctx.exit(1)
         except SpladeError as exc:
-            click.echo(f"error: {_one_line(exc)}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(1)
         except (BrokenPipeError, KeyboardInterrupt):
             ctx.exit(130)
@@ -54,22 +53,18 @@ class _Group(click.Group):
         except OSError as exc:
             if debug:
                 raise
-            click.echo(f"error: {_one_line(exc)}", err=True)
+            click.echo(f"error: {one_line(exc)}", err=True)
             ctx.exit(1)
         except Exception as exc:
             if debug:
                 raise
-            first = str(exc).splitlines()[0] if str(exc) else ""
+            first = first_line(exc)
             click.echo(
                 f"error: unexpected {type(exc).__name__}: {first} (set {DEBUG_ENV}=1 to see the "
                 "traceback, and please report it)",
                 err=True,
             )
             ctx.exit(1)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split("\n"))
 
 
 @click.group(cls=_Group)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..corpus import read_records
-from ..sources import corpus_shards, read_shard
+from ..corpus import corpus_shards, read_records, read_shard
+from ..store import open_store
 from .encode import format_option
 from .options import (
     EncoderChoice,
@@ -18,7 +18,6 @@ from .options import (
     collection_option,
     encoder_options,
     index_algo_option,
-    open_collection,
     progress_bar,
     quiet_option,
     ray_options,
@@ -96,9 +95,9 @@ def index(
     shards = [] if stdin else corpus_shards(corpus, fmt)
     total = None if stdin else sum(s.rows for s in shards)
     model = encoder.build()
-    store = open_collection(
-        uri, token, collection, model=model.model_identity,
-        allow_other_model=allow_other_model, index_algo=index_algo, bm25=bm25,
+    store = open_store(
+        uri, token=token, collection=collection, model=model.model_identity,
+        allow_other_model=allow_other_model, inverted_index_algo=index_algo, bm25=bm25,
         analyzer=analyzer,
     )
     try:
@@ -155,8 +154,8 @@ def search(
 
     options = options.replace(with_text=width > 0)
     model = encoder.build()
-    store = open_collection(
-        uri, token, collection, model=model.model_identity,
+    store = open_store(
+        uri, token=token, collection=collection, model=model.model_identity,
         allow_other_model=allow_other_model, create=False,
     )
     try:

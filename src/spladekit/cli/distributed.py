@@ -14,9 +14,8 @@ from typing import Any
 
 import click
 
-from ..sources import corpus_shards
-from . import DEBUG_ENV
-from .options import EncoderChoice, progress_bar
+from ..corpus import corpus_shards
+from .options import DEBUG_ENV, EncoderChoice, progress_bar
 
 # Read by Ray's C++ core when it starts: its warnings would print on the command's stderr.
 _RAY_LOG_LEVEL_ENV = "RAY_BACKEND_LOG_LEVEL"

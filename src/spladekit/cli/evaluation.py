@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..store import open_store
 from .options import (
     EncoderChoice,
     apply,
     chunk_size_option,
     encoder_options,
     fusion_option_list,
-    open_collection,
     progress_bar,
     quiet_option,
     store_options,
@@ -104,9 +104,9 @@ def eval_command(
     dataset = load_beir(dataset_dir, split)
     name = collection or eval_collection(dataset_dir, encoder) + ("_bm25" if hybrid else "")
     model = encoder.build()
-    store = open_collection(
-        uri, token, name, model=model.model_identity, allow_other_model=False, bm25=hybrid,
-        analyzer=analyzer,
+    store = open_store(
+        uri, token=token, collection=name, model=model.model_identity, allow_other_model=False,
+        bm25=hybrid, analyzer=analyzer,
     )
     try:
         with progress_bar(len(dataset.corpus), "doc", not quiet) as advance:

@@ -18,17 +18,18 @@ import click
 from ..models import DEFAULT_MODEL
 from ..options import ACTIVATIONS, BACKENDS, LONG_DOCUMENT_MODES, PRECISIONS, EncoderConfig
 from ..store.base import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
+from ..store.connection import DEFAULT_URI
+from ..store.milvus import DEFAULT_COLLECTION
 from ..store.schema import INDEX_ALGOS
+from ..validation import MIN_MAX_LENGTH
 
 if TYPE_CHECKING:
     from ..encoder import SpladeEncoder
-    from ..models import ModelIdentity
-    from ..store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_URI = "spladekit.db"
-DEFAULT_COLLECTION = "spladekit"
+# Set to 1 for tracebacks (and Ray's own logs) instead of one-line errors.
+DEBUG_ENV = "SPLADEKIT_DEBUG"
 # Inputs at least this long get a progress bar on stderr.
 PROGRESS_MIN = 64
 _DEFAULTS = EncoderConfig()
@@ -99,11 +100,11 @@ def encoder_options(func: F) -> F:
                 "[default: what the model's folder says; relu for a plain folder].",
             ),
             click.option(
-                "--query-max-length", type=click.IntRange(min=3), default=None,
+                "--query-max-length", type=click.IntRange(min=MIN_MAX_LENGTH), default=None,
                 help="Tokens per query at most [default: the model's limit, 512 for BERT].",
             ),
             click.option(
-                "--document-max-length", type=click.IntRange(min=3), default=None,
+                "--document-max-length", type=click.IntRange(min=MIN_MAX_LENGTH), default=None,
                 help="Tokens per document at most [default: the model's limit].",
             ),
         ],
@@ -287,28 +288,6 @@ def with_bm25_options(func: F) -> F:
     )
 
 
-def open_collection(
-    uri: str,
-    token: str | None,
-    collection: str,
-    *,
-    model: ModelIdentity | None,
-    allow_other_model: bool,
-    create: bool = True,
-    index_algo: str | None = None,
-    bm25: bool = False,
-    analyzer: str | None = None,
-) -> Store:
-    """The store a command works on (``memory://``: exact, in memory), checked against the
-    encoder's model."""
-    from ..store import open_store
-
-    return open_store(
-        uri, token=token, collection=collection, create=create, inverted_index_algo=index_algo,
-        model=model, allow_other_model=allow_other_model, bm25=bm25, analyzer=analyzer,
-    )
-
-
 # -- output ----------------------------------------------------------------------------------
 
 
@@ -329,6 +308,7 @@ def quiet_option(help_text: str = "No progress bar or summary on stderr.") -> Ca
 
 
 __all__ = [
+    "DEBUG_ENV",
     "DEFAULT_COLLECTION",
     "DEFAULT_URI",
     "EncoderChoice",
@@ -338,7 +318,6 @@ __all__ = [
     "encoder_options",
     "fusion_option_list",
     "index_algo_option",
-    "open_collection",
     "progress_bar",
     "quiet_option",
     "ray_options",

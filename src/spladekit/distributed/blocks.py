@@ -23,8 +23,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.sparse import csr_array
 
-from ..corpus import Record
-from ..sources import Shard, read_shard
+from ..corpus import Record, Shard, read_shard
 from ..store.base import fit_text
 from ..store.schema import stored_matrix
 

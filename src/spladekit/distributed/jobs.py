@@ -1,6 +1,6 @@
 """The jobs: index a corpus into a Milvus server, or encode it into Parquet shards, on Ray Data.
 
-Both read the corpus in parallel (shards of :mod:`spladekit.sources`: the same records as
+Both read the corpus in parallel (shards of :mod:`spladekit.corpus`: the same records as
 ``spladekit index`` reads), encode with ``workers`` actors that each load the model once
 (:class:`.encoding.EncodeBatch`), and write in parallel: upserts through
 :class:`.sink.MilvusDatasink`, or Parquet files.
@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..corpus import Shard, corpus_shards
 from ..errors import InputTypeError, InvalidArgumentError
 from ..models import DEFAULT_MODEL, ModelIdentity, model_fingerprint, resolve_model_dir
-from ..options import EncoderConfig
-from ..sources import Shard, corpus_shards
+from ..options import EncoderConfig, Progress
 from ..store import MEMORY_URI
 from ..store.connection import check_uri
 from ..store.lite import is_lite_uri
@@ -41,8 +41,6 @@ from .runtime import (
     progress_reports,
     ray_module,
 )
-
-Progress = Callable[[int], None]
 
 # Bytes of a line file per read task; Parquet files are cut between row groups near this.
 DEFAULT_SHARD_BYTES = 16 * 1024 * 1024
@@ -120,7 +118,7 @@ def index_on_ray(
     progress: Progress | None = None,
 ) -> RayIndexReport:
     """Encode ``inputs`` (files, globs, BEIR folders, Parquet; or the shards
-    :func:`spladekit.sources.corpus_shards` planned) on Ray and upsert them into ``collection``
+    :func:`spladekit.corpus.corpus_shards` planned) on Ray and upsert them into ``collection``
     on the Milvus server at ``uri``.
 
     Records, ids and vectors are those of ``spladekit index`` (:class:`~spladekit.Retriever`).
@@ -142,7 +140,7 @@ def index_on_ray(
     if not isinstance(retry, RetryPolicy):
         raise InputTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
     shards = plan(inputs, fmt, shard_bytes)
-    identity = ModelIdentity(os.fspath(model), model_fingerprint(_model_dir(model)))
+    identity = ModelIdentity(os.fspath(model), model_fingerprint(resolve_model_dir(model)))
     spec = StoreSpec(uri, collection, token, timeout)
     from .sink import MilvusDatasink, WriteCounts
     from .snapshot import StoredIds
@@ -210,7 +208,7 @@ def encode_on_ray(
             "folder for the Parquet files"
         )
     shards = plan(inputs, fmt, shard_bytes)
-    _model_dir(model)  # fail here, not on every worker, when the model cannot be found
+    resolve_model_dir(model)  # fail here, not on every worker, when the model cannot be found
     os.makedirs(folder, exist_ok=True)
     started = time.perf_counter()
     if shards:
@@ -279,10 +277,6 @@ def worker_config(config: EncoderConfig | None, options: RayOptions) -> EncoderC
             "use fp32"
         )
     return config
-
-
-def _model_dir(model: object) -> Any:
-    return resolve_model_dir(model)  # type: ignore[arg-type]
 
 
 def _worker_model(model: str | os.PathLike[str]) -> str:

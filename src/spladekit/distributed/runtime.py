@@ -22,7 +22,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ClusterError, InvalidArgumentError, MissingDependencyError, SpladeError
+from ..errors import (
+    ClusterError,
+    InvalidArgumentError,
+    MissingDependencyError,
+    SpladeError,
+    first_line,
+)
 from ..validation import int_in_range, non_negative_number, positive_int
 
 RAY_INSTALL = 'pip install "spladekit[ray]"'
@@ -145,7 +151,7 @@ def connected(options: RayOptions) -> Iterator[Any]:
         where = "start Ray on this machine" if options.address == LOCAL else (
             f"join the Ray cluster at {options.address!r}"
         )
-        raise ClusterError(f"could not {where}: {first_line(exc)}") from exc
+        raise ClusterError(f"could not {where}: {first_line(exc, type(exc).__name__)}") from exc
     try:
         yield ray
     finally:
@@ -160,11 +166,6 @@ def cluster_gpus(ray: Any) -> float:
     return float(ray.cluster_resources().get("GPU", 0.0))
 
 
-def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def job_error(error: BaseException) -> SpladeError:
     """What a failed Ray Data job raises: spladekit's own error from a worker (a bad line, a
     Milvus that kept failing) as the driver would have raised it, else a ClusterError."""
@@ -177,7 +178,7 @@ def job_error(error: BaseException) -> SpladeError:
                 # Ray Data appends its retry advice to the message: not spladekit's words.
                 args[0] = args[0].split(_RAY_RETRY_NOTE)[0]
             return type(current)(*args)  # a fresh one: the caller chains Ray's to it
-    return ClusterError(f"the Ray job failed: {first_line(error)}")
+    return ClusterError(f"the Ray job failed: {first_line(error, type(error).__name__)}")
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

@@ -32,7 +32,9 @@ from ..models import (
     resolve_model_dir,
     split_load_kwargs,
 )
-from ..onnx_layout import (
+from ..validation import text_list
+from .families import export_family
+from .layout import (
     FORMAT_VERSION,
     FP32_FILE,
     INPUT_NAMES,
@@ -41,8 +43,6 @@ from ..onnx_layout import (
     METADATA_FILE,
     OUTPUT_NAME,
 )
-from ..validation import text_list
-from .families import export_family
 from .quantize import (
     CALIBRATION_TEXTS,
     INT8_SCHEME,

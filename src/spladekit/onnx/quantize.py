@@ -57,14 +57,6 @@ CALIBRATION_TEXTS = (
     "The enzyme's activity depends on temperature and pH, peaking near 37 C and pH 7.4.",
 )
 
-# Texts of different lengths (so one batch has padding) for the post-export check.
-_PROBE_TEXTS = (
-    "a short query",
-    "A longer passage about proteins, which fold into shapes that decide what they do.",
-    "x",
-)
-
-
 # -- int8 head -----------------------------------------------------------------------------------
 
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
 from ..options import EncoderConfig
+from ..store.connection import DEFAULT_URI
 from ..validation import non_negative_number, optional_positive_int, positive_int, string
 
 INSTALL = 'pip install "spladekit[serve]"'
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-DEFAULT_URI = "spladekit.db"
 
 
 def missing(package: str, exc: ImportError) -> MissingDependencyError:

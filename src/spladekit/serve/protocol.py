@@ -21,11 +21,10 @@ import numpy as np
 from scipy.sparse import csr_array
 
 from ..errors import InputTypeError, InvalidArgumentError
+from ..profiles import PROMPT_NAMES, PromptName
 from ..store.base import SearchOptions, check_ids
 from ..validation import check_unicode, int_in_range, query_text
 
-PromptName = Literal["query", "document"]
-PROMPT_NAMES: tuple[PromptName, ...] = ("query", "document")
 # TEI accepts both spellings of each direction.
 _DIRECTIONS = {"right": "right", "Right": "right", "left": "left", "Left": "left"}
 

@@ -26,9 +26,10 @@ from .._version import __version__
 from ..compat import SpladeEmbeddingFunction
 from ..corpus import Record
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
-from ..layout import Side
 from ..models import ModelIdentity
-from ..retrieval import Progress, Retriever
+from ..options import Progress
+from ..profiles import PROMPT_NAMES, EncodingProfile, ProfileName, profile_for
+from ..retrieval import Retriever
 from ..store import Store, open_store
 from ..store.base import SEARCH_MODES
 from ..tokenize import Truncation
@@ -49,11 +50,8 @@ _INLINE_CHARS = 16384
 class EncodeSettings:
     """How a group of texts is encoded; requests share an encode call only when these match."""
 
-    max_length: int
-    top_k: int | None
-    prefix: str
+    profile: EncodingProfile
     truncation: Truncation
-    side: Side = "document"
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class Service:
         self._on_failure = on_failure
         self._loaded: _Loaded | None = None
         self._batcher: Batcher[EncodeSettings] | None = None
-        self._settings: dict[tuple[str | None, Truncation], EncodeSettings] = {}
+        self._settings: dict[tuple[ProfileName, Truncation], EncodeSettings] = {}
         self._vocabulary = b"[]"
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spladekit-model")
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spladekit-store")
@@ -196,7 +194,7 @@ class Service:
         self._ready()
         assert self._batcher is not None  # set with _loaded
         truncation: Truncation = request.direction if request.truncate else "error"
-        settings = self._settings[(request.prompt_name, truncation)]
+        settings = self._settings[(profile_for(request.prompt_name), truncation)]
         try:
             with self._batcher.slot(len(request.texts)) as ticket:
                 tokens = await self._count(request.texts, settings)
@@ -216,9 +214,10 @@ class Service:
         encoder = self._ready().function.encoder
 
         def count() -> list[int]:
+            profile = settings.profile
             return encoder.count_tokens(
-                texts, side=settings.side, max_length=settings.max_length,
-                prefix=settings.prefix, truncation=settings.truncation,
+                texts, side=profile.side, max_length=profile.max_length,
+                prefix=profile.instruction, truncation=settings.truncation,
             )
 
         if sum(len(t) for t in texts) <= _INLINE_CHARS:
@@ -294,6 +293,7 @@ class Service:
         """TEI's ``/info`` fields, with spladekit's (``dim``, prompts, collection) beside them."""
         function = self._ready().function
         encoder = function.encoder
+        profiles = function.profiles
         cfg = self.config
         return {
             "server": "spladekit",
@@ -310,10 +310,8 @@ class Service:
             "query_max_length": encoder.query_max_length,
             "document_max_length": encoder.document_max_length,
             "prompts": {
-                "query": {"instruction": function.query_instruction,
-                          "top_k": function.k_tokens_query},
-                "document": {"instruction": function.doc_instruction,
-                             "top_k": function.k_tokens_document},
+                name: {"instruction": profiles[name].instruction, "top_k": profiles[name].top_k}
+                for name in PROMPT_NAMES
             },
             "max_concurrent_requests": cfg.max_concurrent_requests,
             "max_batch_tokens": cfg.max_batch_tokens,
@@ -368,25 +366,12 @@ class _OnModelThread:
 
 def _settings_table(
     function: SpladeEmbeddingFunction,
-) -> dict[tuple[str | None, Truncation], EncodeSettings]:
-    """Every (prompt_name, truncation) a request can ask for, resolved once."""
-    encoder = function.encoder
-    prompts: dict[str | None, tuple[int, int | None, str, Side]] = {
-        # No prompt name: as SpladeEmbeddingFunction.__call__ (documents' length, nothing else).
-        None: (encoder.document_max_length, None, "", "document"),
-        # prompt_name "query" takes the model's query route (inference-free, or its own model).
-        "query": (
-            encoder.query_max_length, function.k_tokens_query, function.query_instruction, "query"
-        ),
-        "document": (
-            encoder.document_max_length, function.k_tokens_document, function.doc_instruction,
-            "document",
-        ),
-    }
+) -> dict[tuple[ProfileName, Truncation], EncodeSettings]:
+    """Every (profile, truncation) a request can ask for, resolved once."""
     truncations: tuple[Truncation, ...] = ("right", "left", "error")
     return {
-        (name, t): EncodeSettings(length, top_k, prefix, t, side)
-        for name, (length, top_k, prefix, side) in prompts.items()
+        (name, t): EncodeSettings(profile, t)
+        for name, profile in function.profiles.items()
         for t in truncations
     }
 
@@ -397,8 +382,9 @@ def _encode_with(
     encoder = function.encoder
 
     def encode(texts: list[str], s: EncodeSettings) -> csr_array:
+        p = s.profile
         return encoder.encode(
-            texts, side=s.side, max_length=s.max_length, top_k=s.top_k, prefix=s.prefix,
+            texts, side=p.side, max_length=p.max_length, top_k=p.top_k, prefix=p.instruction,
             truncation=s.truncation,
         )
 

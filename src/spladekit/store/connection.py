@@ -13,7 +13,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputTypeError, InvalidArgumentError, StoreError
+from ..errors import InputTypeError, InvalidArgumentError, StoreError, one_line
 from . import lite
 
 if TYPE_CHECKING:
@@ -27,12 +27,6 @@ def pymilvus_module() -> Any:
     import pymilvus
 
     return pymilvus
-
-
-def one_line(message: str) -> str:
-    """Milvus's messages can draw a caret under an expression over several lines; errors
-    spladekit raises are one line."""
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
 def check_uri(uri: object) -> str:

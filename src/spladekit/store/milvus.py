@@ -33,7 +33,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import InputTypeError, InvalidArgumentError, StoreError
+from ..errors import InputTypeError, InvalidArgumentError, StoreError, one_line
 from ..validation import choice, query_text
 from ..vectors import Row, to_milvus_rows
 from . import collection as adoption
@@ -49,7 +49,7 @@ from .base import (
     check_upsert,
     fit_text,
 )
-from .connection import DEFAULT_URI, MilvusConnection, check_uri, one_line, pymilvus_module
+from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
 from .fusion import Raw
 from .schema import (
     EMPTY_FIELD,

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelNotAvailableError
+from ..errors import ModelNotAvailableError
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model_int8.onnx"

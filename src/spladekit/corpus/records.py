@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from .errors import InvalidArgumentError
-from .validation import MAX_METADATA_DEPTH, check_depth, check_unicode, document_id
+from ..errors import InvalidArgumentError
+from ..validation import MAX_METADATA_DEPTH, check_depth, check_unicode, document_id
 
 BOM = "\ufeff"
 FORMATS = ("auto", "jsonl", "text")
@@ -64,7 +64,7 @@ def read_records(
     ``jsonl`` or ``text``. Plain-text lines get ids "0", "1", ... by line number; blank lines in
     JSON input are skipped, in text input they are texts too (nothing is silently dropped).
     ``first_line`` is the number of the first of ``lines`` in its file, for reading a file in
-    pieces (:mod:`spladekit.sources`): ids and error messages stay those of the whole file.
+    pieces (:mod:`spladekit.corpus`): ids and error messages stay those of the whole file.
     """
     if fmt not in FORMATS:
         raise InvalidArgumentError(f"format must be auto, jsonl or text, got {fmt!r}")
