@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedModelError
-from ..onnx_layout import INT8_FILE, INT8_FULL_FILE, METADATA_FILE
+from .layout import INT8_FILE, INT8_FULL_FILE, METADATA_FILE
 
 INT8_FULL_SCHEME = (
     "int8 encoder and head: weights 7-bit per output column, activations 8-bit per token "
