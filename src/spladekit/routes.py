@@ -28,7 +28,7 @@ from .errors import InvalidArgumentError, ModelNotAvailableError
 from .layout import MlmRouteSpec, StaticRouteSpec
 from .models import load_tokenizer
 from .options import EncoderConfig, Progress
-from .tokenize import TokenIds, Truncation
+from .tokenize import TokenIds, Truncation, cut_tokens
 from .vectors import prune_dense
 
 if TYPE_CHECKING:
@@ -245,15 +245,9 @@ class StaticRoute:
     ) -> tuple[Rows, RouteStats]:
         rows: Rows = []
         truncated = tokens = 0
-        for i, ids in enumerate(self.tokens.content(texts)):
-            if len(ids) > limit:
-                if truncation == "error":
-                    raise InvalidArgumentError(
-                        f"text at position {i} has {len(ids)} tokens, more than the limit of "
-                        f"{limit}; shorten it, or allow truncation"
-                    )
-                truncated += 1
-                ids = ids[:limit] if truncation == "right" else ids[len(ids) - limit :]
+        for i, found in enumerate(self.tokens.content(texts)):
+            ids, was_cut = cut_tokens(found, limit, truncation, i)
+            truncated += was_cut
             tokens += len(ids)
             rows.append(self._row(ids, top_k, threshold))
         if progress is not None and texts:

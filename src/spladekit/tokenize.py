@@ -139,15 +139,8 @@ class TokenIds:
         out: list[list[int]] = []
         cut = 0
         for i, found in enumerate(contents):
-            ids = found or []
-            if len(ids) > body:
-                if truncation == "error":
-                    raise InvalidArgumentError(
-                        f"text at position {i} has {len(ids) + 2} tokens, more than the limit of "
-                        f"{limit}; shorten it, or allow truncation"
-                    )
-                cut += 1
-                ids = ids[:body] if truncation == "right" else ids[len(ids) - body :]
+            ids, was_cut = cut_tokens(found or [], body, truncation, i, special=2)
+            cut += was_cut
             out.append([self.cls_id, *ids, self.sep_id])  # type: ignore[list-item]
         return out, cut
 
@@ -162,6 +155,21 @@ class TokenIds:
         if len(offsets) > body and offsets[body][1] <= size - _CUT_MARGIN:
             return list(encoding.ids[: body + 1])
         return None
+
+
+def cut_tokens(
+    ids: list[int], body: int, truncation: Truncation, position: int, *, special: int = 0
+) -> tuple[list[int], bool]:
+    """At most ``body`` content tokens of one text, as ``truncation`` says, and whether any
+    were cut; ``error`` refuses a text over the limit (``special`` tokens count in it)."""
+    if len(ids) <= body:
+        return ids, False
+    if truncation == "error":
+        raise InvalidArgumentError(
+            f"text at position {position} has {len(ids) + special} tokens, more than the limit "
+            f"of {body + special}; shorten it, or allow truncation"
+        )
+    return (ids[:body] if truncation == "right" else ids[len(ids) - body :]), True
 
 
 def _add_lowercase(tokenizer: Any) -> None:
@@ -180,4 +188,4 @@ def _add_lowercase(tokenizer: Any) -> None:
     tokenizer.normalizer = normalizers.Sequence(steps)
 
 
-__all__ = ["TRUNCATIONS", "TokenIds", "Truncation"]
+__all__ = ["TRUNCATIONS", "TokenIds", "Truncation", "cut_tokens"]
