@@ -20,10 +20,11 @@ from typing import Any, Literal
 import numpy as np
 from scipy.sparse import csr_array
 
-from ..errors import InputTypeError, InvalidArgumentError
+from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..profiles import PROMPT_NAMES, PromptName
 from ..store.base import SearchOptions, check_ids
 from ..validation import check_unicode, int_in_range, query_text
+from .batcher import Overloaded, Stopped
 
 # TEI accepts both spellings of each direction.
 _DIRECTIONS = {"right": "right", "Right": "right", "left": "left", "Left": "left"}
@@ -65,6 +66,30 @@ def error_body(error_type: str, message: str) -> bytes:
 def invalid(exc: InputTypeError | InvalidArgumentError) -> ApiError:
     """A library validation error as a 422 answer."""
     return ApiError("Validation", str(exc))
+
+
+def api_error(exc: Exception, backend_prefix: str = "") -> ApiError:
+    """The one map from what the library and the batcher raise to an error answer.
+
+    Known errors answer with their message alone (their traceback is noise to a caller);
+    anything else is a 424 naming its type, chained to the exception for the server's log.
+    """
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, Overloaded):
+        error = ApiError("Overloaded", f"model is overloaded: {exc}")
+    elif isinstance(exc, Stopped):
+        error = ApiError("Unhealthy", str(exc))
+    elif isinstance(exc, (InputTypeError, InvalidArgumentError)):
+        error = invalid(exc)
+    elif isinstance(exc, StoreError):
+        error = ApiError("Backend", str(exc))
+    else:
+        error = ApiError("Backend", f"{backend_prefix}{type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return error
+    error.__suppress_context__ = True
+    return error
 
 
 # A request body's JSON: how deep it may nest, and how long a number may be written. Deeper

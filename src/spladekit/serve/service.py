@@ -25,7 +25,6 @@ from scipy.sparse import csr_array
 from .._version import __version__
 from ..compat import SpladeEmbeddingFunction
 from ..corpus import Record
-from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..models import ModelIdentity
 from ..options import Progress
 from ..profiles import PROMPT_NAMES, EncodingProfile, ProfileName, profile_for
@@ -34,10 +33,10 @@ from ..store import Store, open_store
 from ..store.base import SEARCH_MODES
 from ..tokenize import Truncation
 from ..vectors import SparseVectors
-from .batcher import Batcher, BatchResult, Overloaded, Stopped
+from .batcher import Batcher, BatchResult
 from .config import ServeConfig
 from .metrics import ServiceMetrics
-from .protocol import ApiError, DocumentsRequest, EmbedRequest, SearchRequest
+from .protocol import ApiError, DocumentsRequest, EmbedRequest, SearchRequest, api_error
 
 State = Literal["loading", "ready", "failed", "stopping"]
 T = TypeVar("T")
@@ -199,16 +198,8 @@ class Service:
             with self._batcher.slot(len(request.texts)) as ticket:
                 tokens = await self._count(request.texts, settings)
                 return await self._batcher.submit(ticket, request.texts, tokens, settings)
-        except ApiError:
-            raise
-        except Overloaded as exc:
-            raise ApiError("Overloaded", f"model is overloaded: {exc}") from None
-        except Stopped as exc:
-            raise ApiError("Unhealthy", str(exc)) from None
-        except (InputTypeError, InvalidArgumentError) as exc:
-            raise ApiError("Validation", str(exc)) from None
         except Exception as exc:
-            raise ApiError("Backend", f"encoding failed: {type(exc).__name__}: {exc}") from exc
+            raise api_error(exc, "encoding failed: ")  # noqa: B904 (api_error sets the cause)
 
     async def _count(self, texts: list[str], settings: EncodeSettings) -> list[int]:
         encoder = self._ready().function.encoder
@@ -280,12 +271,8 @@ class Service:
             raise ApiError("Unhealthy", "the service is shutting down") from None
         try:
             return await pending
-        except (InputTypeError, InvalidArgumentError) as exc:
-            raise ApiError("Validation", str(exc)) from None
-        except StoreError as exc:
-            raise ApiError("Backend", str(exc)) from None
         except Exception as exc:
-            raise ApiError("Backend", f"{type(exc).__name__}: {exc}") from exc
+            raise api_error(exc)  # noqa: B904 (api_error sets the cause)
 
     # -- descriptions ------------------------------------------------------------------------
 
