@@ -1,7 +1,8 @@
-"""SparseVectors, pruning, assembly and conversion to Milvus rows: the pure vector helpers."""
+"""SparseVectors, pruning, and every conversion between vector shapes: the pure vector helpers."""
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -11,16 +12,22 @@ from scipy.sparse import csr_array, vstack
 from spladekit import InputTypeError, InvalidArgumentError
 from spladekit.vectors import (
     SparseVectors,
+    arrow_to_csr,
     contributions,
+    csr_parts,
     prune_dense,
     rows_to_csr,
-    stack_rows,
+    split_arrays,
+    stack_arrays,
+    tei_json_arrays,
+    to_arrow,
     to_milvus_rows,
+    to_tei_json,
 )
 
 
 def example() -> SparseVectors:
-    return stack_rows(
+    return stack_arrays(
         [
             (np.array([1, 5], np.int32), np.array([0.5, 2.0], np.float32)),
             (np.array([], np.int32), np.array([], np.float32)),
@@ -72,11 +79,11 @@ def test_prune_dense_keeps_weights_above_the_threshold_and_the_top_k() -> None:
     assert (values > 0.15).all()
 
 
-def test_stack_rows_builds_sorted_rows_and_empty_matrices() -> None:
+def test_stack_arrays_builds_sorted_rows_and_empty_matrices() -> None:
     m = example()
     assert m.has_sorted_indices
     assert np.diff(m.indptr).tolist() == [2, 0, 1]
-    empty = stack_rows([], 30522)
+    empty = stack_arrays([], 30522)
     assert empty.shape == (0, 30522) and isinstance(empty, SparseVectors) and len(empty) == 0
 
 
@@ -117,10 +124,8 @@ def test_contributions_sum_to_the_score() -> None:
 
 
 def test_a_single_row_is_built_as_the_checked_constructor_builds_it() -> None:
-    from spladekit.vectors import stack_rows
-
     row = (np.array([3, 17, 30000], np.int32), np.array([0.5, 1.5, 2.5], np.float32))
-    fast = stack_rows([row], 30522)
+    fast = stack_arrays([row], 30522)
     checked = SparseVectors((row[1], row[0], np.array([0, 3], np.int64)), shape=(1, 30522))
     assert type(fast) is SparseVectors and fast.shape == (1, 30522)
     for name in ("data", "indices", "indptr"):
@@ -129,5 +134,65 @@ def test_a_single_row_is_built_as_the_checked_constructor_builds_it() -> None:
     fast.check_format(full_check=True)  # scipy's own full validation accepts it
     assert (fast != checked).nnz == 0 and fast.has_sorted_indices
     assert [r.shape for r in fast] == [(1, 30522)] and len(fast) == 1
-    both = stack_rows([row, row], 30522)
+    both = stack_arrays([row, row], 30522)
     assert both.indices.dtype == fast.indices.dtype and both.indptr.dtype == fast.indptr.dtype
+
+
+def test_row_arrays_round_trip_through_a_matrix() -> None:
+    m = example()
+    rows = split_arrays(csr_parts(m))
+    assert [r[0].tolist() for r in rows] == [[1, 5], [], [3]]
+    assert [r[1].tolist() for r in rows] == [[0.5, 2.0], [], [4.0]]
+    again = stack_arrays(rows, 10)
+    assert (again != m).nnz == 0 and again.shape == m.shape
+    assert split_arrays(csr_parts(stack_arrays([], 10))) == []
+
+
+def test_tei_json_round_trips_float32_weights_exactly() -> None:
+    m = stack_arrays(
+        [(np.array([2, 9], np.int32), np.array([0.1, 1 / 3], np.float32)),
+         (np.array([], np.int32), np.array([], np.float32))],
+        10,
+    )
+    answer = json.loads(to_tei_json(m))
+    assert [[entry["index"] for entry in row] for row in answer] == [[2, 9], []]
+    assert all(set(entry) == {"index", "value"} for entry in answer[0])
+    back = stack_arrays(tei_json_arrays(answer, 10), 10)
+    assert back.data.tolist() == m.data.tolist() and back.indices.tolist() == [2, 9]
+
+
+def test_tei_json_rows_are_sorted_and_keep_only_positive_weights() -> None:
+    [(indices, values)] = tei_json_arrays(
+        [[{"index": 7, "value": 1.0}, {"index": 3, "value": 0.0}, {"index": 1, "value": 2.0}]], 10
+    )
+    assert indices.tolist() == [1, 7] and values.tolist() == [2.0, 1.0]
+    assert indices.dtype == np.int32 and values.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "fragment"),
+    [
+        ([[{"index": 1}]], InputTypeError, "row 0 must be a list of"),
+        ([[{"index": 1, "value": 1.0}], ["x"]], InputTypeError, "row 1 must be a list of"),
+        ([[{"index": 10, "value": 1.0}]], InvalidArgumentError, "index 10, outside 0..9"),
+        ([[{"index": -1, "value": 1.0}]], InvalidArgumentError, "index -1, outside 0..9"),
+    ],
+)
+def test_bad_tei_json_is_named(answer: list[object], error: type[Exception], fragment: str) -> None:
+    with pytest.raises(error, match=fragment):
+        tei_json_arrays(answer, 10)
+
+
+def test_arrow_columns_round_trip_whole_and_sliced() -> None:
+    pa = pytest.importorskip("pyarrow")
+    m = example()
+    column = to_arrow(m)
+    assert column.type.field("indices").type == pa.list_(pa.uint32())
+    assert column.type.field("values").type == pa.list_(pa.float32())
+    assert column.to_pylist()[0] == {"indices": [1, 5], "values": [0.5, 2.0]}
+    back = arrow_to_csr(column, 10)
+    assert isinstance(back, SparseVectors) and (back != m).nnz == 0
+    # A table sliced into upsert batches: each slice reads its own rows only.
+    table = pa.table({"vector": column})
+    tail = arrow_to_csr(table.slice(1, 2).column("vector"), 10)
+    assert tail.shape == (2, 10) and (tail != m[1:3]).nnz == 0

@@ -27,14 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from .errors import InvalidArgumentError, MissingDependencyError, ServiceError
+from .errors import InputTypeError, InvalidArgumentError, MissingDependencyError, ServiceError
 from .models import ModelIdentity
 from .options import Progress
 from .profiles import ProfileName, prompt_name_of
 from .validation import optional_positive_int, string, text_list
-from .vectors import SparseVectors, decode_rows, stack_rows
+from .vectors import RowArrays, SparseVectors, decode_rows, stack_arrays, tei_json_arrays
 
 try:
     import httpx
@@ -236,7 +234,7 @@ class SpladeClient:
         dim = self.dim
         send_prompt = self._prompts if self._prompts is not None else server.spladekit
         prompt = prompt_name_of(profile)
-        rows: list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        rows: list[RowArrays] = []
         for start in range(0, len(texts), server.batch_size):
             chunk = texts[start : start + server.batch_size]
             body: dict[str, Any] = {"inputs": chunk}
@@ -248,31 +246,22 @@ class SpladeClient:
             rows.extend(self._rows(answer, len(chunk), dim))
             if progress is not None:
                 progress(len(chunk))
-        return stack_rows(rows, dim)
+        return stack_arrays(rows, dim)
 
-    def _rows(
-        self, answer: object, n: int, dim: int
-    ) -> list[tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    def _rows(self, answer: object, n: int, dim: int) -> list[RowArrays]:
         if not isinstance(answer, list) or len(answer) != n:
             raise self._unexpected("/embed_sparse", f"a list of {n} vectors", answer)
-        rows = []
-        for entries in answer:
-            try:
-                indices = np.array([e["index"] for e in entries], dtype=np.int64)
-                values = np.array([e["value"] for e in entries], dtype=np.float32)
-            except (TypeError, KeyError, ValueError):
-                raise self._unexpected(
-                    "/embed_sparse", 'lists of {"index": int, "value": float}', entries
-                ) from None
-            if indices.size and (indices.min() < 0 or indices.max() >= dim):
-                raise ServiceError(
-                    f"the service at {self.url} sent index {int(indices.max())} for vectors "
-                    f"of dim {dim}; is dim= the served model's?"
-                )
-            keep = values > 0  # TEI's contract: non-zero entries only; make sure of it
-            order = np.argsort(indices[keep], kind="stable")
-            rows.append((indices[keep][order].astype(np.int32), values[keep][order]))
-        return rows
+        try:
+            return tei_json_arrays(answer, dim)
+        except InputTypeError as exc:
+            raise self._unexpected(
+                "/embed_sparse", 'lists of {"index": int, "value": float}', str(exc)
+            ) from None
+        except InvalidArgumentError as exc:
+            raise ServiceError(
+                f"the service at {self.url} sent vectors that do not fit dim {dim} ({exc}); "
+                "is dim= the served model's?"
+            ) from None
 
     def _get_json(self, path: str) -> Any:
         return self._send("GET", path, None)

@@ -48,7 +48,7 @@ from .validation import (
     string,
     text_list,
 )
-from .vectors import SparseVectors, decode_rows, stack_rows
+from .vectors import SparseVectors, decode_rows, stack_arrays
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -259,10 +259,10 @@ class SpladeEncoder:
             "threshold", threshold
         )
         if not items:
-            return Encoded(stack_rows([], self.dim), EncodeStats(0, 0, 0, 0))
+            return Encoded(stack_arrays([], self.dim), EncodeStats(0, 0, 0, 0))
         rows, stats = route.encode_rows(items, limit, truncation, top_k, thr, progress)
         return Encoded(
-            stack_rows(rows, self.dim),
+            stack_arrays(rows, self.dim),
             EncodeStats(len(items), stats.sequences, stats.truncated, stats.tokens),
         )
 

@@ -29,7 +29,7 @@ from .layout import MlmRouteSpec, StaticRouteSpec
 from .models import load_tokenizer
 from .options import EncoderConfig, Progress
 from .tokenize import TokenIds, Truncation, cut_tokens
-from .vectors import prune_dense
+from .vectors import CsrParts, RowArrays, prune_dense, split_arrays
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -51,9 +51,9 @@ _DENSE_ELEMENTS = 16 * 1024 * 1024
 
 """Called with the number of texts just finished, for progress bars."""
 
-Rows = list[tuple[NDArray[np.int32], NDArray[np.float32]]]
+Rows = list[RowArrays]
 
-_EMPTY = (np.zeros(0, np.int32), np.zeros(0, np.float32))
+_EMPTY: RowArrays = (np.zeros(0, np.int32), np.zeros(0, np.float32))
 _DEFAULTS = EncoderConfig()
 
 
@@ -101,9 +101,9 @@ class MlmRoute:
             return self._encode_windowed(texts, limit, top_k, threshold, progress)
         sequences, truncated = self.tokens.truncated(texts, limit, truncation)
         rows: Rows = [_EMPTY] * len(texts)
-        for batch, indptr, indices, values in self._iter_pruned(sequences, top_k, threshold):
-            for j, pos in enumerate(batch):
-                rows[pos] = (indices[indptr[j] : indptr[j + 1]], values[indptr[j] : indptr[j + 1]])
+        for batch, parts in self._iter_pruned(sequences, top_k, threshold):
+            for pos, row in zip(batch, split_arrays(parts), strict=True):
+                rows[pos] = row
             if progress is not None:
                 progress(len(batch))
         return rows, RouteStats(len(texts), truncated, sum(len(s) for s in sequences))
@@ -144,11 +144,7 @@ class MlmRoute:
             for batch, weights in self._iter_batches(sequences):
                 for row, pos in enumerate(batch):
                     np.maximum(merged[owner[pos]], weights[row], out=merged[owner[pos]])
-            indptr, indices, values = prune_dense(merged, top_k=top_k, threshold=thr)
-            rows.extend(
-                (indices[indptr[i] : indptr[i + 1]], values[indptr[i] : indptr[i + 1]])
-                for i in range(len(chunk))
-            )
+            rows.extend(split_arrays(prune_dense(merged, top_k=top_k, threshold=thr)))
             n_sequences += len(sequences)
             n_tokens += sum(len(s) for s in sequences)
             if progress is not None:
@@ -160,16 +156,16 @@ class MlmRoute:
 
     def _iter_pruned(
         self, sequences: list[list[int]], top_k: int | None, threshold: float
-    ) -> Iterable[tuple[list[int], NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]]:
+    ) -> Iterable[tuple[list[int], CsrParts]]:
         """Yield (positions, CSR parts) per batch: pruned on the device where the backend can
         (a GPU: only the non-zeros are copied back), else pooled here and pruned by numpy."""
         pool_sparse = getattr(self.backend, "pool_sparse", None)
         if pool_sparse is not None and getattr(self.backend, "sparse_on_device", False):
             for batch, ids, mask in self._padded_batches(sequences):
-                yield (batch, *pool_sparse(ids, mask, top_k, threshold))
+                yield batch, pool_sparse(ids, mask, top_k, threshold)
             return
         for batch, weights in self._iter_batches(sequences):
-            yield (batch, *prune_dense(weights, top_k=top_k, threshold=threshold))
+            yield batch, prune_dense(weights, top_k=top_k, threshold=threshold)
 
     def _batch_shape(self) -> tuple[int, int]:
         """(texts, tokens) per batch: the options, or the device's where the backend has one
@@ -266,7 +262,7 @@ class StaticRoute:
 
     def _row(
         self, ids: list[int], top_k: int | None, threshold: float
-    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+    ) -> RowArrays:
         # Sorted, as CSR rows are; a set beats np.unique on a query's few dozen ids.
         unique = np.fromiter(
             (i for i in sorted(set(ids)) if 0 <= i < self.vocab_size), dtype=np.int64

@@ -26,10 +26,9 @@ from scipy.sparse import csr_array
 from ..corpus import Record, Shard, read_shard
 from ..store.base import fit_text
 from ..store.schema import stored_matrix
+from ..vectors import arrow_to_csr, arrow_vector_type, to_arrow
 
-VECTOR_TYPE = pa.struct(
-    [pa.field("indices", pa.list_(pa.uint32())), pa.field("values", pa.list_(pa.float32()))]
-)
+VECTOR_TYPE = arrow_vector_type()
 RECORD_SCHEMA = pa.schema(
     [pa.field("id", pa.string()), pa.field("text", pa.string()),
      pa.field("metadata", pa.string())]
@@ -78,14 +77,6 @@ def records_table(records: list[Record]) -> pa.Table:
     )
 
 
-def vector_array(vectors: csr_array) -> pa.StructArray:
-    """The ``vector`` column of encoded rows."""
-    offsets = pa.array(vectors.indptr.astype(np.int32))
-    indices = pa.ListArray.from_arrays(offsets, pa.array(vectors.indices.astype(np.uint32)))
-    values = pa.ListArray.from_arrays(offsets, pa.array(vectors.data.astype(np.float32)))
-    return pa.StructArray.from_arrays([indices, values], fields=list(VECTOR_TYPE))
-
-
 def encoded_table(
     ids: list[str],
     texts: list[str],
@@ -102,7 +93,7 @@ def encoded_table(
     else:
         empty = np.diff(vectors.indptr) == 0
     return pa.Table.from_arrays(
-        [pa.array(ids, pa.string()), vector_array(vectors), pa.array(texts, pa.string()),
+        [pa.array(ids, pa.string()), to_arrow(vectors), pa.array(texts, pa.string()),
          pa.array(metadata, pa.string()), pa.array(empty, pa.bool_())],
         schema=ENCODED_SCHEMA,
     )
@@ -111,18 +102,8 @@ def encoded_table(
 def stored_rows(
     table: pa.Table, dim: int
 ) -> tuple[list[str], csr_array, list[str], list[dict[str, Any]]]:
-    """(ids, vectors, texts, metadata) of encoded rows, for ``MilvusStore.upsert``.
-
-    The vectors come as one (rows, ``dim``) matrix built from the Arrow buffers (no Python loop
-    per weight).
-    """
-    vector = table.column("vector").combine_chunks()
-    indices_list, values_list = vector.field("indices"), vector.field("values")
-    offsets = indices_list.offsets.to_numpy()
-    first, last = int(offsets[0]), int(offsets[-1])
-    indices = indices_list.values.to_numpy()[first:last].astype(np.int64)
-    values = values_list.values.to_numpy()[first:last]
-    matrix = csr_array((values, indices, offsets - first), shape=(table.num_rows, dim))
+    """(ids, vectors, texts, metadata) of encoded rows, for ``MilvusStore.upsert``."""
+    matrix = arrow_to_csr(table.column("vector"), dim)
     metadata = [json.loads(m) for m in table.column("metadata").to_pylist()]
     return table.column("id").to_pylist(), matrix, table.column("text").to_pylist(), metadata
 
@@ -130,7 +111,7 @@ def stored_rows(
 def skipped_table(ids: list[str]) -> pa.Table:
     """Rows for ids found already stored: counted by the sink, never written."""
     n = len(ids)
-    empty_vector = pa.array([{"indices": [], "values": []}] * n, VECTOR_TYPE)
+    empty_vector = to_arrow(csr_array((n, 1), dtype=np.float32))
     return pa.Table.from_arrays(
         [pa.array(ids, pa.string()), empty_vector, pa.array([""] * n, pa.string()),
          pa.array(["{}"] * n, pa.string()), pa.array([False] * n, pa.bool_()),
@@ -149,5 +130,4 @@ __all__ = [
     "shard_rows",
     "skipped_table",
     "stored_rows",
-    "vector_array",
 ]

@@ -16,16 +16,12 @@ from typing import Any
 from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
 from ..models import DEFAULT_MODEL
 from ..retrieval import DocumentEncoder
+from ..store.schema import stored_vector
 from ..vectors import Row, to_milvus_rows
 
 # What Milvus Lite 3.x accepts for a sparse (SPLADE) field searched by inner product: no
 # ``drop_ratio_search`` and no ``drop_ratio_build``, which the frameworks' defaults carry.
 SPARSE_SEARCH_PARAMS: dict[str, Any] = {"metric_type": "IP", "params": {}}
-
-# A document that encodes to no weight at all (an empty text, or one pruned to nothing) is
-# stored under this placeholder, as MilvusStore stores it: Milvus Lite refuses empty vectors.
-# Dimension 0 is BERT's [PAD], which queries do not weigh, so its score stays 0.
-EMPTY_DOCUMENT_ROW: dict[int, float] = {0: 1e-6}
 
 ModelLike = str | os.PathLike[str] | DocumentEncoder
 
@@ -78,17 +74,17 @@ def query_rows(encoder: DocumentEncoder, queries: object) -> list[Row]:
 
 def document_rows(encoder: DocumentEncoder, documents: object) -> list[Row]:
     """``{index: weight}`` rows of the documents, in order (one ``encode_documents`` call);
-    a document without any weight gets :data:`EMPTY_DOCUMENT_ROW`, which Milvus accepts."""
+    a document without any weight gets the collection placeholder MilvusStore stores
+    (:func:`spladekit.store.schema.stored_vector`), since Milvus Lite refuses empty vectors."""
     texts = _texts(documents, "documents")
     if not texts:
         return []
     rows = to_milvus_rows(encoder.encode_documents(texts), "document vectors")
-    return [row or dict(EMPTY_DOCUMENT_ROW) for row in rows]
+    return [stored_vector(row)[0] for row in rows]
 
 
 __all__ = [
     "DEFAULT_MODEL",
-    "EMPTY_DOCUMENT_ROW",
     "SPARSE_SEARCH_PARAMS",
     "ModelLike",
     "document_rows",

@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
+from ..vectors import to_tei_json
 from .config import ServeConfig, missing
 from .guard import RequestChecks
 from .metrics import CONTENT_TYPE, ServiceMetrics
@@ -34,7 +35,6 @@ from .protocol import (
     SearchRequest,
     error_body,
     parse_json,
-    sparse_json,
 )
 from .service import Service
 
@@ -96,7 +96,7 @@ def create_app(
         )
         result = await service.embed(parsed)
         metrics.waited(result.queue_seconds)
-        content = sparse_json(result.vectors)
+        content = to_tei_json(result.vectors)
         return Response(content, media_type=JSON, headers={
             **_SECURITY_HEADERS,
             "x-compute-tokens": str(result.tokens),

@@ -26,14 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-import numpy as np
-from numpy.typing import NDArray
 from scipy.sparse import csr_array
 
-from ..vectors import SparseVectors, stack_rows
+from ..vectors import RowArrays, SparseVectors, csr_parts, split_arrays, stack_arrays
 
 K = TypeVar("K", bound=Hashable)
-Row = tuple[NDArray[np.int32], NDArray[np.float32]]
 
 
 class Overloaded(Exception):
@@ -81,7 +78,7 @@ class _Job(Generic[K]):
     key: K
     future: asyncio.Future[BatchResult]
     enqueued: float
-    rows: list[Row | None] = field(default_factory=list)
+    rows: list[RowArrays | None] = field(default_factory=list)
     taken: int = 0  # texts handed to a batch so far
     finished: int = 0
     started: float | None = None
@@ -183,7 +180,7 @@ class Batcher(Generic[K]):
         job: _Job[K] = _Job(texts, tokens, key, loop.create_future(), time.perf_counter())
         job.rows = [None] * len(texts)
         if not texts:
-            return BatchResult(stack_rows([], self._dim), 0, 0.0, 0.0)
+            return BatchResult(stack_arrays([], self._dim), 0, 0.0, 0.0)
         self._queue.put_nowait(job)
         return await job.future
 
@@ -310,21 +307,20 @@ class Batcher(Generic[K]):
                 if not job.future.done():
                     job.future.set_exception(result)
             return
-        indptr, indices, data = result.indptr, result.indices, result.data
+        # The call's rows, in the order the pieces' texts were joined; each job keeps its own.
+        rows = split_arrays(csr_parts(result))
         row = 0
         tokens = 0
         for job, lo, hi in pieces:
             tokens += sum(job.tokens[lo:hi])
             job.encode_seconds += seconds
-            for i in range(lo, hi):
-                a, b = int(indptr[row]), int(indptr[row + 1])
-                job.rows[i] = (indices[a:b], data[a:b])
-                row += 1
+            job.rows[lo:hi] = rows[row : row + hi - lo]
+            row += hi - lo
             job.finished += hi - lo
             if job.finished == len(job.texts) and not job.future.done():
-                rows = [r for r in job.rows if r is not None]
+                done = [r for r in job.rows if r is not None]
                 job.future.set_result(BatchResult(
-                    stack_rows(rows, self._dim),
+                    stack_arrays(done, self._dim),
                     sum(job.tokens),
                     (job.started or job.enqueued) - job.enqueued,
                     job.encode_seconds,

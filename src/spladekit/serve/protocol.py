@@ -3,22 +3,19 @@
 ``/embed_sparse`` takes text-embeddings-inference's request exactly (``inputs``, ``truncate``,
 ``truncation_direction``, ``prompt_name``; other fields are ignored, as TEI ignores them) and
 answers with its response: one list per input of ``{"index": int, "value": float}``, non-zero
-entries only. Errors are JSON ``{"error": str, "error_type": str}`` with TEI's types and
-status codes. ``/search`` and ``/documents`` are spladekit's own; their requests refuse
-unknown fields, so that a misspelt option is an error rather than silently ignored.
+entries only (:func:`spladekit.vectors.to_tei_json` writes it). Errors are JSON
+``{"error": str, "error_type": str}`` with TEI's types and status codes. ``/search`` and
+``/documents`` are spladekit's own; their requests refuse unknown fields, so that a misspelt
+option is an error rather than silently ignored.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import numpy as np
-from scipy.sparse import csr_array
 
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..profiles import PROMPT_NAMES, PromptName
@@ -269,21 +266,6 @@ class EmbedRequest:
         )
 
 
-def sparse_json(vectors: csr_array) -> bytes:
-    """TEI's ``/embed_sparse`` response for a (n, dim) matrix: non-zero entries per row.
-
-    Values are float32 widened to float64, whose shortest repr reads back as the same float32.
-    """
-    indptr = vectors.indptr.tolist()
-    indices = vectors.indices.tolist()
-    values = vectors.data.astype(np.float64).tolist()
-    rows = [
-        [{"index": i, "value": v} for i, v in zip(indices[lo:hi], values[lo:hi], strict=True) if v]
-        for lo, hi in itertools.pairwise(indptr)
-    ]
-    return json.dumps(rows, separators=(",", ":")).encode("ascii")
-
-
 # -- /search -------------------------------------------------------------------------------
 
 
@@ -408,5 +390,4 @@ __all__ = [
     "error_body",
     "invalid",
     "parse_json",
-    "sparse_json",
 ]

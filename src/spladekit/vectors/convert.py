@@ -1,112 +1,54 @@
-"""SPLADE vectors: the result type, pruning, and every vector form to Milvus rows, validated once.
+"""Every conversion between the shapes of :mod:`.matrix`, and to the wire formats.
 
-:class:`SparseVectors` is what encoders return: a 2-D float32 ``scipy.sparse.csr_array`` of
-shape (n, dim) that also behaves as a sequence of n rows, each a (1, dim) ``SparseVectors``.
-That is what pymilvus and the Milvus docs expect of ``encode_documents``/``encode_queries``
-output: ``list(vectors)[0].shape == (1, dim)``, ``insert`` takes the rows and ``search`` the
-whole matrix. What differs from a plain ``csr_array``:
-
-- ``iter(v)`` yields (1, dim) rows (a plain one yields 1-D rows of shape (dim,));
-- ``len(v)`` is the number of rows (a plain one raises "sparse array length is ambiguous").
-
-Everything else (arithmetic, slicing, ``vstack``, pickling) is ``csr_array``'s; results of
-arithmetic and slicing keep the class (``v * 2``, ``v + v``, ``v[0:1]`` are ``SparseVectors``),
-``vstack`` gives a plain ``csr_array``.
-
-:func:`to_milvus_rows` turns every form users have (that matrix, a plain scipy matrix, dict
-rows, 1 x V or 1-D rows, dense numpy rows, lists of ``(index, weight)`` pairs) into validated
-``{index: weight}`` rows with positive float32 weights.
+- :data:`RowArrays` <-> :class:`SparseVectors`: :func:`stack_arrays`, :func:`split_arrays` (of
+  :data:`CsrParts`, which :func:`csr_parts` takes from a matrix);
+- :data:`Row` -> :class:`SparseVectors`: :func:`rows_to_csr`;
+- any form users have -> validated :data:`Row`s: :func:`to_milvus_rows` (that matrix, a plain
+  scipy matrix, dict rows, 1 x V or 1-D rows, dense numpy rows, lists of ``(index, weight)``
+  pairs), with positive float32 weights;
+- TEI's sparse JSON (``[[{"index": i, "value": w}, ...], ...]``): :func:`to_tei_json`,
+  :func:`tei_json_arrays`;
+- Arrow (a struct of ``indices`` uint32 and ``values`` float32 lists, as Ray Data blocks carry
+  vectors): :func:`arrow_vector_type`, :func:`to_arrow`, :func:`arrow_to_csr` (pyarrow is
+  imported only by these).
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_array, issparse
 
-from .errors import InputTypeError, InvalidArgumentError
-from .validation import optional_positive_int
+from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
+from .matrix import FLOAT32_MAX, MAX_DIMENSION, CsrParts, Row, RowArrays, SparseVectors
 
-FloatMatrix = NDArray[np.float32]
-Row = dict[int, float]
-
-# Milvus sparse indices are uint32 with the maximum value reserved.
-MAX_DIMENSION = 2**32 - 1
-FLOAT32_MAX = float(np.finfo(np.float32).max)
+ARROW_INSTALL = "pip install 'spladekit[parquet]'"
 
 
-class SparseVectors(csr_array):  # type: ignore[misc]
-    """A (n, dim) float32 ``csr_array`` that iterates as (1, dim) rows and has ``len() == n``."""
-
-    def __iter__(self) -> Iterator[SparseVectors]:
-        for i in range(self.shape[0]):
-            yield self.row(i)
-
-    def __len__(self) -> int:
-        return int(self.shape[0])
-
-    def __array__(self, dtype: object = None, copy: object = None) -> NDArray[np.object_]:
-        # With a working len() numpy would take the matrix for a sequence of rows and recurse
-        # into it (scipy's vstack calls np.asarray on its blocks); a plain csr_array, whose
-        # len() raises, is an opaque 0-d object to numpy. Keep it one.
-        out = np.empty((), dtype=object)
-        out[()] = self
-        return out
-
-    def row(self, i: int) -> SparseVectors:
-        """Row ``i`` as a (1, dim) matrix (negative ``i`` counts from the end)."""
-        n = self.shape[0]
-        if not -n <= i < n:
-            raise IndexError(f"row {i} is out of range for {n} rows")
-        i %= n
-        lo, hi = int(self.indptr[i]), int(self.indptr[i + 1])
-        indptr = np.array([0, hi - lo], dtype=self.indptr.dtype)
-        out = SparseVectors(
-            (self.data[lo:hi], self.indices[lo:hi], indptr), shape=(1, self.shape[1])
+def as_csr(vectors: object, what: str = "vectors") -> csr_array:
+    """A 2-D scipy sparse matrix as a plain ``csr_array``; anything else is refused."""
+    if not issparse(vectors):
+        raise InputTypeError(
+            f"{what} must be a scipy sparse matrix such as the csr_array returned by "
+            f"encode_documents/encode_queries, got {type(vectors).__name__}"
         )
-        out.has_sorted_indices = self.has_sorted_indices
-        return out
+    matrix = csr_array(vectors)
+    if matrix.ndim != 2:
+        raise InvalidArgumentError(f"{what} must be 2-D (n, dim), got shape {matrix.shape}")
+    return matrix
 
 
-def prune_dense(
-    weights: FloatMatrix, *, top_k: int | None = None, threshold: float = 0.0
-) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
-    """Sparsify a dense (rows, dim) array of non-negative weights.
-
-    Keeps the entries strictly above ``threshold`` and, when ``top_k`` is given, at most the
-    ``top_k`` largest of them per row. Returns CSR parts ``(indptr, indices, values)`` with
-    sorted column indices and no explicit zeros (unlike the pymilvus reference, whose top-k
-    writes zeros for rows with fewer than k non-zeros).
-    """
-    rows, dim = weights.shape
-    keep = weights > threshold
-    if top_k is not None and top_k < dim:
-        # Rows with more than top_k survivors keep only their top_k largest weights.
-        heavy = np.flatnonzero(keep.sum(axis=1) > top_k)
-        if heavy.size:
-            sub = weights[heavy]
-            cut = np.argpartition(-sub, top_k - 1, axis=1)[:, :top_k]
-            mask = np.zeros_like(sub, dtype=bool)
-            np.put_along_axis(mask, cut, True, axis=1)
-            keep[heavy] &= mask
-    # Row-major flat positions, so columns come out sorted per row (flatnonzero is several
-    # times faster than a 2-D nonzero on wide rows).
-    flat = np.flatnonzero(keep)
-    row_idx, col_idx = np.divmod(flat, dim)
-    values = weights.reshape(-1)[flat].astype(np.float32, copy=False)
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_idx, minlength=rows), out=indptr[1:])
-    return indptr, col_idx.astype(np.int32), values
+# -- RowArrays and CsrParts <-> SparseVectors ----------------------------------------------------
 
 
-def stack_rows(
-    rows: Sequence[tuple[NDArray[np.int32], NDArray[np.float32]]], dim: int
-) -> SparseVectors:
-    """Build a (len(rows), dim) :class:`SparseVectors` from per-row (indices, values) pairs."""
+def stack_arrays(rows: Sequence[RowArrays], dim: int) -> SparseVectors:
+    """A (len(rows), dim) :class:`SparseVectors` from each row's sorted (indices, values)."""
     if len(rows) == 1 and _ONE_ROW_FIELDS is not None:
         return _one_row(rows[0][0], rows[0][1], dim)
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -120,6 +62,18 @@ def stack_rows(
     matrix = SparseVectors((values, indices, indptr), shape=(len(rows), dim))
     matrix.has_sorted_indices = True
     return matrix
+
+
+def csr_parts(vectors: csr_array) -> CsrParts:
+    """A matrix's ``(indptr, indices, values)``, without copies."""
+    return vectors.indptr, vectors.indices, vectors.data
+
+
+def split_arrays(parts: CsrParts) -> list[RowArrays]:
+    """Each row's (indices, values): views into ``parts``, no copies."""
+    indptr, indices, values = parts
+    bounds = indptr.tolist()
+    return [(indices[lo:hi], values[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
 
 
 def _one_row_fields() -> frozenset[str] | None:
@@ -147,7 +101,7 @@ def _one_row(indices: NDArray[Any], values: NDArray[Any], dim: int) -> SparseVec
     matrix = SparseVectors.__new__(SparseVectors)
     matrix._shape = (1, dim)
     matrix.maxprint = _MAXPRINT
-    # int64 index arrays, as the checked constructor makes of stack_rows' int64 indptr.
+    # int64 index arrays, as the checked constructor makes of stack_arrays' int64 indptr.
     matrix.indices = np.ascontiguousarray(indices, dtype=np.int64)
     matrix.indptr = np.array([0, len(matrix.indices)], dtype=np.int64)
     matrix.data = np.ascontiguousarray(values, dtype=np.float32)
@@ -155,45 +109,7 @@ def _one_row(indices: NDArray[Any], values: NDArray[Any], dim: int) -> SparseVec
     return matrix
 
 
-def as_csr(vectors: object, what: str = "vectors") -> csr_array:
-    """A 2-D scipy sparse matrix as a plain ``csr_array``; anything else is refused."""
-    if not issparse(vectors):
-        raise InputTypeError(
-            f"{what} must be a scipy sparse matrix such as the csr_array returned by "
-            f"encode_documents/encode_queries, got {type(vectors).__name__}"
-        )
-    matrix = csr_array(vectors)
-    if matrix.ndim != 2:
-        raise InvalidArgumentError(f"{what} must be 2-D (n, dim), got shape {matrix.shape}")
-    return matrix
-
-
-def decode_rows(
-    vectors: object, vocabulary: Sequence[str], top_k: int | None = None
-) -> list[list[tuple[str, float]]]:
-    """Per row, the (token, weight) pairs in decreasing weight order, at most ``top_k`` of them."""
-    matrix = as_csr(vectors)
-    if matrix.shape[1] > len(vocabulary):
-        raise InvalidArgumentError(
-            f"vectors have {matrix.shape[1]} columns but the vocabulary has {len(vocabulary)} "
-            "tokens; decode with the encoder that produced them"
-        )
-    top_k = optional_positive_int("top_k", top_k)
-    result: list[list[tuple[str, float]]] = []
-    for i in range(matrix.shape[0]):
-        lo, hi = int(matrix.indptr[i]), int(matrix.indptr[i + 1])
-        idx, val = matrix.indices[lo:hi], matrix.data[lo:hi]
-        order = np.argsort(-val, kind="stable")[:top_k]
-        result.append([(vocabulary[int(idx[j])], float(val[j])) for j in order])
-    return result
-
-
-def contributions(query: Row, document: Row) -> Row:
-    """Each shared token's share of a query-document score (query weight x document weight).
-
-    The shares sum to the score; :meth:`SpladeEncoder.decode` turns them into tokens.
-    """
-    return {i: query[i] * document[i] for i in query.keys() & document.keys()}
+# -- Row -> SparseVectors ------------------------------------------------------------------------
 
 
 def rows_to_csr(rows: Sequence[Row], dim: int | None = None) -> SparseVectors:
@@ -346,15 +262,103 @@ def _single_row(value: object, what: str, row: int) -> Row:
     )
 
 
+# -- TEI's sparse JSON ---------------------------------------------------------------------------
+
+
+def to_tei_json(vectors: csr_array) -> bytes:
+    """TEI's ``/embed_sparse`` answer for a (n, dim) matrix: the non-zero entries of each row.
+
+    Values are float32 widened to float64, whose shortest repr reads back as the same float32.
+    """
+    indices = vectors.indices.tolist()
+    values = vectors.data.astype(np.float64).tolist()
+    rows = [
+        [{"index": i, "value": v} for i, v in zip(indices[lo:hi], values[lo:hi], strict=True) if v]
+        for lo, hi in itertools.pairwise(vectors.indptr.tolist())
+    ]
+    return json.dumps(rows, separators=(",", ":")).encode("ascii")
+
+
+def tei_json_arrays(answer: Sequence[object], dim: int) -> list[RowArrays]:
+    """Each row of a parsed ``/embed_sparse`` answer as sorted (indices, values), checked.
+
+    Zero values are dropped (TEI sends non-zero entries only; this makes sure of it); an entry
+    that is not ``{"index": int, "value": float}`` or an index outside ``0..dim-1`` is refused.
+    """
+    rows: list[RowArrays] = []
+    for position, entries in enumerate(answer):
+        try:
+            indices = np.array([e["index"] for e in entries], dtype=np.int64)  # type: ignore[attr-defined]
+            values = np.array([e["value"] for e in entries], dtype=np.float32)  # type: ignore[attr-defined]
+        except (TypeError, KeyError, ValueError):
+            raise InputTypeError(
+                f'row {position} must be a list of {{"index": int, "value": float}}, '
+                f"got {json.dumps(entries)[:200]}"
+            ) from None
+        if indices.size and (indices.min() < 0 or indices.max() >= dim):
+            bad = int(indices.max()) if indices.max() >= dim else int(indices.min())
+            raise InvalidArgumentError(
+                f"row {position} has index {bad}, outside 0..{dim - 1} for vectors of dim {dim}"
+            )
+        keep = values > 0
+        order = np.argsort(indices[keep], kind="stable")
+        rows.append((indices[keep][order].astype(np.int32), values[keep][order]))
+    return rows
+
+
+# -- Arrow ---------------------------------------------------------------------------------------
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow as pa
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"vectors as Arrow need pyarrow, which is not installed: {ARROW_INSTALL}"
+        ) from exc
+    return pa
+
+
+def arrow_vector_type() -> Any:
+    """The Arrow type of a vector: a struct of ``indices`` (uint32) and ``values`` (float32)."""
+    pa = _pyarrow()
+    return pa.struct(
+        [pa.field("indices", pa.list_(pa.uint32())), pa.field("values", pa.list_(pa.float32()))]
+    )
+
+
+def to_arrow(vectors: csr_array) -> Any:
+    """A (n, dim) matrix as an Arrow ``StructArray`` of :func:`arrow_vector_type`, one per row."""
+    pa = _pyarrow()
+    offsets = pa.array(vectors.indptr.astype(np.int32))
+    indices = pa.ListArray.from_arrays(offsets, pa.array(vectors.indices.astype(np.uint32)))
+    values = pa.ListArray.from_arrays(offsets, pa.array(vectors.data.astype(np.float32)))
+    return pa.StructArray.from_arrays([indices, values], fields=list(arrow_vector_type()))
+
+
+def arrow_to_csr(column: Any, dim: int) -> SparseVectors:
+    """An Arrow column of :func:`arrow_vector_type` as a (rows, ``dim``) matrix, read from the
+    Arrow buffers (no Python loop per weight)."""
+    vector = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    indices_list, values_list = vector.field("indices"), vector.field("values")
+    offsets = indices_list.offsets.to_numpy()
+    first, last = int(offsets[0]), int(offsets[-1])
+    indices = indices_list.values.to_numpy()[first:last].astype(np.int64)
+    values = values_list.values.to_numpy()[first:last]
+    return SparseVectors((values, indices, offsets - first), shape=(len(vector), dim))
+
+
 __all__ = [
-    "MAX_DIMENSION",
-    "Row",
-    "SparseVectors",
+    "ARROW_INSTALL",
+    "arrow_to_csr",
+    "arrow_vector_type",
     "as_csr",
-    "contributions",
-    "decode_rows",
-    "prune_dense",
+    "csr_parts",
     "rows_to_csr",
-    "stack_rows",
+    "split_arrays",
+    "stack_arrays",
+    "tei_json_arrays",
+    "to_arrow",
     "to_milvus_rows",
+    "to_tei_json",
 ]
