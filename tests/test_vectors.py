@@ -15,6 +15,7 @@ from spladekit.vectors import (
     arrow_to_csr,
     contributions,
     csr_parts,
+    empty_rows,
     prune_dense,
     rows_to_csr,
     split_arrays,
@@ -196,3 +197,8 @@ def test_arrow_columns_round_trip_whole_and_sliced() -> None:
     table = pa.table({"vector": column})
     tail = arrow_to_csr(table.slice(1, 2).column("vector"), 10)
     assert tail.shape == (2, 10) and (tail != m[1:3]).nnz == 0
+
+
+def test_empty_rows_are_the_rows_without_any_weight() -> None:
+    assert empty_rows(example()).tolist() == [False, True, False]
+    assert empty_rows(stack_arrays([], 10)).tolist() == []

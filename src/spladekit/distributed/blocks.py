@@ -26,7 +26,7 @@ from scipy.sparse import csr_array
 from ..corpus import Record, Shard, read_shard
 from ..store.base import fit_text
 from ..store.schema import stored_matrix
-from ..vectors import arrow_to_csr, arrow_vector_type, to_arrow
+from ..vectors import arrow_to_csr, arrow_vector_type, empty_rows, to_arrow
 
 VECTOR_TYPE = arrow_vector_type()
 RECORD_SCHEMA = pa.schema(
@@ -91,7 +91,7 @@ def encoded_table(
         vectors, empty = stored_matrix(vectors)
         texts = [fit_text(t) for t in texts]
     else:
-        empty = np.diff(vectors.indptr) == 0
+        empty = empty_rows(vectors)
     return pa.Table.from_arrays(
         [pa.array(ids, pa.string()), to_arrow(vectors), pa.array(texts, pa.string()),
          pa.array(metadata, pa.string()), pa.array(empty, pa.bool_())],

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_array
 
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
-from ..vectors import Row
+from ..vectors import Row, empty_rows
 from .base import MAX_ID_BYTES, MAX_TEXT_BYTES, ModelIdentity
 
 ID_FIELD = "id"
@@ -65,7 +65,7 @@ def stored_vector(row: Row) -> tuple[Row, bool]:
 
 def stored_matrix(vectors: csr_array) -> tuple[csr_array, NDArray[np.bool_]]:
     """:func:`stored_vector` for every row of a matrix: (the rows stored, which are empty)."""
-    empty: NDArray[np.bool_] = np.diff(vectors.indptr) == 0
+    empty = empty_rows(vectors)
     if not empty.any():
         return vectors, empty
     rows = np.flatnonzero(empty)

@@ -30,6 +30,7 @@ from .matrix import (
     Row,
     RowArrays,
     SparseVectors,
+    empty_rows,
     prune_dense,
 )
 from .terms import contributions, decode_rows
@@ -48,6 +49,7 @@ __all__ = [
     "contributions",
     "csr_parts",
     "decode_rows",
+    "empty_rows",
     "prune_dense",
     "rows_to_csr",
     "split_arrays",

@@ -69,6 +69,12 @@ class SparseVectors(csr_array):  # type: ignore[misc]
         return out
 
 
+def empty_rows(vectors: csr_array) -> NDArray[np.bool_]:
+    """Which rows of a matrix have no weight at all (an empty text, or one pruned to nothing)."""
+    empty: NDArray[np.bool_] = np.diff(vectors.indptr) == 0
+    return empty
+
+
 # The public name: pickles (Ray moves vectors between processes) and reprs say
 # spladekit.vectors.SparseVectors, which stays where it is whatever module defines it.
 SparseVectors.__module__ = "spladekit.vectors"
@@ -113,5 +119,6 @@ __all__ = [
     "Row",
     "RowArrays",
     "SparseVectors",
+    "empty_rows",
     "prune_dense",
 ]
