@@ -179,8 +179,8 @@ def test_a_lone_request_does_not_wait_for_the_gathering_window(
     async def main() -> BatchResult:
         batcher = make(recorder, window=HOUR)
         await batcher.start()
-        result = await guarded(submit(batcher, ["alone"], (512, "right")),
-                               "a lone request waited for the gathering window")
+        result: BatchResult = await guarded(submit(batcher, ["alone"], (512, "right")),
+                                            "a lone request waited for the gathering window")
         await batcher.stop()
         return result
 

@@ -47,6 +47,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
 # Connecting to a live server takes milliseconds; waiting longer only delays the error.
 _CONNECT_TIMEOUT = 5.0
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -256,22 +257,28 @@ class SpladeClient:
         if not isinstance(answer, list) or len(answer) != n:
             raise self._unexpected("/embed_sparse", f"a list of {n} vectors", answer)
         rows = []
+        shape = 'lists of {"index": int, "value": float}'
         for entries in answer:
-            try:
-                indices = np.array([e["index"] for e in entries], dtype=np.int64)
-                values = np.array([e["value"] for e in entries], dtype=np.float32)
-            except (TypeError, KeyError, ValueError):
-                raise self._unexpected(
-                    "/embed_sparse", 'lists of {"index": int, "value": float}', entries
-                ) from None
-            if indices.size and (indices.min() < 0 or indices.max() >= dim):
-                raise ServiceError(
-                    f"the service at {self.url} sent index {int(indices.max())} for vectors "
-                    f"of dim {dim}; is dim= the served model's?"
-                )
+            pairs = _pairs(entries)
+            if pairs is None:
+                raise self._unexpected("/embed_sparse", shape, entries)
+            for index, _ in pairs:
+                if not 0 <= index < dim:
+                    raise ServiceError(
+                        f"the service at {self.url} sent index {index} for vectors "
+                        f"of dim {dim}; is dim= the served model's?"
+                    )
+            indices = np.array([i for i, _ in pairs], dtype=np.int64)
+            values = np.array([v for _, v in pairs], dtype=np.float64)
+            if not (np.abs(values) <= _FLOAT32_MAX).all():  # also false for NaN
+                raise self._unexpected("/embed_sparse", "finite float32 values", entries)
+            if np.unique(indices).size != indices.size:
+                raise self._unexpected("/embed_sparse", "each index once per vector", entries)
             keep = values > 0  # TEI's contract: non-zero entries only; make sure of it
             order = np.argsort(indices[keep], kind="stable")
-            rows.append((indices[keep][order].astype(np.int32), values[keep][order]))
+            rows.append((
+                indices[keep][order].astype(np.int32), values[keep][order].astype(np.float32)
+            ))
         return rows
 
     def _get_json(self, path: str) -> Any:
@@ -325,6 +332,23 @@ class SpladeClient:
             f"unexpected answer from {self.url}{path}: expected {wanted}, got "
             f"{shown[:120] + '...' if len(shown) > 120 else shown}; is this a SPLADE service?"
         )
+
+
+def _pairs(entries: object) -> list[tuple[int, float]] | None:
+    """``[{"index": int, "value": number}, ...]`` as pairs; None for anything else."""
+    if not isinstance(entries, list):
+        return None
+    pairs = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return None
+        index, value = entry.get("index"), entry.get("value")
+        if isinstance(index, bool) or not isinstance(index, int):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        pairs.append((index, float(value)))
+    return pairs
 
 
 __all__ = ["DEFAULT_URL", "SpladeClient"]
