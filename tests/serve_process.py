@@ -13,10 +13,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from prometheus import Scrape
 
 START_TIMEOUT = 60.0
 READY_TIMEOUT = 180.0
@@ -93,13 +96,16 @@ class ServeProcess:
             self.proc.wait()
             raise
 
-    def metric(self, name: str, labels: str = "") -> float:
-        """One sample of /metrics (0 when absent), e.g. ``metric("spladekit_queue_depth")``."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        pattern = re.escape(name + (f"{{{labels}}}" if labels else "")) + r" ([0-9.e+-]+)$"
-        found = re.search(pattern, text, re.M)
-        return float(found.group(1)) if found else 0.0
+    def scrape(self) -> Scrape:
+        """GET /metrics, parsed."""
+        answer = httpx.get(f"{self.url}/metrics", timeout=10)
+        assert answer.status_code == 200, answer.text
+        return Scrape(answer.text)
 
+    def metric(self, name: str, labels: Mapping[str, str] | None = None) -> float:
+        """One sample of /metrics by exact name and labels (0 when absent, as Prometheus reads
+        a series not yet seen), e.g. ``metric("spladekit_queue_depth")``."""
+        return self.scrape().value(name, labels, default=0.0)
 
 def post(url: str, path: str, body: Any, key: str | None = None, **kwargs: Any) -> httpx.Response:
     """POST a JSON body (or raw bytes) with an optional API key."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,20 @@ def run(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
 
 def lines(output: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in output.splitlines() if line.strip()]
+
+
+NOTE = re.compile(
+    r"note: (\d+) of (\d+) texts were longer than (\d+) tokens and were truncated "
+    r"\(--long-documents window keeps all of them\)"
+)
+
+
+def truncation_note(stderr: str) -> tuple[int, int, int]:
+    """(truncated, texts, limit) from the one truncation note on stderr."""
+    notes = [NOTE.fullmatch(line.strip()) for line in stderr.splitlines()]
+    found = [(int(m[1]), int(m[2]), int(m[3])) for m in notes if m]
+    assert len(found) == 1, stderr
+    return found[0]
 
 
 def test_texts_as_arguments_give_one_json_line_each(run) -> None:  # type: ignore[no-untyped-def]
@@ -76,16 +91,16 @@ def test_queries_flag_uses_query_encoding(run) -> None:  # type: ignore[no-untyp
     assert as_query.exit_code == 0 and as_document.exit_code == 0
     assert lines(as_query.stdout)[0]["id"] == "0"
     # The query limit (6 tokens) applies with --queries, the document one (64) without.
-    assert "longer than 6 tokens" in as_query.stderr
-    assert "longer than 64 tokens" in as_document.stderr
+    assert truncation_note(as_query.stderr) == (1, 1, 6)
+    assert truncation_note(as_document.stderr) == (1, 1, 64)
     query_terms = len(lines(as_query.stdout)[0]["indices"])  # type: ignore[arg-type]
     assert query_terms < len(lines(as_document.stdout)[0]["indices"])  # type: ignore[arg-type]
 
 
 def test_truncation_is_reported_on_stderr(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("word " * 800)
+    result = run("word " * 800, "short text")
     assert result.exit_code == 0
-    assert "1 of 1 texts were longer than 512 tokens and were truncated" in result.stderr
+    assert truncation_note(result.stderr) == (1, 2, 512)
 
 
 @pytest.mark.parametrize(
@@ -133,5 +148,9 @@ def test_the_installed_command_runs_and_shows_a_progress_bar(
         text=True,
         check=True,
     )
-    assert len(proc.stdout.splitlines()) == 80
-    assert "80/80" in proc.stderr  # the tqdm bar on stderr
+    assert [r["id"] for r in lines(proc.stdout)] == [str(i) for i in range(80)]
+    # The tqdm bar on stderr: "n/total [" counts, rising to 80 of 80.
+    counts = [(int(m[1]), int(m[2])) for m in re.finditer(r"(\d+)/(\d+) \[", proc.stderr)]
+    assert counts and counts[-1] == (80, 80)
+    assert {total for _, total in counts} == {80}
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)

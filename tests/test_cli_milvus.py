@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -116,6 +117,39 @@ def write_tiny_beir(folder: Path, scifact_dir: Path, n_queries: int = 6, extra: 
     )
 
 
+METRIC_NAMES = ["nDCG@10", "MRR@10", "Recall@100"]
+
+
+@dataclass
+class EvalText:
+    """`spladekit eval`'s table: a title, a header, one row per system, then two summary lines."""
+
+    title: str
+    systems: dict[str, dict[str, float]]
+    indexing: str
+    search: str
+
+
+def eval_text(out: str) -> EvalText:
+    title, header, *rows, indexing, search = out.splitlines()
+    assert re.fullmatch(r".+ \(test\): \d+ documents, \d+ queries", title), title
+    assert header.split() == ["system", *METRIC_NAMES], header
+    systems: dict[str, dict[str, float]] = {}
+    for row in rows:
+        *label, ndcg, mrr, recall = row.split()
+        assert all(re.fullmatch(r"[01]\.\d{4}", v) for v in (ndcg, mrr, recall)), row
+        systems[" ".join(label)] = dict(zip(METRIC_NAMES, map(float, (ndcg, mrr, recall)),
+                                            strict=True))
+    assert indexing.startswith("indexing: ") and search.startswith("search: ")
+    return EvalText(title, systems, indexing.removeprefix("indexing: "),
+                    search.removeprefix("search: "))
+
+
+def rounded(metrics: dict[str, float]) -> dict[str, float]:
+    """Metrics as the table shows them: four decimals."""
+    return {name: float(f"{metrics[name]:.4f}") for name in METRIC_NAMES}
+
+
 def test_eval_reports_metrics_beside_bm25_and_reuses_the_index(
     tmp_path: Path, tiny_model_dir: Path, scifact_dir: Path
 ) -> None:
@@ -139,12 +173,21 @@ def test_eval_reports_metrics_beside_bm25_and_reuses_the_index(
     # One collection per dataset and model folder, in Milvus's name alphabet.
     assert report["collection"] == "eval_tiny_scifact_my_model_v2"
 
-    code, out, err = run_cli(*args, "-q")
+    code, out, err = run_cli(*args, "--json", "-q")
     assert code == 0, err
-    assert re.search(r"^spladekit\s+0\.\d{4}\s+0\.\d{4}\s+1\.0000$", out, re.M)
-    assert re.search(r"^BM25 \(bm25s\)\s+[01]\.\d{4}", out, re.M)
-    assert f"all {report['documents']} documents reused" in out
-    assert re.search(r"search: [\d.]+ queries/s", out)
+    again = json.loads(out)
+    assert (again["encoded"], again["reused"]) == (0, report["documents"])
+    assert (again["spladekit"], again["bm25"]) == (report["spladekit"], report["bm25"])
+
+    code, out, err = run_cli(*args, "-q")  # the table, from the same index
+    assert code == 0, err
+    text = eval_text(out)
+    assert list(text.systems) == ["spladekit", "BM25 (bm25s)"]
+    assert text.systems["spladekit"] == rounded(report["spladekit"])
+    assert text.systems["BM25 (bm25s)"] == rounded(report["bm25"])
+    assert text.indexing == f"all {report['documents']} documents reused from collection " \
+        f"'{report['collection']}'"
+    assert re.fullmatch(r"\d+\.\d queries/s \(encode \+ one batched search call\)", text.search)
 
 
 PROGRESS = re.compile(r"(\d+)/(\d+) \[")
@@ -257,5 +300,11 @@ def test_eval_hybrid_reports_four_systems_and_keeps_existing_keys(
     assert report["collection"].endswith("_bm25")
     code, out, err = run_cli(*args, "--hybrid", "-q")
     assert code == 0, err
-    assert re.search(r"^Milvus BM25\s+[01]\.\d{4}", out, re.M)
-    assert re.search(r"^hybrid \(rrf, candidates=100, rrf_k=60\)\s+[01]\.\d{4}", out, re.M)
+    systems = eval_text(out).systems
+    assert systems == {
+        "spladekit": rounded(report["spladekit"]),
+        "Milvus BM25": rounded(report["milvus_bm25"]),
+        "hybrid (rrf, candidates=100, rrf_k=60)": rounded(report["hybrid"]),
+        "BM25 (bm25s)": rounded(report["bm25"]),
+    }
+    assert list(systems)[1:3] == ["Milvus BM25", "hybrid (rrf, candidates=100, rrf_k=60)"]

@@ -3,14 +3,15 @@
 The HTTP tests show the same through a real server; here each rule is pinned on its own:
 merged requests get exactly the rows they would get alone, settings never mix in one encode
 call, a token budget splits large requests, a full batcher refuses at once, a lone request does
-not wait, one arriving does, and stopping finishes what was submitted.
+not wait, one arriving does, queue and encode times come from the batcher's clock, and stopping
+finishes what was submitted. No test reads the wall clock: they assert what was merged into which
+encode call, and the order things happened in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -127,19 +128,23 @@ def test_a_token_budget_splits_a_request_across_batches_in_order(
 def test_a_full_batcher_refuses_at_once_and_admits_again_when_freed(
     tiny_encoder: SpladeEncoder,
 ) -> None:
+    recorder = Recorder(tiny_encoder)
+
     async def main() -> None:
-        batcher = make(Recorder(tiny_encoder), max_texts=3)
+        batcher = make(recorder, max_texts=3)
         await batcher.start()
         with batcher.slot(2):
             assert batcher.load == 2
-            started = time.perf_counter()
+            # slot() is not awaited: the refusal comes while the first slot is still held,
+            # so it cannot have waited for room; and it admits nothing.
             with pytest.raises(Overloaded, match="2 texts are queued or being encoded"), \
                     batcher.slot(2):
                 pass
-            assert time.perf_counter() - started < 0.05
+            assert batcher.load == 2
             with batcher.slot(1):
                 assert batcher.load == 3
         assert batcher.load == 0
+        assert recorder.calls == []
         result = await submit(batcher, ["a", "b", "c"], (512, "right"))
         assert result.vectors.shape[0] == 3
         await batcher.stop()
@@ -147,35 +152,120 @@ def test_a_full_batcher_refuses_at_once_and_admits_again_when_freed(
     run(main)
 
 
-def test_a_lone_request_does_not_wait_but_an_arriving_one_is_waited_for(
+# The gathering windows below are an hour long: a request answered at all did not wait one out.
+# GUARD only turns such a wait into a failure instead of a hang; it is no timing assert.
+HOUR = 3600.0
+GUARD = 300.0
+
+
+async def guarded(work: Awaitable[Any], what: str) -> Any:
+    try:
+        return await asyncio.wait_for(work, GUARD)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"{what} (no answer after {GUARD:g} s)") from None
+
+
+async def settle() -> None:
+    """Let every task that can run on the event loop run (no wall-clock wait)."""
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+def test_a_lone_request_does_not_wait_for_the_gathering_window(
+    tiny_encoder: SpladeEncoder,
+) -> None:
+    recorder = Recorder(tiny_encoder)
+
+    async def main() -> BatchResult:
+        batcher = make(recorder, window=HOUR)
+        await batcher.start()
+        result: BatchResult = await guarded(submit(batcher, ["alone"], (512, "right")),
+                                            "a lone request waited for the gathering window")
+        await batcher.stop()
+        return result
+
+    result = run(main)
+    assert same(result.vectors, tiny_encoder.encode(["alone"]))
+    assert recorder.calls == [((512, "right"), ["alone"])]
+
+
+def test_an_arriving_request_is_waited_for_until_the_batch_is_full(
     tiny_encoder: SpladeEncoder,
 ) -> None:
     recorder = Recorder(tiny_encoder)
     key: Key = (512, "right")
 
-    async def main() -> tuple[float, int]:
-        batcher = make(recorder, window=0.5)
+    async def main() -> list[BatchResult]:
+        # Room for two texts of 16 tokens: the batch closes when the second one arrives.
+        batcher = make(recorder, window=HOUR, max_batch_tokens=32)
         await batcher.start()
-        started = time.perf_counter()
-        await submit(batcher, ["alone"], key)
-        lone = time.perf_counter() - started
-        calls = len(recorder.calls)
         # A second request is admitted (being tokenised) when the first is submitted: the
-        # batch waits for it, and both go in one call.
+        # dispatcher takes the first and, rather than encode it alone, waits for the second.
         with batcher.slot(1) as late:
-
-            async def second() -> BatchResult:
-                await asyncio.sleep(0.1)
-                return await batcher.submit(late, ["late"], [16], key)
-
             first = asyncio.ensure_future(submit(batcher, ["first"], key))
-            await asyncio.gather(first, second())
+            await settle()  # the dispatcher has taken "first" and decided what to do with it
+            assert not first.done()
+            second = batcher.submit(late, ["late"], [16], key)
+            results = await guarded(asyncio.gather(first, second),
+                                    "a full batch waited for the end of the window")
         await batcher.stop()
-        return lone, len(recorder.calls) - calls
+        return list(results)
 
-    lone, calls = run(main)
-    assert lone < 0.4, f"a lone request waited {lone:.3f} s for a gathering window"
-    assert calls == 1 and recorder.calls[-1][1] == ["first", "late"]
+    first, second = run(main)
+    assert recorder.calls == [(key, ["first", "late"])]
+    assert same(first.vectors, tiny_encoder.encode(["first"]))
+    assert same(second.vectors, tiny_encoder.encode(["late"]))
+
+
+class FakeClock:
+    """A clock that moves only when told to: here, by 2 s during every encode call."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.encoded_calls: list[tuple[int, int, float]] = []
+
+    def queued(self, texts: int) -> None:
+        pass
+
+    def encoded(self, texts: int, tokens: int, seconds: float) -> None:
+        self.encoded_calls.append((texts, tokens, seconds))
+
+
+def test_queue_and_encode_times_are_read_from_the_batchers_clock(
+    tiny_encoder: SpladeEncoder,
+) -> None:
+    clock = FakeClock()
+    recorder = Recorder(tiny_encoder)
+
+    def encode(texts: list[str], key: Key) -> Any:
+        clock.now += 2.0
+        return recorder(texts, key)
+
+    observer = Observer()
+
+    async def main() -> list[BatchResult]:
+        # One text per batch: "a", "b", "c" take three encode calls; "d" waits for all three.
+        batcher = Batcher(encode, tiny_encoder.dim, WORKER, max_batch_tokens=16, max_texts=16,
+                          window=0.0, observer=observer, clock=clock)
+        await batcher.start()
+        results = await asyncio.gather(submit(batcher, ["a", "b", "c"], (512, "right")),
+                                       submit(batcher, ["d"], (512, "right")))
+        await batcher.stop()
+        return list(results)
+
+    first, second = run(main)
+    assert [t for _, t in recorder.calls] == [["a"], ["b"], ["c"], ["d"]]
+    assert (first.queue_seconds, first.encode_seconds) == (0.0, 6.0)
+    assert (second.queue_seconds, second.encode_seconds) == (6.0, 2.0)
+    assert (first.tokens, second.tokens) == (48, 16)
+    assert observer.encoded_calls == [(1, 16, 2.0)] * 4
 
 
 def test_an_encode_failure_is_answered_to_its_own_requests_only(

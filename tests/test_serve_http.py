@@ -18,6 +18,7 @@ import httpx
 import numpy as np
 import pytest
 
+from prometheus import Scrape
 from serve_process import post
 from spladekit import SparseVectors
 
@@ -193,19 +194,54 @@ def test_info_describes_the_model_and_the_limits(served: Any, tiny_model_dir: An
 
 
 def test_metrics_count_requests_by_status_in_prometheus_format(served: Any) -> None:
-    before = served.process.metric(
-        "spladekit_requests_total", 'endpoint="/embed_sparse",status="400"'
+    embed_400 = {"endpoint": "/embed_sparse", "status": "400"}
+    embed_200 = {"endpoint": "/embed_sparse", "status": "200"}
+    scraped = {"endpoint": "/metrics", "status": "200"}
+    before: Scrape = served.process.scrape()
+    assert embed(served, {"inputs": []}).status_code == 400
+    for text in ("one", "two"):
+        assert embed(served, {"inputs": text}).status_code == 200
+    answer = httpx.get(f"{served.url}/metrics", timeout=30)
+    media_type, *parameters = answer.headers["content-type"].split(";")
+    assert media_type == "text/plain" and any(
+        p.strip().startswith("version=") for p in parameters
+    ), answer.headers["content-type"]
+    after = Scrape(answer.text)
+
+    def grew(name: str, labels: dict[str, str] | None = None) -> float:
+        return after.value(name, labels) - before.value(name, labels, default=0.0)
+
+    # Every answer counted once, by endpoint and status; the scrape before this one included.
+    assert grew("spladekit_requests_total", embed_400) == 1
+    assert grew("spladekit_requests_total", embed_200) == 2
+    assert grew("spladekit_requests_total", scraped) == 1
+    assert {"endpoint", "status"} == {
+        k for labels in after.label_sets("spladekit_requests_total") for k in labels
+    }
+    assert grew("spladekit_request_duration_seconds_count", {"endpoint": "/embed_sparse"}) == 3
+    # Two requests of one text each, one after the other: two encode calls of one text.
+    assert grew("spladekit_batch_size_count") == 2 and grew("spladekit_batch_size_sum") == 2
+    assert grew("spladekit_encode_duration_seconds_count") == 2
+    assert grew("spladekit_queue_duration_seconds_count") == 2
+    assert after.value("spladekit_queue_depth") == 0
+    types = {
+        "spladekit_requests": "counter", "spladekit_request_duration_seconds": "histogram",
+        "spladekit_queue_depth": "gauge", "spladekit_batch_size": "histogram",
+        "spladekit_batch_tokens": "histogram", "spladekit_encode_duration_seconds": "histogram",
+        "spladekit_queue_duration_seconds": "histogram",
+    }
+    for name, kind in types.items():
+        family = after.family(name)
+        assert (family.type, bool(family.documentation)) == (kind, True), name
+    # A histogram's buckets are cumulative and its +Inf bucket is its count.
+    buckets = sorted(
+        (float(sample.labels["le"]), sample.value)
+        for sample in after.family("spladekit_batch_size").samples
+        if sample.name == "spladekit_batch_size_bucket"
     )
-    embed(served, {"inputs": []})
-    text = httpx.get(f"{served.url}/metrics", timeout=30).text
-    after = served.process.metric(
-        "spladekit_requests_total", 'endpoint="/embed_sparse",status="400"'
-    )
-    assert after == before + 1
-    for name in ("spladekit_queue_depth", "spladekit_batch_size_bucket",
-                 "spladekit_encode_duration_seconds_bucket",
-                 "spladekit_request_duration_seconds_bucket", "spladekit_batch_tokens_count"):
-        assert f"\n{name}" in text, name
+    counts = [count for _, count in buckets]
+    assert counts == sorted(counts) and buckets[-1][0] == float("inf")
+    assert buckets[-1][1] == after.value("spladekit_batch_size_count")
 
 
 # -- dynamic batching ------------------------------------------------------------------------

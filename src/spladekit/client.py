@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import InputTypeError, InvalidArgumentError, MissingDependencyError, ServiceError
+from .errors import (
+    InvalidArgumentError,
+    MalformedVectorsError,
+    MissingDependencyError,
+    ServiceError,
+)
 from .models import ModelIdentity
 from .options import Progress
 from .profiles import ProfileName, prompt_name_of
@@ -253,15 +258,13 @@ class SpladeClient:
             raise self._unexpected("/embed_sparse", f"a list of {n} vectors", answer)
         try:
             return tei_json_arrays(answer, dim)
-        except InputTypeError as exc:
-            raise self._unexpected(
-                "/embed_sparse", 'lists of {"index": int, "value": float}', str(exc)
-            ) from None
-        except InvalidArgumentError as exc:
-            raise ServiceError(
-                f"the service at {self.url} sent vectors that do not fit dim {dim} ({exc}); "
-                "is dim= the served model's?"
-            ) from None
+        except MalformedVectorsError as exc:
+            if exc.index is not None:
+                raise ServiceError(
+                    f"the service at {self.url} sent index {exc.index} for vectors of dim "
+                    f"{dim}; is dim= the served model's?"
+                ) from None
+            raise self._unexpected("/embed_sparse", exc.expected, exc.got) from None
 
     def _get_json(self, path: str) -> Any:
         return self._send("GET", path, None)

@@ -94,7 +94,9 @@ class Batcher(Generic[K]):
     ``encode(texts, key)`` is called on ``executor`` (one worker thread: batches run one at a
     time) and must return a (len(texts), dim) matrix. Create the batcher, ``await start()`` it
     on the event loop that will submit, and ``await stop()`` it to finish what was submitted;
-    the executor stays the caller's to shut down.
+    the executor stays the caller's to shut down. ``clock`` (seconds, monotonic) times the
+    waits and encode calls that :class:`BatchResult` and the observer report; the gathering
+    window runs on the event loop's own clock.
     """
 
     def __init__(
@@ -107,8 +109,10 @@ class Batcher(Generic[K]):
         max_texts: int,
         window: float = 0.002,
         observer: BatchObserver | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._encode = encode
+        self._clock = clock
         self._dim = dim
         self._max_tokens = max_batch_tokens
         self._max_texts = max_texts
@@ -177,7 +181,7 @@ class Batcher(Generic[K]):
         self._arriving -= ticket.arriving
         ticket.arriving = 0
         loop = asyncio.get_running_loop()
-        job: _Job[K] = _Job(texts, tokens, key, loop.create_future(), time.perf_counter())
+        job: _Job[K] = _Job(texts, tokens, key, loop.create_future(), self._clock())
         job.rows = [None] * len(texts)
         if not texts:
             return BatchResult(stack_arrays([], self._dim), 0, 0.0, 0.0)
@@ -274,7 +278,7 @@ class Batcher(Generic[K]):
         groups: dict[K, list[Slice[K]]] = {}
         for piece in batch:
             groups.setdefault(piece[0].key, []).append(piece)
-        now = time.perf_counter()
+        now = self._clock()
         for job, _, _ in batch:
             if job.started is None:
                 job.started = now
@@ -291,12 +295,12 @@ class Batcher(Generic[K]):
         outcomes: list[tuple[csr_array | BaseException, float]] = []
         for key, pieces in work:
             texts = [t for job, lo, hi in pieces for t in job.texts[lo:hi]]
-            started = time.perf_counter()
+            started = self._clock()
             try:
                 result: csr_array | BaseException = self._encode(texts, key)
             except Exception as exc:  # answered to the requests of this group
                 result = exc
-            outcomes.append((result, time.perf_counter() - started))
+            outcomes.append((result, self._clock() - started))
         return outcomes
 
     def _deliver(
