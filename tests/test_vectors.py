@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_array, vstack
 
-from spladekit import InputTypeError, InvalidArgumentError
+from spladekit import InputTypeError, InvalidArgumentError, MalformedVectorsError
 from spladekit.vectors import (
     SparseVectors,
     arrow_to_csr,
@@ -171,17 +171,22 @@ def test_tei_json_rows_are_sorted_and_keep_only_positive_weights() -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "error", "fragment"),
+    ("answer", "expected", "index"),
     [
-        ([[{"index": 1}]], InputTypeError, "row 0 must be a list of"),
-        ([[{"index": 1, "value": 1.0}], ["x"]], InputTypeError, "row 1 must be a list of"),
-        ([[{"index": 10, "value": 1.0}]], InvalidArgumentError, "index 10, outside 0..9"),
-        ([[{"index": -1, "value": 1.0}]], InvalidArgumentError, "index -1, outside 0..9"),
+        ([[{"index": 1}]], 'lists of {"index": int, "value": float}', None),
+        ([[{"index": 1, "value": 1.0}], ["x"]], 'lists of {"index": int, "value": float}', None),
+        ([[{"index": True, "value": 1.0}]], 'lists of {"index": int, "value": float}', None),
+        ([[{"index": 1, "value": 1e39}]], "finite float32 values", None),
+        ([[{"index": 1, "value": 1.0}, {"index": 1, "value": 2.0}]], "each index once", None),
+        ([[{"index": 10, "value": 1.0}]], "indices in 0..9", 10),
+        ([[{"index": -1, "value": 1.0}]], "indices in 0..9", -1),
     ],
 )
-def test_bad_tei_json_is_named(answer: list[object], error: type[Exception], fragment: str) -> None:
-    with pytest.raises(error, match=fragment):
+def test_bad_tei_json_is_named(answer: list[object], expected: str, index: int | None) -> None:
+    with pytest.raises(MalformedVectorsError, match=f"expected {expected}") as error:
         tei_json_arrays(answer, 10)
+    assert error.value.index == index
+    assert isinstance(error.value, InvalidArgumentError)
 
 
 def test_arrow_columns_round_trip_whole_and_sliced() -> None:

@@ -19,6 +19,20 @@ class InvalidArgumentError(SpladeError, ValueError):
     """An argument has the right type but a value that cannot be used."""
 
 
+class MalformedVectorsError(InvalidArgumentError):
+    """Serialised vectors (TEI's JSON) are not what their format says.
+
+    ``expected`` names what was expected, ``got`` is the part that was not it, and ``index`` is
+    the index outside the vectors' width when that was the fault.
+    """
+
+    def __init__(self, message: str, expected: str, got: object, index: int | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
+        self.index = index
+
+
 class ModelNotAvailableError(SpladeError, OSError):
     """A model could not be found locally and could not be downloaded."""
 
@@ -65,6 +79,7 @@ __all__ = [
     "ClusterError",
     "InputTypeError",
     "InvalidArgumentError",
+    "MalformedVectorsError",
     "MissingDependencyError",
     "ModelMismatchError",
     "ModelNotAvailableError",

@@ -25,7 +25,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_array, issparse
 
-from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
+from ..errors import (
+    InputTypeError,
+    InvalidArgumentError,
+    MalformedVectorsError,
+    MissingDependencyError,
+)
 from .matrix import FLOAT32_MAX, MAX_DIMENSION, CsrParts, Row, RowArrays, SparseVectors
 
 ARROW_INSTALL = "pip install 'spladekit[parquet]'"
@@ -282,28 +287,60 @@ def to_tei_json(vectors: csr_array) -> bytes:
 def tei_json_arrays(answer: Sequence[object], dim: int) -> list[RowArrays]:
     """Each row of a parsed ``/embed_sparse`` answer as sorted (indices, values), checked.
 
-    Zero values are dropped (TEI sends non-zero entries only; this makes sure of it); an entry
-    that is not ``{"index": int, "value": float}`` or an index outside ``0..dim-1`` is refused.
+    Each row must be a list of ``{"index": int, "value": number}`` with every index once,
+    inside ``0..dim-1``, and finite float32 values; anything else raises
+    :class:`~spladekit.MalformedVectorsError` naming what was expected. Values that are not
+    positive are dropped (TEI sends non-zero entries only; this makes sure of it).
     """
     rows: list[RowArrays] = []
     for position, entries in enumerate(answer):
-        try:
-            indices = np.array([e["index"] for e in entries], dtype=np.int64)  # type: ignore[attr-defined]
-            values = np.array([e["value"] for e in entries], dtype=np.float32)  # type: ignore[attr-defined]
-        except (TypeError, KeyError, ValueError):
-            raise InputTypeError(
-                f'row {position} must be a list of {{"index": int, "value": float}}, '
-                f"got {json.dumps(entries)[:200]}"
-            ) from None
-        if indices.size and (indices.min() < 0 or indices.max() >= dim):
-            bad = int(indices.max()) if indices.max() >= dim else int(indices.min())
-            raise InvalidArgumentError(
-                f"row {position} has index {bad}, outside 0..{dim - 1} for vectors of dim {dim}"
-            )
+        pairs = _tei_pairs(entries)
+        if pairs is None:
+            raise _malformed(position, _TEI_ROW, entries)
+        for index, _ in pairs:
+            if not 0 <= index < dim:
+                raise _malformed(position, f"indices in 0..{dim - 1}", entries, index)
+        indices = np.array([i for i, _ in pairs], dtype=np.int64)
+        values = np.array([v for _, v in pairs], dtype=np.float64)
+        if not (np.abs(values) <= FLOAT32_MAX).all():  # also false for NaN
+            raise _malformed(position, "finite float32 values", entries)
+        if np.unique(indices).size != indices.size:
+            raise _malformed(position, "each index once per vector", entries)
         keep = values > 0
         order = np.argsort(indices[keep], kind="stable")
-        rows.append((indices[keep][order].astype(np.int32), values[keep][order]))
+        rows.append((indices[keep][order].astype(np.int32), values[keep][order].astype(np.float32)))
     return rows
+
+
+_TEI_ROW = 'lists of {"index": int, "value": float}'
+
+
+def _tei_pairs(entries: object) -> list[tuple[int, float]] | None:
+    """``[{"index": int, "value": number}, ...]`` as pairs; None for anything else."""
+    if not isinstance(entries, list):
+        return None
+    pairs = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return None
+        index, value = entry.get("index"), entry.get("value")
+        if isinstance(index, bool) or not isinstance(index, int):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        pairs.append((index, float(value)))
+    return pairs
+
+
+def _malformed(
+    position: int, expected: str, got: object, index: int | None = None
+) -> MalformedVectorsError:
+    shown = repr(got)
+    shown = shown[:120] + "..." if len(shown) > 120 else shown
+    fault = f"index {index}" if index is not None else shown
+    return MalformedVectorsError(
+        f"vector {position}: expected {expected}, got {fault}", expected, got, index
+    )
 
 
 # -- Arrow ---------------------------------------------------------------------------------------
