@@ -50,6 +50,13 @@ def models(backbone_dirs: dict[str, Path]) -> dict[str, Any]:
     return {name: load_masked_lm(folder) for name, folder in backbone_dirs.items()}
 
 
+def small_chunks(monkeypatch: pytest.MonkeyPatch, elements: int) -> None:
+    """Make the torch backend run its head in chunks of a few texts by a narrow vocabulary
+    slice (``elements`` logits at most), as it would a model with a huge vocabulary."""
+    monkeypatch.setattr(torch_backend, "_CHUNK_ELEMENTS", elements)
+    monkeypatch.setattr(torch_backend, "_MIN_SLICE", 16)
+
+
 def tokenizer_batch(folder: Path, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch padded by the tokenizer itself, as transformers users would feed the model."""
     encoded = load_tokenizer(folder)(texts, padding=True, return_tensors="pt")
@@ -91,9 +98,8 @@ def test_the_torch_backend_equals_whole_logits_pooling(
     backbone_dirs: dict[str, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if chunk_elements is not None:  # chunks of a few texts by a narrow vocabulary slice
-        monkeypatch.setattr(torch_backend, "_CHUNK_ELEMENTS", chunk_elements)
-        monkeypatch.setattr(torch_backend, "_MIN_SLICE", 16)
+    if chunk_elements is not None:  # and the CPU head in blocks of 40 vocabulary rows
+        small_chunks(monkeypatch, chunk_elements)
         monkeypatch.setattr(torch_backend, "_BLOCK_ELEMENTS", chunk_elements)
         monkeypatch.setattr(torch_backend, "_BLOCK_ROWS", 40)
     model = models[backbone]
@@ -119,8 +125,7 @@ def test_the_chunked_head_equals_the_blocked_cpu_head(
     models: dict[str, Any], backbone_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The chunked head runs off the CPU fp32 path (CUDA, bf16); it must give the same maxima.
-    monkeypatch.setattr(torch_backend, "_CHUNK_ELEMENTS", 20_000)
-    monkeypatch.setattr(torch_backend, "_MIN_SLICE", 16)
+    small_chunks(monkeypatch, 20_000)
     backend = TorchBackend(models["xlm-roberta"])
     ids, mask = tokenizer_batch(backbone_dirs["xlm-roberta"], TEXTS)
     with torch.inference_mode():
