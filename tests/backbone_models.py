@@ -14,6 +14,7 @@ test_onnx.py import it).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -239,10 +240,30 @@ def make_backbone(folder: Path, backbone: str) -> Path:
     return make_roberta(folder, model_type=backbone)  # type: ignore[arg-type]
 
 
+class BackboneDirs(Mapping[str, Path]):
+    """Each backbone's folder under ``root``, built on first use (a session shares them)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._built: dict[str, Path] = {}
+
+    def __getitem__(self, backbone: str) -> Path:
+        if backbone not in self._built:
+            self._built[backbone] = make_backbone(self.root / backbone, backbone)
+        return self._built[backbone]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BACKBONES)
+
+    def __len__(self) -> int:
+        return len(BACKBONES)
+
+
 __all__ = [
     "BACKBONES",
     "ROBERTA_FAMILY",
     "SENTENCES",
+    "BackboneDirs",
     "make_backbone",
     "make_modernbert",
     "make_roberta",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sentence_transformers.sparse_encoder.modules import (
     Transformer,
 )
 
-from backbone_models import BACKBONES, make_backbone, tiny_distilbert_mlm
+from backbone_models import BACKBONES, tiny_distilbert_mlm
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
 CAPPED_LENGTH = 32  # low enough that the long test text is truncated
@@ -248,15 +248,10 @@ def opensearch_reference(folder: Path) -> SparseEncoder:
     return SparseEncoder(modules=[router], similarity_fn_name="dot")
 
 
-def backbone_st(name: str) -> Callable[[Path, Path], Path]:
-    """(j) a random ``name`` masked LM in sentence-transformers layout (fill-mask + pooling)."""
-
-    def build(out: Path, tiny: Path) -> Path:
-        raw = make_backbone(out.parent / f"{out.name}-raw", name)
-        return save(out, [mlm(raw), SpladePooling("max")])
-
-    build.__doc__ = f"(j) a random tiny {name} masked LM in sentence-transformers layout."
-    return build
+def backbone_st(out: Path, raw: Path) -> Path:
+    """(j) a random masked LM of tests/backbone_models.py (the folder ``raw``) in
+    sentence-transformers layout (fill-mask + pooling)."""
+    return save(out, [mlm(raw), SpladePooling("max")])
 
 
 # -- k: folders spladekit must refuse, by name -----------------------------------------------
@@ -345,10 +340,11 @@ def router_query_two_mlms(out: Path, tiny: Path) -> Path:
                        [mlm(tiny), SpladePooling("max")], similarity_fn_name=None)
 
 
-# name -> builder. FAMILIES load in sentence-transformers 6.2 and must give its vectors;
-# REFUSALS must be refused with UnsupportedModelError naming what was found.
+# name -> builder. FAMILIES (these and one per backbone, written by backbone_st) load in
+# sentence-transformers 6.2 and must give its vectors; REFUSALS must be refused with
+# UnsupportedModelError naming what was found.
 Builder = Callable[[Path, Path], Path]
-FAMILIES: dict[str, Builder] = {
+BUILDERS: dict[str, Builder] = {
     "plain-hf": plain_hf,
     "st6": st6,
     "st5": st5,
@@ -358,8 +354,8 @@ FAMILIES: dict[str, Builder] = {
     "router-idf-5x": router_idf_5x,
     "router-two-encoders": router_two_encoders,
     "opensearch-idf-json": opensearch_idf_json,
-    **{name: backbone_st(name) for name in BACKBONES},
 }
+FAMILIES: tuple[str, ...] = (*BUILDERS, *BACKBONES)
 REFUSALS: dict[str, Builder] = {
     "csr": csr,
     "dense-pooling": dense_pooling,
@@ -373,16 +369,21 @@ REFUSALS: dict[str, Builder] = {
 
 
 class Checkpoints:
-    """Builds each checkpoint once, on first use, under ``root``."""
+    """Builds each checkpoint once, on first use, under ``root``; the backbones' from the
+    session's raw backbone folders (``backbones``: name -> folder, the ``backbone_dirs``
+    fixture)."""
 
-    def __init__(self, root: Path, tiny: Path) -> None:
-        self.root, self.tiny = root, tiny
+    def __init__(self, root: Path, tiny: Path, backbones: Mapping[str, Path]) -> None:
+        self.root, self.tiny, self.backbones = root, tiny, backbones
         self._built: dict[str, Path] = {}
 
     def __call__(self, name: str) -> Path:
         if name not in self._built:
-            builder = FAMILIES.get(name) or REFUSALS[name]
-            self._built[name] = builder(self.root / name, self.tiny)
+            out = self.root / name
+            if name in BACKBONES:
+                self._built[name] = backbone_st(out, self.backbones[name])
+            else:
+                self._built[name] = (BUILDERS.get(name) or REFUSALS[name])(out, self.tiny)
         return self._built[name]
 
 

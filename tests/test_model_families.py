@@ -13,7 +13,7 @@ run faithfully are refused with ``UnsupportedModelError`` naming what was found.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,11 @@ DENSE = {"convert_to_tensor": True, "convert_to_sparse_tensor": False}  # senten
 
 
 @pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> ck.Checkpoints:
-    return ck.Checkpoints(tmp_path_factory.mktemp("families"), tiny_model_dir)
+def checkpoints(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path,
+    backbone_dirs: Mapping[str, Path],
+) -> ck.Checkpoints:
+    return ck.Checkpoints(tmp_path_factory.mktemp("families"), tiny_model_dir, backbone_dirs)
 
 
 class Reference:
