@@ -5,12 +5,16 @@ Each builder trains a small tokenizer of the family's kind with the ``tokenizers
 CamemBERT), wraps it in the family's transformers tokenizer class, builds a seeded random
 ``*ForMaskedLM`` (hidden 32, 2 layers, 2 heads, intermediate 64) and saves both with
 ``save_pretrained`` (safetensors), so that ``AutoTokenizer`` and ``AutoModelForMaskedLM`` load
-the folder as they would a published checkpoint. Other tests import these builders.
+the folder as they would a published checkpoint. :func:`tiny_distilbert_mlm` builds the
+DistilBERT document encoder of the two-encoder family on splade-tiny's tokenizer. This is the
+one home of the tests' random backbones (tests/checkpoints.py, test_backbones.py and
+test_onnx.py import it).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -204,6 +208,29 @@ def _randomise_biases(model: Any) -> None:
             bias.copy_(torch.randn(bias.shape, generator=torch.Generator().manual_seed(1)) * 0.1)
 
 
+def tiny_distilbert_mlm(out: Path, tiny: Path, seed: int = 11) -> Path:
+    """A seeded random DistilBERT masked LM with splade-tiny's tokenizer (30522 entries).
+
+    Its head's bias is shifted so that about 0.1% of the logits are positive: over 30522
+    entries a random head's logits sit around 0 and would make every vector half dense.
+    """
+    import torch
+    from transformers import AutoTokenizer, DistilBertConfig, DistilBertForMaskedLM
+
+    torch.manual_seed(seed)
+    config = DistilBertConfig(vocab_size=30522, dim=32, n_layers=2, n_heads=2, hidden_dim=64,
+                              max_position_embeddings=512, pad_token_id=0)
+    model = DistilBertForMaskedLM(config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, config.vocab_size, (2, 24), generator=generator)
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+        model.get_output_embeddings().bias -= torch.quantile(logits.flatten()[:100_000], 0.999)
+    model.save_pretrained(str(out))
+    AutoTokenizer.from_pretrained(str(tiny)).save_pretrained(str(out))
+    return out
+
+
 def make_backbone(folder: Path, backbone: str) -> Path:
     """The builder for ``backbone`` (one of :data:`BACKBONES`)."""
     if backbone == "modernbert":
@@ -213,11 +240,32 @@ def make_backbone(folder: Path, backbone: str) -> Path:
     return make_roberta(folder, model_type=backbone)  # type: ignore[arg-type]
 
 
+class BackboneDirs(Mapping[str, Path]):
+    """Each backbone's folder under ``root``, built on first use (a session shares them)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._built: dict[str, Path] = {}
+
+    def __getitem__(self, backbone: str) -> Path:
+        if backbone not in self._built:
+            self._built[backbone] = make_backbone(self.root / backbone, backbone)
+        return self._built[backbone]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BACKBONES)
+
+    def __len__(self) -> int:
+        return len(BACKBONES)
+
+
 __all__ = [
     "BACKBONES",
     "ROBERTA_FAMILY",
     "SENTENCES",
+    "BackboneDirs",
     "make_backbone",
     "make_modernbert",
     "make_roberta",
+    "tiny_distilbert_mlm",
 ]

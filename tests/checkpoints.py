@@ -7,14 +7,14 @@ OpenSearch's plain ``idf.json`` folders are written by hand, as those repositori
 
 Families whose backbone is BERT use splade-tiny's real weights; the DistilBERT document encoder
 and the RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT backbones are seeded random tiny models
-with tokenizers trained here (tests/tiny_backbones.py).
+with tokenizers trained here (tests/backbone_models.py).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sentence_transformers.sparse_encoder.modules import (
     Transformer,
 )
 
-from tiny_backbones import BACKBONES, tiny_distilbert_mlm
+from backbone_models import BACKBONES, tiny_distilbert_mlm
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
 CAPPED_LENGTH = 32  # low enough that the long test text is truncated
@@ -42,6 +42,7 @@ ST5_MLM = "sentence_transformers.sparse_encoder.models.MLMTransformer"
 ST5_POOLING = "sentence_transformers.sparse_encoder.models.SpladePooling"
 ST5_STATIC = "sentence_transformers.sparse_encoder.models.SparseStaticEmbedding"
 ST5_ROUTER = "sentence_transformers.models.Router"
+
 
 def write_json(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,28 @@ def idf_weights(vocab_size: int, special_ids: list[int], seed: int = 7) -> torch
     return torch.from_numpy(weights)
 
 
+def save(out: Path, modules: list[Any], **kwargs: Any) -> Path:
+    """A SparseEncoder of ``modules`` as sentence-transformers 6.2 saves it, in ``out``."""
+    SparseEncoder(modules=modules, **kwargs).save(str(out))
+    return out
+
+
+def save_router(
+    out: Path, query: list[Any], document: list[Any], similarity_fn_name: str | None = "dot"
+) -> Path:
+    """A query/document Router as 6.2 saves it, in ``out``."""
+    router = Router.for_query_document(query_modules=query, document_modules=document)
+    return save(out, [router], similarity_fn_name=similarity_fn_name)
+
+
+def write_st5_pooling(folder: Path) -> None:
+    """SpladePooling's 5.x configuration (max, relu, splade-tiny's vocabulary) in ``folder``."""
+    write_json(folder / "config.json", {
+        "pooling_strategy": "max", "activation_function": "relu",
+        "word_embedding_dimension": 30522,
+    })
+
+
 def static_embedding(tokenizer_folder: Path) -> SparseStaticEmbedding:
     from transformers import AutoTokenizer
 
@@ -97,12 +120,8 @@ def st6(out: Path, tiny: Path) -> Path:
     prompts and ``max_active_dims`` go to config_sentence_transformers.json.
     """
     transformer = mlm(tiny, max_seq_length=CAPPED_LENGTH, do_lower_case=True)
-    model = SparseEncoder(
-        modules=[transformer, SpladePooling("max")], prompts=PROMPTS,
-        max_active_dims=MAX_ACTIVE_DIMS,
-    )
-    model.save(str(out))
-    return out
+    return save(out, [transformer, SpladePooling("max")], prompts=PROMPTS,
+                max_active_dims=MAX_ACTIVE_DIMS)
 
 
 def st5(out: Path, tiny: Path) -> Path:
@@ -124,10 +143,7 @@ def st5(out: Path, tiny: Path) -> Path:
         {"idx": 0, "name": "0", "path": "", "type": ST5_MLM},
         {"idx": 1, "name": "1", "path": "1_SpladePooling", "type": ST5_POOLING},
     ])
-    write_json(out / "1_SpladePooling" / "config.json", {
-        "pooling_strategy": "max", "activation_function": "relu",
-        "word_embedding_dimension": 30522,
-    })
+    write_st5_pooling(out / "1_SpladePooling")
     write_json(out / "config_sentence_transformers.json", {
         "model_type": "SparseEncoder", "__version__": ST5_VERSION, "prompts": PROMPTS,
         "default_prompt_name": None, "similarity_fn_name": "dot",
@@ -136,8 +152,7 @@ def st5(out: Path, tiny: Path) -> Path:
 
 
 def _single_route(out: Path, tiny: Path, pooling: SpladePooling) -> Path:
-    SparseEncoder(modules=[mlm(tiny), pooling]).save(str(out))
-    return out
+    return save(out, [mlm(tiny), pooling])
 
 
 def sum_pooling(out: Path, tiny: Path) -> Path:
@@ -157,22 +172,16 @@ def router_idf(out: Path, tiny: Path) -> Path:
     """(f) inference-free, as 6.x saves it: Router with a SparseStaticEmbedding query route
     (IDF-like weights, its own tokenizer files) and an MLM + SpladePooling document route;
     the Router's configuration is router_config.json and the root has no config.json."""
-    router = Router.for_query_document(
-        query_modules=[static_embedding(tiny)],
-        document_modules=[mlm(tiny), SpladePooling("max", activation_function="log1p_relu")],
+    return save_router(
+        out, [static_embedding(tiny)],
+        [mlm(tiny), SpladePooling("max", activation_function="log1p_relu")],
     )
-    SparseEncoder(modules=[router], similarity_fn_name="dot").save(str(out))
-    return out
 
 
 def router_idf_5x(out: Path, tiny: Path) -> Path:
     """(g) the older inference-free layout: the Router's configuration named config.json, the
     query module in ``query_0_IDF/``, 5.x type names, 5.x MLM and pooling configurations."""
-    router = Router.for_query_document(
-        query_modules=[static_embedding(tiny)],
-        document_modules=[mlm(tiny), SpladePooling("max")],
-    )
-    SparseEncoder(modules=[router], similarity_fn_name="dot").save(str(out))
+    save_router(out, [static_embedding(tiny)], [mlm(tiny), SpladePooling("max")])
     renames = {
         "query_0_SparseStaticEmbedding": ("query_0_IDF", ST5_STATIC),
         "document_0_Transformer": ("document_0_MLMTransformer", ST5_MLM),
@@ -190,10 +199,7 @@ def router_idf_5x(out: Path, tiny: Path) -> Path:
     write_json(out / "config.json", config)
     doc = out / "document_0_MLMTransformer"
     write_json(doc / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": False})
-    write_json(out / "document_1_SpladePooling" / "config.json", {
-        "pooling_strategy": "max", "activation_function": "relu",
-        "word_embedding_dimension": 30522,
-    })
+    write_st5_pooling(out / "document_1_SpladePooling")
     write_json(out / "modules.json",
                [{"idx": 0, "name": "0", "path": "", "type": ST5_ROUTER}])
     settings = read_json(out / "config_sentence_transformers.json")
@@ -209,12 +215,10 @@ def router_two_encoders(out: Path, tiny: Path) -> Path:
     """(h) efficient-SPLADE: a BERT query encoder (splade-tiny, 24 tokens) and a seeded random
     DistilBERT document encoder on splade-tiny's vocabulary (48 tokens), each + SpladePooling."""
     distil = tiny_distilbert_mlm(out.parent / f"{out.name}-distilbert-doc", tiny)
-    router = Router.for_query_document(
-        query_modules=[mlm(tiny, max_seq_length=QUERY_LENGTH), SpladePooling("max")],
-        document_modules=[mlm(distil, max_seq_length=DOCUMENT_LENGTH), SpladePooling("max")],
+    return save_router(
+        out, [mlm(tiny, max_seq_length=QUERY_LENGTH), SpladePooling("max")],
+        [mlm(distil, max_seq_length=DOCUMENT_LENGTH), SpladePooling("max")],
     )
-    SparseEncoder(modules=[router], similarity_fn_name="dot").save(str(out))
-    return out
 
 
 def opensearch_idf_json(out: Path, tiny: Path) -> Path:
@@ -244,16 +248,10 @@ def opensearch_reference(folder: Path) -> SparseEncoder:
     return SparseEncoder(modules=[router], similarity_fn_name="dot")
 
 
-def backbone_st(name: str) -> Callable[[Path, Path], Path]:
-    """(j) a random ``name`` masked LM in sentence-transformers layout (fill-mask + pooling)."""
-
-    def build(out: Path, tiny: Path) -> Path:
-        raw = BACKBONES[name](out.parent / f"{out.name}-raw")
-        SparseEncoder(modules=[mlm(raw), SpladePooling("max")]).save(str(out))
-        return out
-
-    build.__doc__ = f"(j) a random tiny {name} masked LM in sentence-transformers layout."
-    return build
+def backbone_st(out: Path, raw: Path) -> Path:
+    """(j) a random masked LM of tests/backbone_models.py (the folder ``raw``) in
+    sentence-transformers layout (fill-mask + pooling)."""
+    return save(out, [mlm(raw), SpladePooling("max")])
 
 
 # -- k: folders spladekit must refuse, by name -----------------------------------------------
@@ -261,11 +259,10 @@ def backbone_st(name: str) -> Callable[[Path, Path], Path]:
 
 def csr(out: Path, tiny: Path) -> Path:
     """A CSR model: Transformer (hidden states) + mean Pooling + SparseAutoEncoder."""
-    SparseEncoder(modules=[
+    return save(out, [
         Transformer(str(tiny)), Pooling(128, "mean"),
         SparseAutoEncoder(input_dim=128, hidden_dim=512, k=32, k_aux=64),
-    ]).save(str(out))
-    return out
+    ])
 
 
 def dense_pooling(out: Path, tiny: Path) -> Path:
@@ -291,12 +288,18 @@ def auto_map(out: Path, tiny: Path) -> Path:
 CUSTOM_MODULE_TYPE = "custom_pooling.CustomSpladePooling"
 
 
-def custom_module(out: Path, tiny: Path) -> Path:
-    """A sentence-transformers folder whose pooling module is custom code in the repository."""
+def _pooling_typed(out: Path, tiny: Path, type_name: str) -> Path:
+    """splade-tiny + SpladePooling, with modules.json naming the pooling module ``type_name``."""
     _single_route(out, tiny, SpladePooling("max"))
     modules = read_json(out / "modules.json")
-    modules[1]["type"] = CUSTOM_MODULE_TYPE
+    modules[1]["type"] = type_name
     write_json(out / "modules.json", modules)
+    return out
+
+
+def custom_module(out: Path, tiny: Path) -> Path:
+    """A sentence-transformers folder whose pooling module is custom code in the repository."""
+    _pooling_typed(out, tiny, CUSTOM_MODULE_TYPE)
     (out / "custom_pooling.py").write_text(
         "from sentence_transformers.sparse_encoder.modules import SpladePooling\n\n\n"
         "class CustomSpladePooling(SpladePooling):\n    pass\n",
@@ -310,19 +313,14 @@ UNKNOWN_MODULE_TYPE = "sentence_transformers.sparse_encoder.modules.FancyPooling
 
 def unknown_module(out: Path, tiny: Path) -> Path:
     """A module type that neither spladekit nor sentence-transformers knows."""
-    _single_route(out, tiny, SpladePooling("max"))
-    modules = read_json(out / "modules.json")
-    modules[1]["type"] = UNKNOWN_MODULE_TYPE
-    write_json(out / "modules.json", modules)
-    return out
+    return _pooling_typed(out, tiny, UNKNOWN_MODULE_TYPE)
 
 
 def normalize_after_pooling(out: Path, tiny: Path) -> Path:
     """SpladePooling followed by Normalize: a module that changes the vectors, not supported."""
     from sentence_transformers.base.modules.normalize import Normalize
 
-    SparseEncoder(modules=[mlm(tiny), SpladePooling("max"), Normalize()]).save(str(out))
-    return out
+    return save(out, [mlm(tiny), SpladePooling("max"), Normalize()])
 
 
 def router_three_routes(out: Path, tiny: Path) -> Path:
@@ -333,24 +331,20 @@ def router_three_routes(out: Path, tiny: Path) -> Path:
         "document": [transformer, pooling],
         "title": [transformer, pooling],
     }, default_route="document")
-    SparseEncoder(modules=[router]).save(str(out))
-    return out
+    return save(out, [router])
 
 
 def router_query_two_mlms(out: Path, tiny: Path) -> Path:
     """A Router whose query route is two masked LMs in a row before the pooling."""
-    router = Router.for_query_document(
-        query_modules=[mlm(tiny), mlm(tiny), SpladePooling("max")],
-        document_modules=[mlm(tiny), SpladePooling("max")],
-    )
-    SparseEncoder(modules=[router]).save(str(out))
-    return out
+    return save_router(out, [mlm(tiny), mlm(tiny), SpladePooling("max")],
+                       [mlm(tiny), SpladePooling("max")], similarity_fn_name=None)
 
 
-# name -> builder. FAMILIES load in sentence-transformers 6.2 and must give its vectors;
-# REFUSALS must be refused with UnsupportedModelError naming what was found.
+# name -> builder. FAMILIES (these and one per backbone, written by backbone_st) load in
+# sentence-transformers 6.2 and must give its vectors; REFUSALS must be refused with
+# UnsupportedModelError naming what was found.
 Builder = Callable[[Path, Path], Path]
-FAMILIES: dict[str, Builder] = {
+BUILDERS: dict[str, Builder] = {
     "plain-hf": plain_hf,
     "st6": st6,
     "st5": st5,
@@ -360,8 +354,8 @@ FAMILIES: dict[str, Builder] = {
     "router-idf-5x": router_idf_5x,
     "router-two-encoders": router_two_encoders,
     "opensearch-idf-json": opensearch_idf_json,
-    **{name: backbone_st(name) for name in BACKBONES},
 }
+FAMILIES: tuple[str, ...] = (*BUILDERS, *BACKBONES)
 REFUSALS: dict[str, Builder] = {
     "csr": csr,
     "dense-pooling": dense_pooling,
@@ -375,16 +369,21 @@ REFUSALS: dict[str, Builder] = {
 
 
 class Checkpoints:
-    """Builds each checkpoint once, on first use, under ``root``."""
+    """Builds each checkpoint once, on first use, under ``root``; the backbones' from the
+    session's raw backbone folders (``backbones``: name -> folder, the ``backbone_dirs``
+    fixture)."""
 
-    def __init__(self, root: Path, tiny: Path) -> None:
-        self.root, self.tiny = root, tiny
+    def __init__(self, root: Path, tiny: Path, backbones: Mapping[str, Path]) -> None:
+        self.root, self.tiny, self.backbones = root, tiny, backbones
         self._built: dict[str, Path] = {}
 
     def __call__(self, name: str) -> Path:
         if name not in self._built:
-            builder = FAMILIES.get(name) or REFUSALS[name]
-            self._built[name] = builder(self.root / name, self.tiny)
+            out = self.root / name
+            if name in BACKBONES:
+                self._built[name] = backbone_st(out, self.backbones[name])
+            else:
+                self._built[name] = (BUILDERS.get(name) or REFUSALS[name])(out, self.tiny)
         return self._built[name]
 
 

@@ -46,6 +46,15 @@ def scifact_dir() -> Path:
     return SCIFACT
 
 
+@pytest.fixture(scope="session")
+def backbone_dirs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The tiny random RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT masked LMs of
+    tests/backbone_models.py, each built once per session on first use."""
+    from backbone_models import BackboneDirs
+
+    return BackboneDirs(tmp_path_factory.mktemp("backbones"))
+
+
 # -- Milvus: a Lite file per test and one real Milvus server per session --------------------
 
 

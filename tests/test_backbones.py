@@ -10,6 +10,7 @@ checkpoint saved without its masked-LM head is refused.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from backbone_models import BACKBONES, ROBERTA_FAMILY, SENTENCES, make_backbone
+from backbone_models import BACKBONES, ROBERTA_FAMILY, SENTENCES
 from spladekit import SpladeEncoder
 from spladekit.backends import torch_backend
 from spladekit.backends.torch_backend import TorchBackend, chunk_shape
@@ -39,15 +40,16 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def backbone_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("backbones")
-    return {name: make_backbone(root / name, name) for name in BACKBONES}
-
-
 @pytest.fixture(scope="module")
-def models(backbone_dirs: dict[str, Path]) -> dict[str, Any]:
+def models(backbone_dirs: Mapping[str, Path]) -> dict[str, Any]:
     return {name: load_masked_lm(folder) for name, folder in backbone_dirs.items()}
+
+
+def small_chunks(monkeypatch: pytest.MonkeyPatch, elements: int) -> None:
+    """Make the torch backend run its head in chunks of a few texts by a narrow vocabulary
+    slice (``elements`` logits at most), as it would a model with a huge vocabulary."""
+    monkeypatch.setattr(torch_backend, "_CHUNK_ELEMENTS", elements)
+    monkeypatch.setattr(torch_backend, "_MIN_SLICE", 16)
 
 
 def tokenizer_batch(folder: Path, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,7 +67,7 @@ def test_each_backbone_is_a_supported_masked_lm(backbone: str, models: dict[str,
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_the_split_reproduces_the_models_own_logits(
-    backbone: str, models: dict[str, Any], backbone_dirs: dict[str, Path]
+    backbone: str, models: dict[str, Any], backbone_dirs: Mapping[str, Path]
 ) -> None:
     model = models[backbone]
     parts = split_mlm(model)
@@ -88,12 +90,11 @@ def test_the_torch_backend_equals_whole_logits_pooling(
     activation: str,
     chunk_elements: int | None,
     models: dict[str, Any],
-    backbone_dirs: dict[str, Path],
+    backbone_dirs: Mapping[str, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if chunk_elements is not None:  # chunks of a few texts by a narrow vocabulary slice
-        monkeypatch.setattr(torch_backend, "_CHUNK_ELEMENTS", chunk_elements)
-        monkeypatch.setattr(torch_backend, "_MIN_SLICE", 16)
+    if chunk_elements is not None:  # and the CPU head in blocks of 40 vocabulary rows
+        small_chunks(monkeypatch, chunk_elements)
         monkeypatch.setattr(torch_backend, "_BLOCK_ELEMENTS", chunk_elements)
         monkeypatch.setattr(torch_backend, "_BLOCK_ROWS", 40)
     model = models[backbone]
@@ -116,11 +117,10 @@ def test_logits_chunks_are_bounded_by_elements_whatever_the_vocabulary() -> None
 
 
 def test_the_chunked_head_equals_the_blocked_cpu_head(
-    models: dict[str, Any], backbone_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    models: dict[str, Any], backbone_dirs: Mapping[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The chunked head runs off the CPU fp32 path (CUDA, bf16); it must give the same maxima.
-    monkeypatch.setattr(torch_backend, "_CHUNK_ELEMENTS", 20_000)
-    monkeypatch.setattr(torch_backend, "_MIN_SLICE", 16)
+    small_chunks(monkeypatch, 20_000)
     backend = TorchBackend(models["xlm-roberta"])
     ids, mask = tokenizer_batch(backbone_dirs["xlm-roberta"], TEXTS)
     with torch.inference_mode():
@@ -133,7 +133,7 @@ def test_the_chunked_head_equals_the_blocked_cpu_head(
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_token_ids_follow_the_tokenizers_own_template(
-    backbone: str, backbone_dirs: dict[str, Path]
+    backbone: str, backbone_dirs: Mapping[str, Path]
 ) -> None:
     tokenizer = load_tokenizer(backbone_dirs[backbone])
     tokens = TokenIds(tokenizer)
@@ -147,7 +147,7 @@ def test_token_ids_follow_the_tokenizers_own_template(
 
 
 def test_the_roberta_family_pads_with_pad_not_with_the_start_token(
-    backbone_dirs: dict[str, Path],
+    backbone_dirs: Mapping[str, Path],
 ) -> None:
     for backbone in ROBERTA_FAMILY:
         tokens = TokenIds(load_tokenizer(backbone_dirs[backbone]))
@@ -179,7 +179,7 @@ def test_a_tokenizer_with_another_template_is_refused() -> None:
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_batches_are_padded_with_the_tokenizers_pad_id(
-    backbone: str, backbone_dirs: dict[str, Path]
+    backbone: str, backbone_dirs: Mapping[str, Path]
 ) -> None:
     encoder = SpladeEncoder(backbone_dirs[backbone], batch_size=4)
     seen: list[tuple[np.ndarray, np.ndarray]] = []
@@ -204,7 +204,7 @@ def test_batches_are_padded_with_the_tokenizers_pad_id(
 @pytest.mark.parametrize("long_documents", ["truncate", "window"])
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_a_text_gets_the_same_vector_alone_and_in_any_batch(
-    backbone: str, long_documents: str, backbone_dirs: dict[str, Path]
+    backbone: str, long_documents: str, backbone_dirs: Mapping[str, Path]
 ) -> None:
     encoder = SpladeEncoder(
         backbone_dirs[backbone], batch_size=4, long_documents=long_documents,
@@ -217,7 +217,7 @@ def test_a_text_gets_the_same_vector_alone_and_in_any_batch(
 
 
 def test_windows_merge_the_same_whatever_the_group_size(
-    backbone_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    backbone_dirs: Mapping[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from spladekit import routes as routes_module
 
@@ -241,7 +241,7 @@ def _save_headless(model: Any, tokenizer_dir: Path, out: Path) -> Path:
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_a_checkpoint_without_its_masked_lm_head_is_refused(
-    backbone: str, models: dict[str, Any], backbone_dirs: dict[str, Path], tmp_path: Path
+    backbone: str, models: dict[str, Any], backbone_dirs: Mapping[str, Path], tmp_path: Path
 ) -> None:
     folder = _save_headless(models[backbone], backbone_dirs[backbone], tmp_path / "headless")
     with pytest.raises(UnsupportedModelError, match="has no masked-LM head") as info:

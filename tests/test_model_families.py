@@ -13,7 +13,7 @@ run faithfully are refused with ``UnsupportedModelError`` naming what was found.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pytest
 
 import checkpoints as ck
 from serve_process import ServeProcess, post
-from spladekit import SpladeEmbeddingFunction, SpladeEncoder, export_onnx
+from spladekit import KNOWN_MODELS, SpladeEmbeddingFunction, SpladeEncoder, export_onnx
 from spladekit.errors import UnsupportedModelError
 
 LONG = "Protein folding is guided by hydrophobic collapse and the formation of secondary structure "
@@ -39,21 +39,24 @@ FAMILIES = list(ck.FAMILIES)
 ONNX_FAMILIES = ["st6", "log1p-relu", "roberta", "modernbert"]
 SERVED_FAMILIES = ["st6", "router-idf"]  # one symmetric, one inference-free
 TOL = 1e-5
+DENSE = {"convert_to_tensor": True, "convert_to_sparse_tensor": False}  # sentence-transformers'
 
 
 @pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> ck.Checkpoints:
-    return ck.Checkpoints(tmp_path_factory.mktemp("families"), tiny_model_dir)
+def checkpoints(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path,
+    backbone_dirs: Mapping[str, Path],
+) -> ck.Checkpoints:
+    return ck.Checkpoints(tmp_path_factory.mktemp("families"), tiny_model_dir, backbone_dirs)
 
 
 class Reference:
     """sentence-transformers' vectors of TEXTS for one family, as dense float32 arrays."""
 
     def __init__(self, model: Any) -> None:
-        kwargs = {"convert_to_tensor": True, "convert_to_sparse_tensor": False}
-        self.query = model.encode_query(TEXTS, **kwargs).cpu().numpy()
-        self.document = model.encode_document(TEXTS, **kwargs).cpu().numpy()
-        self.plain = model.encode(TEXTS, **kwargs).cpu().numpy()
+        self.query = model.encode_query(TEXTS, **DENSE).cpu().numpy()
+        self.document = model.encode_document(TEXTS, **DENSE).cpu().numpy()
+        self.plain = model.encode(TEXTS, **DENSE).cpu().numpy()
         self.dim = int(self.plain.shape[1])
         self.model = model
 
@@ -90,6 +93,15 @@ def assert_same_vectors(got: Any, expected: np.ndarray, what: str, tol: float = 
         assert diff <= tol, f"{what}, text {i} ({text[:30]!r}): max abs difference {diff:.2e}"
 
 
+def assert_same_sides(
+    what: str, ref: Reference, queries: Any, documents: Any, plain: Any, tol: float = TOL
+) -> None:
+    """spladekit's query, document and plain vectors of TEXTS equal sentence-transformers'."""
+    assert_same_vectors(queries, ref.query, f"{what} queries", tol)
+    assert_same_vectors(documents, ref.document, f"{what} documents", tol)
+    assert_same_vectors(plain, ref.plain, f"{what} plain", tol)
+
+
 # -- the checkpoints mean what they say, under sentence-transformers -------------------------
 
 
@@ -105,8 +117,7 @@ def test_sentence_transformers_loads_the_family(name: str, references: dict[str,
 @pytest.mark.parametrize("name", ["st6", "st5"])
 def test_capped_families_truncate_and_prompt(name: str, references: dict[str, Reference]) -> None:
     model = references[name].model
-    kwargs = {"convert_to_tensor": True, "convert_to_sparse_tensor": False}
-    long, longer = model.encode([LONG * 3, LONG * 3 + " graphene copper"], **kwargs)
+    long, longer = model.encode([LONG * 3, LONG * 3 + " graphene copper"], **DENSE)
     assert bool((long == longer).all()), "the 32-token cap did not apply"
     ref = references[name]
     assert (ref.query != ref.plain).any() and (ref.document != ref.plain).any()
@@ -120,8 +131,7 @@ def test_st5_lowercases_through_do_lower_case(
 
     assert AutoTokenizer.from_pretrained(checkpoints("st5")).tokenize("QUICK") == ["[UNK]"]
     model = references["st5"].model
-    upper, lower = model.encode(["THE QUICK Fox", "the quick fox"], convert_to_tensor=True,
-                                convert_to_sparse_tensor=False)
+    upper, lower = model.encode(["THE QUICK Fox", "the quick fox"], **DENSE)
     # Same tokens; two rows of one batch can still differ in the last float bits.
     assert float((upper - lower).abs().max()) <= TOL
 
@@ -159,9 +169,8 @@ def test_encoder_gives_sentence_transformers_vectors(
     ref = references[name]
     encoder = SpladeEncoder(checkpoints(name))
     assert encoder.dim == ref.dim
-    assert_same_vectors(encoder.encode_queries(TEXTS), ref.query, f"{name} encode_queries")
-    assert_same_vectors(encoder.encode_documents(TEXTS), ref.document, f"{name} encode_documents")
-    assert_same_vectors(encoder.encode(TEXTS), ref.plain, f"{name} encode")
+    assert_same_sides(f"{name} SpladeEncoder", ref, encoder.encode_queries(TEXTS),
+                      encoder.encode_documents(TEXTS), encoder.encode(TEXTS))
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -171,10 +180,8 @@ def test_embedding_function_gives_sentence_transformers_vectors(
     ref = references[name]
     function = SpladeEmbeddingFunction(str(checkpoints(name)))
     assert function.dim == ref.dim
-    assert_same_vectors(function.encode_queries(TEXTS), ref.query, f"{name} encode_queries")
-    assert_same_vectors(function.encode_documents(TEXTS), ref.document,
-                        f"{name} encode_documents")
-    assert_same_vectors(function(TEXTS), ref.plain, f"{name} __call__")
+    assert_same_sides(f"{name} SpladeEmbeddingFunction", ref, function.encode_queries(TEXTS),
+                      function.encode_documents(TEXTS), function(TEXTS))
 
 
 @pytest.mark.parametrize("name", ONNX_FAMILIES)
@@ -184,10 +191,8 @@ def test_onnx_export_gives_sentence_transformers_vectors(
     ref = references[name]
     encoder = SpladeEncoder(export_onnx(checkpoints(name), tmp_path / "onnx"))
     assert encoder.backend_name == "onnx" and encoder.dim == ref.dim
-    assert_same_vectors(encoder.encode_queries(TEXTS), ref.query, f"{name} onnx queries", 1e-4)
-    assert_same_vectors(encoder.encode_documents(TEXTS), ref.document, f"{name} onnx documents",
-                        1e-4)
-    assert_same_vectors(encoder.encode(TEXTS), ref.plain, f"{name} onnx encode", 1e-4)
+    assert_same_sides(f"{name} onnx", ref, encoder.encode_queries(TEXTS),
+                      encoder.encode_documents(TEXTS), encoder.encode(TEXTS), tol=1e-4)
 
 
 class _Rows:
@@ -213,15 +218,15 @@ def test_serve_gives_sentence_transformers_vectors(
     ).start()
     try:
         process.wait_ready()
-        for prompt_name, expected in (("query", ref.query), ("document", ref.document),
-                                      (None, ref.plain)):
+        served = []
+        for prompt_name in ("query", "document", None):
             body: dict[str, Any] = {"inputs": TEXTS}
             if prompt_name is not None:
                 body["prompt_name"] = prompt_name
             answer = post(process.url, "/embed_sparse", body)
             assert answer.status_code == 200, answer.text
-            assert_same_vectors(_Rows(answer.json(), ref.dim), expected,
-                                f"{name} served, prompt_name={prompt_name}")
+            served.append(_Rows(answer.json(), ref.dim))
+        assert_same_sides(f"{name} served (prompt_name query, document, none)", ref, *served)
     finally:
         code = process.stop()
     assert code == 0, process.log
@@ -237,6 +242,21 @@ def test_description_names_backbone_and_pooling(name: str, checkpoints: ck.Check
     }.get(name, [name])
     for word in expected:
         assert word in described.lower(), f"{word!r} not in {described!r}"
+
+
+def test_the_readmes_table_of_published_checkpoints_is_known_models() -> None:
+    # KNOWN_MODELS is the one home of what is known about published checkpoints; the README's
+    # table shows each of its fields (the family without its parenthesis).
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    header = "| model | family | backbone | licence | note |\n|---|---|---|---|---|\n"
+    assert header in readme
+    table = readme.split(header, 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()]
+    expected = [
+        [f"`{info.name}`", info.family.split(" (")[0], info.backbone, info.licence, info.note]
+        for info in KNOWN_MODELS.values()
+    ]
+    assert rows == expected
 
 
 # -- refusals --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -276,13 +277,16 @@ def test_cli_export_onnx_calls_the_exporter_and_lists_the_files(
 
 
 @pytest.fixture(scope="module")
-def backbone_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    """(checkpoint, fp32 + int8 export) of each tiny backbone of tests/backbone_models.py.
+def backbone_exports(
+    tmp_path_factory: pytest.TempPathFactory, backbone_dirs: Mapping[str, Path]
+) -> dict[str, tuple[Path, Path]]:
+    """(checkpoint, fp32 + int8 export) of each tiny backbone of tests/backbone_models.py (the
+    session's, but a ModernBERT of its own).
 
     ModernBERT's local window (64 tokens) is longer than the exporter's example batch and
     shorter than the longest test text, so a graph specialised to short inputs would show.
     """
-    from backbone_models import BACKBONES, make_backbone, make_modernbert
+    from backbone_models import BACKBONES, make_modernbert
 
     root = tmp_path_factory.mktemp("backbone-onnx")
     found = {}
@@ -290,7 +294,7 @@ def backbone_exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tupl
         if name == "modernbert":
             folder = make_modernbert(root / name, local_attention=64)
         else:
-            folder = make_backbone(root / name, name)
+            folder = backbone_dirs[name]
         exported = onnx_export.export_onnx(folder, root / f"{name}-onnx", quantize="int8")
         found[name] = (folder, exported)
     return found

@@ -9,12 +9,34 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from spladekit import MilvusStore
 from spladekit.errors import InvalidArgumentError, StoreError
+
+
+def run_threads(work: Callable[[int], None], n: int) -> list[BaseException]:
+    """Run ``work(0)`` .. ``work(n - 1)`` on ``n`` threads at once; what they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(i: int) -> None:
+        try:
+            work(i)
+        except BaseException as exc:  # reported to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
 
 ODD_IDS = ["O'Brien-2021", "rock'n'roll", 'say "hi"', "back\\slash", "x\\'y", "é中😀", "a'b\"c\\"]
 
@@ -41,44 +63,26 @@ def test_four_threads_upserting_one_quoted_id_leave_one_row(
     milvus_uri: str, collection_name: str
 ) -> None:
     with MilvusStore(milvus_uri, collection=collection_name) as store:
-        errors: list[BaseException] = []
 
         def write(n: int) -> None:
-            try:
-                for round_ in range(5):
-                    store.upsert(["O'Brien-2021"], [{n + 1: 1.0}], texts=[f"{n}-{round_}"])
-            except BaseException as exc:  # reported below
-                errors.append(exc)
+            for round_ in range(5):
+                store.upsert(["O'Brien-2021"], [{n + 1: 1.0}], texts=[f"{n}-{round_}"])
 
-        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert run_threads(write, 4) == []
         assert store.count() == 1
         assert len(store.get(["O'Brien-2021"])) == 1
 
 
 def test_eight_threads_upserting_and_flushing_one_lite_store(tmp_path: Path) -> None:
     with MilvusStore(str(tmp_path / "shared.db"), collection="shared") as store:
-        errors: list[BaseException] = []
 
         def work(n: int) -> None:
-            try:
-                for round_ in range(4):
-                    ids = [f"t{n}-{round_}-{i}" for i in range(20)]
-                    store.upsert(ids, [{i + 1: 1.0} for i in range(20)])
-                    store.flush()
-            except BaseException as exc:  # reported below
-                errors.append(exc)
+            for round_ in range(4):
+                ids = [f"t{n}-{round_}-{i}" for i in range(20)]
+                store.upsert(ids, [{i + 1: 1.0} for i in range(20)])
+                store.flush()
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        assert run_threads(work, 8) == []
         assert store.count() == 8 * 4 * 20
 
 
@@ -97,13 +101,24 @@ def test_metadata_nested_too_deep_is_named(tmp_path: Path) -> None:
 # -- other tools' collections on a real server ----------------------------------------------
 
 
-def _foreign_collection(uri: str, name: str, with_index: bool, extra: bool = True) -> None:
-    """Another tool's empty collection whose fields include spladekit's five names (and, with
-    ``extra``, a field and dynamic fields of its own)."""
-    from pymilvus import DataType, MilvusClient
+@contextmanager
+def _client(uri: str) -> Iterator[Any]:
+    """A pymilvus client of its own on ``uri`` (another tool's view), closed after."""
+    from pymilvus import MilvusClient
 
     client = MilvusClient(uri=uri, dedicated=True)
     try:
+        yield client
+    finally:
+        client.close()
+
+
+def _foreign_collection(uri: str, name: str, with_index: bool, extra: bool = True) -> None:
+    """Another tool's empty collection whose fields include spladekit's five names (and, with
+    ``extra``, a field and dynamic fields of its own)."""
+    from pymilvus import DataType
+
+    with _client(uri) as client:
         schema = client.create_schema(
             auto_id=False, enable_dynamic_field=extra, description="another tool's collection"
         )
@@ -121,24 +136,17 @@ def _foreign_collection(uri: str, name: str, with_index: bool, extra: bool = Tru
                 field_name="vector", index_type="SPARSE_INVERTED_INDEX", metric_type="IP"
             )
         client.create_collection(name, schema=schema, index_params=index)
-    finally:
-        client.close()
 
 
 def _describe(uri: str, name: str) -> dict[str, object]:
-    from pymilvus import MilvusClient
-
-    client = MilvusClient(uri=uri, dedicated=True)
-    try:
+    with _client(uri) as client:
         described = client.describe_collection(name)
-        return {
-            "fields": sorted(f["name"] for f in described["fields"]),
-            "dynamic": described.get("enable_dynamic_field"),
-            "description": described.get("description"),
-            "id": described.get("collection_id"),
-        }
-    finally:
-        client.close()
+    return {
+        "fields": sorted(f["name"] for f in described["fields"]),
+        "dynamic": described.get("enable_dynamic_field"),
+        "description": described.get("description"),
+        "id": described.get("collection_id"),
+    }
 
 
 @pytest.mark.server
@@ -177,22 +185,13 @@ def test_a_collection_without_an_index_and_no_mark_is_refused_not_changed(
 def test_concurrent_opens_of_one_new_collection_share_it(
     milvus_server_uri: str, collection_name: str, tiny_encoder: object
 ) -> None:
-    errors: list[BaseException] = []
     model = tiny_encoder.model_identity  # type: ignore[attr-defined]
 
     def open_and_write(n: int) -> None:
-        try:
-            with MilvusStore(milvus_server_uri, collection=collection_name, model=model) as s:
-                s.upsert([f"c{n}"], [{n + 1: 1.0}])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        with MilvusStore(milvus_server_uri, collection=collection_name, model=model) as s:
+            s.upsert([f"c{n}"], [{n + 1: 1.0}])
 
-    threads = [threading.Thread(target=open_and_write, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(open_and_write, 4) == []
     with MilvusStore(milvus_server_uri, collection=collection_name) as store:
         assert store.count() == 4
         assert store.recorded_model() == model

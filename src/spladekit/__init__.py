@@ -39,7 +39,7 @@ from .errors import (
 # Eager, and light (the standard library and spladekit.corpus): the function ``evaluate`` shares
 # its name with the module spladekit.evaluate, and importing that module later would otherwise
 # put the module where the function should be.
-from .evaluate import EvalReport, evaluate, load_beir
+from .evaluate import BeirDataset, EvalReport, evaluate, load_beir
 
 _LAZY = {
     "SpladeEncoder": "encoder",
@@ -64,6 +64,8 @@ _LAZY = {
     "SpladeClient": "client",
     "build_inference_free": "inference_free",
     "ModelDescription": "description",
+    "RouteDescription": "description",
+    "PoolingSpec": "layout",
     "export_onnx": "onnx.export",
     "cached_export": "onnx.export",
     "index_on_ray": "distributed.jobs",
@@ -84,6 +86,7 @@ _LAZY = {
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "BeirDataset",
     "ClusterError",
     "EncodeStats",
     "Encoded",
@@ -104,12 +107,14 @@ __all__ = [
     "ModelIdentity",
     "ModelMismatchError",
     "ModelNotAvailableError",
+    "PoolingSpec",
     "RayEncodeReport",
     "RayIndexReport",
     "RayOptions",
     "Record",
     "Retriever",
     "RetryPolicy",
+    "RouteDescription",
     "SearchOptions",
     "ServeConfig",
     "ServiceError",
@@ -140,13 +145,14 @@ if TYPE_CHECKING:
     from .client import SpladeClient
     from .compat import SpladeEmbeddingFunction
     from .corpus.records import Record
-    from .description import ModelDescription
+    from .description import ModelDescription, RouteDescription
     from .distributed.jobs import RayEncodeReport, RayIndexReport, encode_on_ray, index_on_ray
     from .distributed.retry import RetryPolicy
     from .distributed.runtime import RayOptions
     from .encoder import Encoded, EncodeStats, SpladeEncoder
     from .inference_free import build_inference_free
     from .known import KNOWN_MODELS
+    from .layout import PoolingSpec
     from .models import DEFAULT_MODEL, ModelIdentity
     from .onnx.export import cached_export, export_onnx
     from .options import EncoderConfig

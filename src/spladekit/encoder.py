@@ -174,7 +174,7 @@ class SpladeEncoder:
                 for side in sides
             ),
             prompts=dict(self.spec.prompts),
-            top_k=self.spec.max_active_dims,
+            top_k=self.default_top_k,
             licence=licence_of(self.model_name, self.model_dir),
             fingerprint=self.model_identity.fingerprint,
         )
@@ -254,7 +254,7 @@ class SpladeEncoder:
         route, items, limit = self._prepare(side, texts, max_length, prefix, truncation)
         top_k = optional_positive_int("top_k", top_k)
         if top_k is None:
-            top_k = self.spec.max_active_dims
+            top_k = self.default_top_k
         thr = self.config.threshold if threshold is None else non_negative_number(
             "threshold", threshold
         )

@@ -19,13 +19,14 @@ import importlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .corpus import Record, open_text, read_records
 from .errors import InvalidArgumentError, MissingDependencyError
+from .options import Progress
 
 if TYPE_CHECKING:
     from .retrieval import IndexReport, Retriever
@@ -250,7 +251,7 @@ def evaluate(
     chunk_size: int = 256,
     with_bm25: bool = True,
     hybrid: SearchOptions | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> EvalReport:
     """Index the corpus (reusing what is stored), run every judged query, compare with BM25.
 

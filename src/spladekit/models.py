@@ -9,7 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidArgumentError, ModelNotAvailableError, UnsupportedModelError
+from .errors import (
+    InvalidArgumentError,
+    ModelNotAvailableError,
+    UnsupportedModelError,
+    first_line,
+)
 from .known import DEFAULT_MODEL
 from .options import Precision
 
@@ -49,7 +54,7 @@ def _looks_like_path(name: str) -> bool:
 def _offline_message(name: str, cause: BaseException) -> str:
     return (
         f"model {name!r} is not in the local Hugging Face cache and the Hub could not be reached "
-        f"({type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else 'no detail'}). "
+        f"({type(cause).__name__}: {first_line(cause, 'no detail')}). "
         "Download it on a machine with Hub access (`hf download "
         f"{name} --local-dir ./{name.split('/')[-1]}`), copy the folder here and pass its path as "
         "model_name, or point HF_HOME at a cache that holds it."

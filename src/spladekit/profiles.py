@@ -22,7 +22,6 @@ from typing import Literal, Protocol, get_args
 from .layout import Side
 
 ProfileName = Literal["plain", "query", "document"]
-PROFILE_NAMES: tuple[ProfileName, ...] = get_args(ProfileName)
 PromptName = Literal["query", "document"]
 """The profiles a request names (TEI's ``prompt_name``); no name means ``plain``."""
 PROMPT_NAMES: tuple[PromptName, ...] = get_args(PromptName)
@@ -88,7 +87,6 @@ def prompt_name_of(profile: ProfileName) -> PromptName | None:
 
 
 __all__ = [
-    "PROFILE_NAMES",
     "PROMPT_NAMES",
     "EncodingProfile",
     "ProfileName",

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..models import DEFAULT_MODEL
-from ..options import ACTIVATIONS, BACKENDS, LONG_DOCUMENT_MODES, PRECISIONS, EncoderConfig
+from ..options import (
+    ACTIVATIONS,
+    BACKENDS,
+    LONG_DOCUMENT_MODES,
+    PRECISIONS,
+    EncoderConfig,
+    Progress,
+)
 from ..store.base import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
 from ..store.connection import DEFAULT_URI
 from ..store.milvus import DEFAULT_COLLECTION
@@ -292,7 +299,7 @@ def with_bm25_options(func: F) -> F:
 
 
 @contextmanager
-def progress_bar(total: int | None, unit: str, enabled: bool) -> Iterator[Callable[[int], None]]:
+def progress_bar(total: int | None, unit: str, enabled: bool) -> Iterator[Progress]:
     """A tqdm bar on stderr, or a no-op when disabled or the input is short."""
     if not enabled or (total is not None and total < PROGRESS_MIN):
         yield lambda n: None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError
+from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError, first_line
 from ..layout import PoolingSpec, read_spec
 from ..models import (
     load_masked_lm,
@@ -339,10 +339,9 @@ def _torch_export(
                 verbose=False,
             )
     except Exception as exc:  # the exporter raises many types; none is the caller's to handle
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
         raise UnsupportedModelError(
             f"ONNX export cannot trace this {model_type} model ({type(exc).__name__}: "
-            f"{detail[:300]}); use backend='torch' for it"
+            f"{first_line(exc, 'no detail')[:300]}); use backend='torch' for it"
         ) from exc
     if program is None:  # only the legacy exporter returns None
         raise UnsupportedModelError("torch.onnx.export returned no program")
