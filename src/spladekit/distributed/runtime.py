@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from ..errors import (
     SpladeError,
     first_line,
 )
+from ..options import Progress
 from ..validation import int_in_range, non_negative_number, positive_int
 
 RAY_INSTALL = 'pip install "spladekit[ray]"'
@@ -208,7 +209,7 @@ class ProgressCounter:
 
 
 @contextlib.contextmanager
-def progress_reports(ray: Any, progress: Callable[[int], None] | None) -> Iterator[Any]:
+def progress_reports(ray: Any, progress: Progress | None) -> Iterator[Any]:
     """A counter actor for workers to add to (None without ``progress``), and a driver thread
     that passes its increases to ``progress`` while the job runs."""
     if progress is None:
