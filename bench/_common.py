@@ -71,6 +71,24 @@ def model_folder(name: str | os.PathLike[str]) -> Path:
     return MODEL_NAMES.get(str(name)) or Path(name).expanduser()
 
 
+def python_lacks(python: Path, modules: Sequence[str]) -> str | None:
+    """Why ``python`` (a peer's interpreter) cannot run a peer, or None: it is missing, or one of
+    ``modules`` (top-level names) is not installed there. Checked without importing them."""
+    import subprocess
+
+    if not Path(python).is_file():
+        return f"no Python at {python}"
+    probe = (
+        "import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if not u.find_spec(m)])"
+    )
+    found = subprocess.run([str(python), "-c", probe, *modules], capture_output=True, text=True,
+                           check=False)
+    missing = found.stdout.split()
+    if found.returncode != 0 or missing:
+        return f"{python} lacks {', '.join(missing) or 'a working interpreter'}"
+    return None
+
+
 def milvus_server() -> ModuleType:
     """tests/milvus_server.py (the real Milvus server fixture's helper), imported from tests/."""
     if str(TESTS) not in sys.path:

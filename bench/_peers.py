@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import FASTEMBED_PYTHON, PEERS_CACHE
+from _common import FASTEMBED_PYTHON, PEERS_CACHE, python_lacks
 
 PEERS = ("st", "fastembed")
 FASTEMBED_MODEL = "prithivida/Splade_PP_en_v1"  # the name of fastembed's SPLADE class
@@ -112,9 +112,11 @@ def run_peer(peer: str, kind: str, model: Path, texts_file: Path, work: Path) ->
     bench_encode measures) or ``latency`` (one query per call), in a fresh process."""
     out = work / f"peer-{peer}-{kind}.json"
     if peer == "fastembed":
+        lacks = python_lacks(FASTEMBED_PYTHON, ("fastembed",))
+        if lacks:
+            raise RuntimeError(f"{lacks}: a venv with pip install fastembed==0.9.1, "
+                               "or set SPLADEKIT_FASTEMBED_PYTHON")
         python, folder = str(FASTEMBED_PYTHON), logits_folder(model)
-        if not Path(python).is_file():
-            raise RuntimeError(f"no fastembed venv at {python}: pip install fastembed==0.9.1")
     else:
         python, folder = sys.executable, model
     command = [python, __file__, "--worker", peer, "--kind", kind, "--model", str(folder),

@@ -33,6 +33,7 @@ from _common import (
     SCIFACT,
     cpu_summary,
     parity,
+    python_lacks,
     scifact_documents,
 )
 
@@ -439,6 +440,10 @@ def main() -> None:
             reference = run_sentence_transformers(spec.folder, texts_file, work)
             results.append(reference)
         elif not args.skip_reference:
+            lacks = python_lacks(REFERENCE_PYTHON, ("pymilvus", "transformers", "torch"))
+            if lacks:
+                raise SystemExit(f"reference: {lacks}; build its venv as bench/README.md says "
+                                 "(or set SPLADEKIT_REFERENCE_PYTHON), or --skip-reference")
             print(f"reference: pymilvus-model on {n} docs ...", flush=True)
             reference = run_reference(spec.folder, texts_file, work)
             results.append(reference)

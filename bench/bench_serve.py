@@ -47,6 +47,7 @@ from _common import (
     cpu_summary,
     model_folder,
     percentile,
+    python_lacks,
     scifact_queries,
 )
 
@@ -227,6 +228,10 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
+    lacks = python_lacks(REFERENCE_PYTHON, ("pymilvus", "fastapi", "uvicorn"))
+    if lacks and not args.skip_naive:
+        sys.exit(f"the naive server cannot run: {lacks}; {REFERENCE_PYTHON.parent}/pip install "
+                 "fastapi uvicorn (or set SPLADEKIT_REFERENCE_PYTHON), or --skip-naive")
     clients = [int(c) for c in args.clients.split(",")]
     args.model = str(model_folder(args.model))  # the names of _common.MODEL_NAMES, or a folder
     queries = scifact_queries(args.n)
