@@ -1,10 +1,11 @@
 """The inference-free model the benchmarks time: a document encoder plus SciFact IDF queries.
 
 ``cached_inference_free(model)`` builds it once with ``spladekit.build_inference_free(model,
-SciFact corpus texts, folder)`` into ``~/.cache/spladekit/models/<name>-inference-free-scifact-
-<key>``, where the key hashes the source folder's path, config and weight files (size and
-modification time) and the corpus file's size, so a rebuilt source model gets a new folder.
-The corpus texts are ``spladekit.evaluate.load_beir``'s (``title + " " + text``).
+SciFact corpus texts, folder)`` into ``<model cache>/<name>-inference-free-scifact-<key>``
+(``_common.MODELS``: ``~/.cache/spladekit/models`` or ``$SPLADEKIT_MODELS_DIR``), where the key
+hashes the source folder's path, config and weight files (size and modification time) and the
+corpus file's size, so a rebuilt source model gets a new folder. The corpus texts are
+``_common.scifact_documents``' (``spladekit.corpus``: ``title + " " + text``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-MODELS = Path.home() / ".cache" / "spladekit" / "models"
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+from _common import MODELS, SCIFACT, scifact_documents
 
 
 def _key(model: Path, corpus: Path) -> str:
@@ -29,12 +29,10 @@ def _key(model: Path, corpus: Path) -> str:
 def cached_inference_free(model: Path, scifact: Path = SCIFACT) -> tuple[Path, bool]:
     """The folder of ``model``'s inference-free variant and whether it was built just now."""
     from spladekit import build_inference_free
-    from spladekit.evaluate import load_beir
 
     model = Path(model).expanduser()
     folder = MODELS / f"{model.name}-inference-free-scifact-{_key(model, scifact / 'corpus.jsonl')}"
     if (folder / "modules.json").is_file():
         return folder, False
-    corpus = load_beir(scifact, "test").corpus
-    build_inference_free(model, (r.text for r in corpus), folder)
+    build_inference_free(model, scifact_documents(folder=scifact), folder)
     return folder, True

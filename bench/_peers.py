@@ -5,17 +5,18 @@ process, as they run the reference, and compare its vectors with spladekit's def
 
 - ``st``: sentence-transformers' ``SparseEncoder`` at its defaults (main venv), on the model
   folder itself (MLMTransformer + SpladePooling, built from the plain masked-LM folder);
-- ``fastembed``: fastembed's ``SparseTextEmbedding`` (its own venv, ``/tmp/peers/venv`` or
-  ``$SPLADEKIT_FASTEMBED_PYTHON``; ``pip install fastembed==0.9.1``) with ``specific_model_path``
-  over an ONNX *logits* export of the same checkpoint: fastembed's SPLADE class
-  (``SpladePP``, registered as ``prithivida/Splade_PP_en_v1``) reads ``model.onnx`` (output
+- ``fastembed``: fastembed's ``SparseTextEmbedding`` (its own venv: ``_common.FASTEMBED_PYTHON``,
+  ``/tmp/peers/venv`` or ``$SPLADEKIT_FASTEMBED_PYTHON``; ``pip install fastembed==0.9.1``) with
+  ``specific_model_path`` over an ONNX *logits* export of the same checkpoint: fastembed's SPLADE
+  class (``SpladePP``, registered as ``prithivida/Splade_PP_en_v1``) reads ``model.onnx`` (output
   ``logits``, (batch, length, vocab)), ``tokenizer.json``, ``tokenizer_config.json``,
   ``config.json`` and ``special_tokens_map.json`` from that folder, pools
   ``max_t log1p(relu(logits)) * mask`` in numpy, and downloads nothing.
 
     python bench/_peers.py --export MODEL_DIR          # the logits export, once (cached)
 
-Only stdlib and numpy are imported at module level (fastembed's venv has no scipy).
+Only stdlib, numpy and ``_common`` (stdlib only) are imported at module level (fastembed's venv
+has no scipy and no spladekit). The agreement columns are ``_common.parity``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import FASTEMBED_PYTHON, PEERS_CACHE, python_lacks
 
-BENCH = Path(__file__).resolve().parent
-FASTEMBED_PYTHON = os.environ.get("SPLADEKIT_FASTEMBED_PYTHON", "/tmp/peers/venv/bin/python")
 PEERS = ("st", "fastembed")
 FASTEMBED_MODEL = "prithivida/Splade_PP_en_v1"  # the name of fastembed's SPLADE class
 # fastembed embeds 256 texts per batch by default: whole (256, 512, 30522) fp32 logits, 16 GB,
@@ -53,7 +53,7 @@ def logits_folder(model: Path) -> Path:
         for p in sorted(model.resolve().iterdir()) if p.is_file()
     )
     key = hashlib.sha256(f"{model.resolve()}\n{stamp}".encode()).hexdigest()[:12]
-    folder = Path.home() / ".cache" / "spladekit" / "peers" / f"{model.name}-logits-{key}"
+    folder = PEERS_CACHE / f"{model.name}-logits-{key}"
     if not (folder / "model.onnx").is_file():
         proc = subprocess.run(
             [sys.executable, __file__, "--export", str(model), "--out", str(folder)],
@@ -112,9 +112,11 @@ def run_peer(peer: str, kind: str, model: Path, texts_file: Path, work: Path) ->
     bench_encode measures) or ``latency`` (one query per call), in a fresh process."""
     out = work / f"peer-{peer}-{kind}.json"
     if peer == "fastembed":
-        python, folder = FASTEMBED_PYTHON, logits_folder(model)
-        if not Path(python).is_file():
-            raise RuntimeError(f"no fastembed venv at {python}: pip install fastembed==0.9.1")
+        lacks = python_lacks(FASTEMBED_PYTHON, ("fastembed",))
+        if lacks:
+            raise RuntimeError(f"{lacks}: a venv with pip install fastembed==0.9.1, "
+                               "or set SPLADEKIT_FASTEMBED_PYTHON")
+        python, folder = str(FASTEMBED_PYTHON), logits_folder(model)
     else:
         python, folder = sys.executable, model
     command = [python, __file__, "--worker", peer, "--kind", kind, "--model", str(folder),
@@ -186,7 +188,6 @@ def _fastembed_encoder(folder: Path) -> tuple[Any, Any, Any]:
 def worker(peer: str, kind: str, model: Path, texts_file: Path, out: Path) -> None:
     from importlib import metadata
 
-    sys.path.insert(0, str(BENCH))
     from _reference_runner import latency_ms, measure
 
     texts = json.loads(texts_file.read_text(encoding="utf-8"))
@@ -219,30 +220,6 @@ def save_rows(rows: list[tuple[np.ndarray, np.ndarray]], dim: int, path: Path) -
     matrix = _Rows(rows, dim)
     np.savez(path, indptr=matrix.indptr, indices=matrix.indices, data=matrix.data,
              shape=np.asarray(matrix.shape))
-
-
-# -- agreement -----------------------------------------------------------------------------------
-
-
-def agreement(ours: Any, theirs: Any) -> dict[str, float]:
-    """How close a peer's vectors are to spladekit's default: mean and least cosine, and the
-    share of rows with the same non-zero set (both CSR arrays of one shape)."""
-    a, b = ours.tocsr(), theirs.tocsr()
-    dots = np.asarray(a.multiply(b).sum(axis=1)).ravel()
-    na = np.sqrt(np.asarray(a.multiply(a).sum(axis=1)).ravel())
-    nb = np.sqrt(np.asarray(b.multiply(b).sum(axis=1)).ravel())
-    cosine = dots / np.maximum(na * nb, 1e-30)
-    same = [
-        np.array_equal(
-            a.indices[a.indptr[i] : a.indptr[i + 1]], b.indices[b.indptr[i] : b.indptr[i + 1]]
-        )
-        for i in range(a.shape[0])
-    ]
-    return {
-        "cosine_mean": float(cosine.mean()),
-        "cosine_min": float(cosine.min()),
-        "same_nonzero_set": float(np.mean(same)),
-    }
 
 
 def main() -> None:

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+from _common import scifact_documents, scifact_queries
+
 TRAINED_MERGES = 8000
 MAX_LENGTH = 512
 CALIBRATION_DOCS = 16
@@ -62,14 +63,8 @@ FAMILIES = {
 
 
 def scifact_texts() -> list[str]:
-    texts = []
-    with (SCIFACT / "corpus.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            doc = json.loads(line)
-            texts.append(f"{doc['title']} {doc['text']}")
-    with (SCIFACT / "queries.jsonl").open(encoding="utf-8") as lines:
-        texts.extend(json.loads(line)["text"] for line in lines)
-    return texts
+    """Every SciFact document (title + " " + text), then every query, in file order."""
+    return scifact_documents() + scifact_queries()
 
 
 def write_bpe_tokenizer(family: Family, texts: list[str], out: Path) -> None:

@@ -26,12 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import (
+    BENCH,
+    MODEL_NAMES,
+    REFERENCE_PYTHON,
+    SCIFACT,
+    cpu_summary,
+    parity,
+    python_lacks,
+    scifact_documents,
+)
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-MODELS = Path.home() / ".cache" / "spladekit" / "models"
-SCIFACT = REPO.parent / "shared" / "data" / "scifact" / "corpus.jsonl"
-REFERENCE_PYTHON = os.environ.get("SPLADEKIT_REFERENCE_PYTHON", "/tmp/ref/venv/bin/python")
 REFERENCE_BATCH_SIZE = 32  # the reference's default; it is what users of it get
 ST_WORKER = "sentence-transformers"  # --worker name of sentence-transformers' side
 
@@ -72,18 +77,18 @@ class ModelSpec:
 
 NAMED_MODELS = {
     "tiny": ModelSpec(
-        MODELS / "splade-tiny", 2000, Target(4.0, 1 / 5), "python scripts/fetch_test_model.py"
+        MODEL_NAMES["tiny"], 2000, Target(4.0, 1 / 5), "python scripts/fetch_test_model.py"
     ),
     "bert-base": ModelSpec(
-        MODELS / "bert-base-random", 200, Target(1.4, 1 / 3), "python bench/make_random_model.py"
+        MODEL_NAMES["bert-base"], 200, Target(1.4, 1 / 3), "python bench/make_random_model.py"
     ),
     # Issue 14: against sentence-transformers 6.2 on the same folder.
     "roberta-base": ModelSpec(
-        MODELS / "roberta-base-random", 200, Target(1.5, 1 / 2),
+        MODEL_NAMES["roberta-base"], 200, Target(1.5, 1 / 2),
         "python bench/make_random_model.py --arch roberta", peer="st",
     ),
     "modernbert-base": ModelSpec(
-        MODELS / "modernbert-base-random", 200, Target(1.5, 1 / 2),
+        MODEL_NAMES["modernbert-base"], 200, Target(1.5, 1 / 2),
         "python bench/make_random_model.py --arch modernbert", peer="st",
     ),
 }
@@ -97,19 +102,11 @@ def resolve_model(name: str) -> ModelSpec:
     return spec
 
 
-def load_scifact(n: int, path: Path = SCIFACT) -> list[str]:
-    """The first n SciFact documents as title + " " + text."""
-    if not path.is_file():
-        raise SystemExit(f"SciFact corpus not found at {path}")
-    texts: list[str] = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if len(texts) == n:
-                break
-            doc = json.loads(line)
-            texts.append(f"{doc['title']} {doc['text']}")
+def load_scifact(n: int, folder: Path = SCIFACT) -> list[str]:
+    """The first n SciFact documents (title + " " + text, as spladekit.corpus reads them)."""
+    texts = scifact_documents(n, folder)
     if len(texts) < n:
-        raise SystemExit(f"asked for {n} documents but {path} has only {len(texts)}")
+        raise SystemExit(f"asked for {n} documents but {folder} has only {len(texts)}")
     return texts
 
 
@@ -136,7 +133,7 @@ def run_worker(command: list[str], out: Path) -> dict[str, Any]:
 def run_reference(model: Path, texts_file: Path, work: Path) -> dict[str, Any]:
     out = work / "reference.json"
     command = [
-        REFERENCE_PYTHON,
+        str(REFERENCE_PYTHON),
         str(BENCH / "_reference_runner.py"),
         "--model",
         str(model),
@@ -268,30 +265,10 @@ def unpadded_rows(lengths: list[int], batch_size: int) -> np.ndarray:
     return np.flatnonzero(size == longest)
 
 
-def parity(reference: Any, ours: Any, rows: np.ndarray) -> dict[str, float]:
-    """Share of rows with the same non-zero set, and the largest weight difference, over rows."""
-    if rows.size == 0:
-        return {"rows": 0, "same_nonzero_set": float("nan"), "max_abs_diff": float("nan")}
-    a, b = reference[rows], ours[rows]
-    same = sum(
-        np.array_equal(
-            a.indices[a.indptr[i] : a.indptr[i + 1]], b.indices[b.indptr[i] : b.indptr[i + 1]]
-        )
-        for i in range(rows.size)
-    )
-    diff = abs(a - b)
-    return {
-        "rows": int(rows.size),
-        "same_nonzero_set": same / rows.size,
-        "max_abs_diff": float(diff.max()) if diff.nnz else 0.0,
-    }
-
-
 def compare(reference: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
     ref_vectors = load_vectors(reference["vectors"])
     our_vectors = load_vectors(ours["vectors"])
-    everything = np.arange(ref_vectors.shape[0])
-    result = {"all_docs": parity(ref_vectors, our_vectors, everything)}
+    result = {"all_docs": parity(ref_vectors, our_vectors)}
     if "token_lengths" in reference:  # pymilvus-model pads into its pooling; see the README
         alone = unpadded_rows(reference["token_lengths"], reference["batch_size"])
         result["docs_the_reference_did_not_pad"] = parity(ref_vectors, our_vectors, alone)
@@ -355,7 +332,7 @@ def _run_extra_peers(
     reference: dict[str, Any] | None,
 ) -> None:
     """Issue 15's peer rows (sentence-transformers, fastembed) after spladekit's modes."""
-    from _peers import agreement, run_peer
+    from _peers import run_peer
 
     base = next((r for r in results if r.get("impl") == "spladekit torch-fp32"), None)
     for name in [p for p in names.split(",") if p]:
@@ -377,7 +354,7 @@ def _run_extra_peers(
             if r is not base and "vectors" in r:
                 theirs = load_vectors(r["vectors"])
                 if theirs.shape == ours.shape:
-                    r["agreement"] = agreement(ours, theirs)
+                    r["agreement"] = parity(ours, theirs)
 
 
 def _print_agreement(results: list[dict[str, Any]]) -> None:
@@ -450,8 +427,6 @@ def main() -> None:
     peer = args.peer or spec.peer
     n = args.n or spec.default_n
     texts = load_scifact(n)
-    from _cpu import cpu_summary
-
     print(f"CPU: {cpu_summary()}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="spladekit-bench-") as tmp:
@@ -465,6 +440,10 @@ def main() -> None:
             reference = run_sentence_transformers(spec.folder, texts_file, work)
             results.append(reference)
         elif not args.skip_reference:
+            lacks = python_lacks(REFERENCE_PYTHON, ("pymilvus", "transformers", "torch"))
+            if lacks:
+                raise SystemExit(f"reference: {lacks}; build its venv as bench/README.md says "
+                                 "(or set SPLADEKIT_REFERENCE_PYTHON), or --skip-reference")
             print(f"reference: pymilvus-model on {n} docs ...", flush=True)
             reference = run_reference(spec.folder, texts_file, work)
             results.append(reference)

@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/bench_inference_free.py [--model DIR] [--scifact DIR] [--n-latency 300]
 
-On SciFact (BEIR layout, read from ../shared/data/scifact, never copied; test split: 300
+On SciFact (BEIR layout, ``_common.SCIFACT``: ../shared/data/scifact or $SPLADEKIT_SCIFACT,
+never copied; test split: 300
 queries, 5,183 documents) three systems, in one process:
 
 - ``inference-free``: the model's document encoder (splade-tiny by default) with a query side
   of IDF weights computed from the SciFact corpus (``spladekit.build_inference_free``, cached
-  under ~/.cache/spladekit/models/, see _inference_free_model.py): a query is a tokenizer call
+  in the model cache, see _inference_free_model.py): a query is a tokenizer call
   and a lookup;
 - ``splade``: the same model alone (queries through the masked-LM);
 - ``bm25``: spladekit.evaluate's baseline (bm25s, English stop words, Snowball stemmer).
@@ -18,9 +19,9 @@ searches the same store (the document routes are the same model, checked on the 
 documents), so the corpus is encoded once. nDCG@10, MRR@10 and Recall@100 as pytrec_eval
 counts them.
 
-Latency, one query per call after a warm-up of 20 (``latency_ms``), over the first
-``--n-latency`` test queries: ``encode`` is ``encode_queries([q])`` (query text to sparse
-vector); ``search`` is the whole query, text to top 10: ``Retriever.search(q, 10)`` on the
+Latency, one query per call after a warm-up of 20 (``latency_ms``), over the first ``--n-latency``
+test queries, p50 by ``_common.percentile``: ``encode`` is ``encode_queries([q])`` (query text to
+sparse vector); ``search`` is the whole query, text to top 10: ``Retriever.search(q, 10)`` on the
 MemoryStore for the SPLADE systems, tokenize + retrieve on a prebuilt bm25s index for BM25.
 """
 
@@ -29,24 +30,22 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from _cpu import cpu_summary
-from _inference_free_model import SCIFACT, cached_inference_free
+from _common import SCIFACT, SPLADE_TINY, cpu_summary, parity, percentile, scifact_dataset
+from _inference_free_model import cached_inference_free
 from _reference_runner import latency_ms
 
 from spladekit import MemoryStore, Retriever, SpladeEncoder
-from spladekit.evaluate import bm25_rank, evaluate, load_beir, ranking_metrics
+from spladekit.evaluate import bm25_rank, evaluate, ranking_metrics
 
-TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 PARITY_DOCS = 64
 
 
 def p50(times: list[float]) -> float:
-    return statistics.median(times)
+    return percentile(times, 50)
 
 
 def bm25_searcher(corpus: list[Any]) -> Any:
@@ -71,7 +70,7 @@ def bm25_searcher(corpus: list[Any]) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=TINY, help="a SPLADE model folder")
+    parser.add_argument("--model", type=Path, default=SPLADE_TINY, help="a SPLADE model folder")
     parser.add_argument("--scifact", type=Path, default=SCIFACT)
     parser.add_argument("--n-latency", type=int, default=300, help="queries timed one by one")
     parser.add_argument("--limit-docs", type=int, help="a corpus prefix only (script checks)")
@@ -81,7 +80,7 @@ def main() -> None:
     print(f"CPU: {cpu_summary()}", flush=True)
     folder, built = cached_inference_free(args.model, args.scifact)
     print(f"inference-free model ({'built' if built else 'cached'}): {folder}", flush=True)
-    dataset = load_beir(args.scifact, "test")
+    dataset = scifact_dataset(args.scifact, "test")
     if args.limit_docs:
         dataset = type(dataset)(dataset.name, dataset.corpus[: args.limit_docs],
                                 dataset.queries, dataset.qrels)
@@ -91,8 +90,7 @@ def main() -> None:
     free = SpladeEncoder(folder)
     splade = SpladeEncoder(args.model)
     head = [r.text for r in dataset.corpus[:PARITY_DOCS]]
-    diff = abs(free.encode_documents(head) - splade.encode_documents(head))
-    max_diff = float(diff.max()) if diff.nnz else 0.0
+    max_diff = parity(splade.encode_documents(head), free.encode_documents(head))["max_abs_diff"]
     print(f"document vectors, inference-free vs splade, first {len(head)} docs: "
           f"max |diff| {max_diff:.2g}", flush=True)
 

@@ -3,15 +3,17 @@
     .venv/bin/python bench/bench_latency.py [--model tiny|bert-base|DIR] [--n 300]
         [--modes torch-fp32,onnx-int8,inference-free]
 
-Encodes SciFact test queries one per call (a batch of one, as a search box sends them) after a
-warm-up: first the reference (pymilvus-model 0.3.4, in its own venv, as bench_encode.py runs
-it), then each spladekit mode, each side in a fresh process. Prints p50/p99/mean in ms, the
-ratios to the reference and the targets of issue 7: the default mode (torch fp32, exact) p50 <=
-0.5x and p99 <= 1x the reference's; the recommended fast query mode (onnx int8) p50 <= 0.3x.
+Encodes the first N SciFact queries (queries.jsonl order, all splits:
+``_common.scifact_queries``) one per call (a batch of one, as a search box sends them) after a
+warm-up: first the reference (pymilvus-model 0.3.4, in its own venv, as bench_encode.py runs it),
+then each spladekit mode, each side in a fresh process. Prints p50/p99 (``_common.percentile``)
+and mean in ms, the ratios to the reference and the targets of issue 7: the default mode (torch
+fp32, exact) p50 <= 0.5x and p99 <= 1x the reference's; the recommended fast query mode (onnx
+int8) p50 <= 0.3x.
 
 The ``inference-free`` mode (issue 14) times the model's inference-free variant: the same
 document encoder with a query side of SciFact-corpus IDF weights (``build_inference_free``,
-built once and cached under ~/.cache/spladekit/models/, see _inference_free_model.py); a query
+built once and cached in the model cache, see _inference_free_model.py); a query
 is a tokenizer call and a table lookup. Its target: p50 <= 0.05 ms on a BERT vocabulary.
 """
 
@@ -27,15 +29,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from _common import (
+    BENCH,
+    REFERENCE_PYTHON,
+    SPLADE_TINY,
+    cpu_summary,
+    model_folder,
+    parity,
+    percentile,
+    python_lacks,
+    scifact_queries,
+)
 from _inference_free_model import cached_inference_free
-from _peers import PEERS, agreement, run_peer, save_rows
+from _peers import PEERS, run_peer, save_rows
 from _reference_runner import latency_ms
-from bench_encode import MODES, NAMED_MODELS  # the same modes and models as bench_encode
-
-BENCH = Path(__file__).resolve().parent
-TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
-SCIFACT = BENCH.parents[1] / "shared" / "data" / "scifact"
-REFERENCE_PYTHON = "/tmp/ref/venv/bin/python"
+from bench_encode import MODES  # the same modes as bench_encode
 
 DEFAULT_MODE = "torch-fp32"
 FAST_MODE = "onnx-int8"
@@ -43,11 +51,6 @@ ISSUE15_FAST_MODE = "onnx-int8-full"  # every linear layer in int8 (issue 15's f
 FREE_MODE = "inference-free"  # not a SpladeEncoder option: another model folder
 FREE_TARGET_MS = 0.05
 BERT_VOCAB = 30522
-
-
-def percentile(times: list[float], q: float) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def worker(mode: str, model: str, queries_file: Path, out: Path) -> None:
@@ -83,7 +86,10 @@ def run(command: list[str], out: Path) -> dict[str, Any] | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(TINY), help="tiny | bert-base | a model folder")
+    parser.add_argument(
+        "--model", default=str(SPLADE_TINY),
+        help="tiny | bert-base | roberta-base | modernbert-base | a model folder",
+    )
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument(
         "--modes", default=f"torch-fp32,torch-bf16,onnx-fp32,onnx-int8,{FREE_MODE}",
@@ -104,12 +110,8 @@ def main() -> None:
         worker(args.worker, args.model, args.queries, args.out)
         return
 
-    from _cpu import cpu_summary
-
-    if args.model in NAMED_MODELS:
-        args.model = str(NAMED_MODELS[args.model].folder)
-    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
-        queries = [json.loads(line)["text"] for line in handle][: args.n]
+    args.model = str(model_folder(args.model))
+    queries = scifact_queries(args.n)
     print(f"{len(queries)} SciFact queries, one per call, model {args.model}")
     print(f"CPU: {cpu_summary()}")
     results: list[dict[str, Any]] = []
@@ -117,11 +119,14 @@ def main() -> None:
         work = Path(tmp)
         queries_file = work / "queries.json"
         queries_file.write_text(json.dumps(queries), encoding="utf-8")
-        if not args.skip_reference:
+        lacks = python_lacks(REFERENCE_PYTHON, ("pymilvus", "transformers", "torch"))
+        if not args.skip_reference and lacks:
+            print(f"reference: pymilvus-model ...\n  not run: {lacks} (SPLADEKIT_REFERENCE_PYTHON)")
+        elif not args.skip_reference:
             out = work / "reference.json"
             print("reference: pymilvus-model ...", flush=True)
             ref = run(
-                [REFERENCE_PYTHON, str(BENCH / "_reference_runner.py"), "--latency", "--model",
+                [str(REFERENCE_PYTHON), str(BENCH / "_reference_runner.py"), "--latency", "--model",
                  args.model, "--texts", str(queries_file), "--out", str(out)],
                 out,
             )
@@ -159,7 +164,7 @@ def main() -> None:
     print("\n" + f"{'impl':<26}" + "".join(f" {c:>8}" for c in columns))
     for r in results:
         t = r["times_ms"]
-        r.update(p50=statistics.median(t), p99=percentile(t, 0.99), mean=statistics.fmean(t))
+        r.update(p50=percentile(t, 50), p99=percentile(t, 99), mean=statistics.fmean(t))
         ratios = ""
         if reference is not None and r is not reference:
             ratios = f"{r['p50'] / reference['p50']:8.2f} {r['p99'] / reference['p99']:8.2f}"
@@ -206,7 +211,7 @@ def _add_agreement(results: list[dict[str, Any]]) -> None:
         if r is not base and "vectors" in r and r.get("mode") != FREE_MODE:
             theirs = load_vectors(r["vectors"])
             if theirs.shape == ours.shape:
-                r["agreement"] = agreement(ours, theirs)
+                r["agreement"] = parity(ours, theirs)
 
 
 def _print_issue15(results: list[dict[str, Any]], reference: dict[str, Any] | None) -> None:

@@ -10,7 +10,9 @@ default) it prints:
 
     .venv/bin/python bench/bench_onnx_quality.py [--model DIR] [--docs 500] [--scifact DIR]
 
-SciFact is read from ../shared/data/scifact (BEIR layout; non-commercial licence, never copied).
+SciFact is read from ``_common.SCIFACT`` (../shared/data/scifact or $SPLADEKIT_SCIFACT; BEIR
+layout; non-commercial licence, never copied). Cosine and top-10 kept: ``_common.parity`` on the
+first 1,000 documents.
 """
 
 from __future__ import annotations
@@ -22,18 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from _cpu import cpu_summary
+from _common import SCIFACT, SPLADE_TINY, cpu_summary, parity, scifact_dataset
 from scipy.sparse import csr_array
 
 from spladekit import MemoryStore, SpladeEncoder
 from spladekit.backends.cpu import cpu_has_bf16
-from spladekit.evaluate import BeirDataset, load_beir, ranking_metrics
+from spladekit.evaluate import BeirDataset, ranking_metrics
 from spladekit.onnx.export import export_onnx
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
-SCIFACT = REPO.parent / "shared" / "data" / "scifact"
 MAX_LOSS = 0.01  # relative nDCG@10 loss allowed for a recommendation
 
 
@@ -56,21 +54,9 @@ def ndcg_at_10(queries: csr_array, corpus: csr_array, dataset: BeirDataset) -> f
     return ranking_metrics(ranking, dataset.qrels)["nDCG@10"]
 
 
-def cosine_rows(a: csr_array, b: csr_array) -> float:
-    x, y = a.toarray(), b.toarray()
-    return float(np.mean((x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))))
-
-
-def top10_kept(a: csr_array, b: csr_array) -> float:
-    """Mean share of each row's 10 heaviest terms in ``b`` that are among ``a``'s 10."""
-    x, y = a.toarray(), b.toarray()
-    top_x, top_y = np.argsort(-x, axis=1)[:, :10], np.argsort(-y, axis=1)[:, :10]
-    return float(np.mean([len(set(p) & set(q)) / 10 for p, q in zip(top_x, top_y, strict=True)]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=TINY)
+    parser.add_argument("--model", type=Path, default=SPLADE_TINY)
     parser.add_argument("--docs", type=int, default=500, help="documents for the speed test")
     parser.add_argument("--scifact", type=Path, default=SCIFACT)
     parser.add_argument(
@@ -78,7 +64,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    dataset = load_beir(args.scifact, "test")
+    dataset = scifact_dataset(args.scifact, "test")
     docs = [r.text for r in dataset.corpus]
     query_texts = list(dataset.queries.values())
     print(
@@ -122,11 +108,11 @@ def main() -> None:
     for name in encoders:
         corpus, ndcg = rows[name]
         loss = (base_ndcg - ndcg) / base_ndcg
+        close = parity(base_corpus[:1000], corpus[:1000])
         print(
             f"| {name} | {speed[name]:.1f} | {speed[name] / base_speed:.2f} | "
             f"{corpus_rate[name]:.1f} | {ndcg:.4f} | {-loss:+.2%} | {ndcg - base_ndcg:+.4f} | "
-            f"{cosine_rows(corpus[:1000], base_corpus[:1000]):.5f} | "
-            f"{top10_kept(corpus[:1000], base_corpus[:1000]):.3f} | "
+            f"{close['cosine_mean']:.5f} | {close['top10_kept_mean']:.3f} | "
             f"{'yes' if loss <= MAX_LOSS else 'no'} |"
         )
 

@@ -4,8 +4,9 @@
     .venv/bin/python bench/bench_ray.py --n 100 --workers 1,2  # a quick check
     .venv/bin/python bench/bench_ray.py --model bert-base --n 48 --batch 16 --workers 1
 
-One run: the first N SciFact documents (``title + " " + text``, read from
-``../shared/data/scifact``, never copied into the repo) written to a temporary JSON lines file; a
+One run: the first N SciFact documents (``title + " " + text``, read by ``spladekit.corpus``
+from ``_common.SCIFACT``: ``../shared/data/scifact`` or ``$SPLADEKIT_SCIFACT``, or ``--data``;
+never copied into the repo) written to a temporary JSON lines file; a
 Milvus server (scripts/fetch_milvus_server.py) on a loopback port; then each mode in its own
 fresh process, into its own collection, in this order:
 
@@ -35,27 +36,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the Milvus server helper lives with the tests
+from _common import SCIFACT, cpu_summary, milvus_server, model_folder, scifact_records
 
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
-MODELS = Path.home() / ".cache" / "spladekit" / "models"
-MODEL_ALIASES = {"tiny": MODELS / "splade-tiny", "bert-base": MODELS / "bert-base-random"}
 BATCH = 256  # spladekit index's --chunk-size default, used by both paths unless --batch
 TARGET = 0.9
 
 
 def write_corpus(data: Path, n: int, path: Path) -> int:
-    count = 0
-    with open(data / "corpus.jsonl", encoding="utf-8") as source, open(path, "w") as out:
-        for line in source:
-            row = json.loads(line)
-            out.write(json.dumps({"id": str(row["_id"]), "title": row["title"],
-                                  "text": row["text"]}) + "\n")
-            count += 1
-            if count == n:
-                break
-    return count
+    """The first n documents of ``data`` as id/text JSON lines (text: title + " " + text)."""
+    records = scifact_records(n, data)
+    with open(path, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps({"id": record.id, "text": record.text}) + "\n")
+    return len(records)
 
 
 # -- one mode, in its own process ------------------------------------------------------------
@@ -150,8 +143,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--workers", default="1,2", help="Ray worker counts, comma-separated.")
-    parser.add_argument("--model", default="tiny", help="tiny, bert-base, or a model folder.")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--model", default="tiny",
+        help="tiny, bert-base, roberta-base, modernbert-base, or a model folder.",
+    )
+    parser.add_argument("--data", type=Path, default=SCIFACT, help="A BEIR folder (SciFact).")
     parser.add_argument("--batch", type=int, default=BATCH, help="Documents per batch (256).")
     parser.add_argument("--json", type=Path, default=None, help="Also write the rows here.")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -165,20 +161,17 @@ def main() -> None:
         ))
         return
 
-    from _cpu import cpu_summary
-
-    from milvus_server import MilvusServer, binary_path, platform_supported
-
-    if not platform_supported() or not binary_path().is_file():
+    server_helper = milvus_server()
+    if not server_helper.platform_supported() or not server_helper.binary_path().is_file():
         raise SystemExit("the Milvus server binary is missing: run scripts/fetch_milvus_server.py")
-    model = Path(MODEL_ALIASES.get(args.model, args.model)).expanduser()
+    model = model_folder(args.model)
     if not model.is_dir():
         raise SystemExit(f"no model at {model} (bert-base: bench/make_random_model.py first)")
     modes = ["single", *(f"ray-{int(w)}" for w in args.workers.split(","))]
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as tmp:
         corpus = Path(tmp) / "corpus.jsonl"
         n = write_corpus(args.data, args.n, corpus)
-        with MilvusServer(Path(tmp) / "server") as server:
+        with server_helper.MilvusServer(Path(tmp) / "server") as server:
             rows = [run_mode(mode, corpus, server.uri, model, args.batch) for mode in modes]
             ids = [json.loads(line)["id"] for line in corpus.read_text().splitlines()]
             ingest = upsert_rate(server.uri, "single", ids)

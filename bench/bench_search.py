@@ -1,22 +1,24 @@
 """Search quality and speed on a BEIR dataset: SPLADE, Milvus BM25 and hybrid, Lite and server.
 
-One run, in this order: encode the corpus and the judged queries once (splade-tiny by default);
-BM25 (bm25s) on the same data; exact SPLADE scores (spladekit's MemoryStore: scipy dot
-products); then for each backend (a Milvus Lite file, and the real Milvus server from
-scripts/fetch_milvus_server.py) store the vectors and texts in a collection with Milvus's BM25,
-and for each mode (splade, bm25, hybrid) run all queries in one batched call (quality,
-queries/s) and one query per call (latency p50/p99); SPLADE's top 10 is compared with the exact
-one (recall@10, which must be 1.0 at drop_ratio_search=0). Then the fusion settings are swept
+One run, in this order: encode the corpus and the judged queries once (splade-tiny by default); BM25
+(bm25s) on the same data; exact SPLADE scores (spladekit's MemoryStore: scipy dot products); then
+for each backend (a Milvus Lite file, and the real Milvus server from
+scripts/fetch_milvus_server.py) store the vectors and texts in a collection with Milvus's BM25, and
+for each mode (splade, bm25, hybrid) run all queries in one batched call (quality, queries/s) and
+one query per call (latency p50/p99, ``_common.percentile``); SPLADE's top 10 is compared with the
+exact one (recall@10, which must be 1.0 at drop_ratio_search=0). Then the fusion settings are swept
 (RRF constants, weighted fusion) on each backend.
 
-    .venv/bin/python bench/bench_search.py [--data ../shared/data/scifact] [--model DIR]
+    .venv/bin/python bench/bench_search.py [--data DIR] [--model DIR] [--max-docs N]
+
+``--data`` is a BEIR folder, by default ``_common.SCIFACT`` (../shared/data/scifact or
+$SPLADEKIT_SCIFACT), read by ``spladekit.evaluate.load_beir``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -24,20 +26,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from _common import (
+    SCIFACT,
+    SPLADE_TINY,
+    cpu_summary,
+    milvus_server,
+    model_folder,
+    percentile,
+    scifact_dataset,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the Milvus server helper lives with the tests
+from spladekit import MemoryStore, SearchOptions, SpladeEncoder
+from spladekit.evaluate import bm25_rank, ranking_metrics
+from spladekit.store.milvus import MilvusStore
 
-from _cpu import cpu_summary  # noqa: E402
-
-from milvus_server import MilvusServer, binary_path, platform_supported  # noqa: E402
-from spladekit import MemoryStore, SearchOptions, SpladeEncoder  # noqa: E402
-from spladekit.evaluate import bm25_rank, load_beir, ranking_metrics  # noqa: E402
-from spladekit.store.milvus import MilvusStore  # noqa: E402
-
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "scifact"
-DEFAULT_MODEL = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 METRICS = ("nDCG@10", "MRR@10", "Recall@100")
 MODES = ("splade", "bm25", "hybrid")
 SWEEP = [
@@ -93,7 +95,7 @@ class Run:
             hits = store.search(vector, 10, texts=[self.query_texts[i]], options=options)[0]
             times.append(time.perf_counter() - started)
             found.append([h.id for h in hits])
-        return 1000 * statistics.median(times), 1000 * float(np.percentile(times, 99)), found
+        return 1000 * percentile(times, 50), 1000 * percentile(times, 99), found
 
 
 def bench_backend(
@@ -127,8 +129,10 @@ def bench_backend(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--data", type=Path, default=SCIFACT, help="A BEIR folder (SciFact).")
+    parser.add_argument(
+        "--model", default=str(SPLADE_TINY), help="A model folder, or tiny | bert-base | ..."
+    )
     parser.add_argument("--split", default="test")
     parser.add_argument("--no-server", action="store_true", help="Milvus Lite only.")
     parser.add_argument("--json", type=Path, help="Also write the results to this JSON file.")
@@ -138,10 +142,10 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    dataset = load_beir(args.data, args.split)
+    dataset = scifact_dataset(args.data, args.split)
     if args.max_docs:
         dataset = replace(dataset, corpus=dataset.corpus[: args.max_docs])
-    encoder = SpladeEncoder(args.model)
+    encoder = SpladeEncoder(model_folder(args.model))
     run = Run(dataset, encoder)
     started = time.perf_counter()
     bm25 = ranking_metrics(bm25_rank(dataset.corpus, dataset.queries, 100), dataset.qrels)
@@ -155,8 +159,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         with MilvusStore(str(Path(tmp) / "bench.db"), collection="bench", bm25=True) as store:
             results.append(bench_backend("Milvus Lite 3.2.2", store, run, exact10))
-        if not args.no_server and platform_supported() and binary_path().is_file():
-            with MilvusServer(Path(tmp) / "server") as server:
+        helper = None if args.no_server else milvus_server()
+        if helper is not None and helper.platform_supported() and helper.binary_path().is_file():
+            with helper.MilvusServer(Path(tmp) / "server") as server:
                 for ratio in (0.0, 0.2):
                     name = f"bench{int(ratio * 10)}"
                     with MilvusStore(server.uri, collection=name, bm25=True) as store:

@@ -4,15 +4,17 @@
                                           [--naive-lock] [--skip-naive] [--json FILE]
 
 Both servers answer ``POST /embed_sparse`` with ``{"inputs": query, "prompt_name": "query"}``
-for SciFact test queries, cycled; the load generator is ``wrk`` (Debian package ``wrk``), in its
+for the first N SciFact queries (queries.jsonl order, all splits: ``_common.scifact_queries``),
+cycled; the load generator is ``wrk`` (Debian package ``wrk``), in its
 own process, on loopback, for a fixed duration per concurrency (wrk's connections = clients).
 
 - the naive server (bench/_naive_server.py): pymilvus-model's SpladeEmbeddingFunction behind a
   minimal one-request-one-encode FastAPI endpoint, in the reference's virtual environment
-  (default /tmp/ref/venv/bin/python, or SPLADEKIT_REFERENCE_PYTHON);
+  (``_common.REFERENCE_PYTHON``: /tmp/ref/venv/bin/python, or SPLADEKIT_REFERENCE_PYTHON);
 - ``spladekit serve`` with its defaults (dynamic batching, 16,384 tokens per batch);
 - the in-process baseline: spladekit's ``encode_queries([q])`` one query per call
-  (bench_latency.py's worker), for the 1-client latency target.
+  (bench_latency.py's worker), for the 1-client latency target (p50/p99 by
+  ``_common.percentile``).
 
 Prints requests/s, p50, p99 (wrk's latency distribution) and errors (non-2xx answers and socket
 errors) per server and concurrency, and the targets of issue 9: at 32 clients >= 4x the naive
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import signal
@@ -39,12 +40,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench_encode import NAMED_MODELS  # tiny | bert-base
-
-BENCH = Path(__file__).resolve().parent
-TINY = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
-SCIFACT = BENCH.parents[1] / "shared" / "data" / "scifact"
-REFERENCE_PYTHON = os.environ.get("SPLADEKIT_REFERENCE_PYTHON", "/tmp/ref/venv/bin/python")
+from _common import (
+    BENCH,
+    REFERENCE_PYTHON,
+    SPLADE_TINY,
+    cpu_summary,
+    model_folder,
+    percentile,
+    python_lacks,
+    scifact_queries,
+)
 
 LUA = """
 local bodies = {%s}
@@ -150,14 +155,13 @@ def in_process_p50(model: str, queries_file: Path, work: Path) -> dict[str, floa
         check=True,
     )
     times = json.loads(out.read_text(encoding="utf-8"))["times_ms"]
-    ordered = sorted(times)
-    return {"p50_ms": statistics.median(times), "p99_ms": ordered[round(0.99 * (len(ordered) - 1))],
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99),
             "mean_ms": statistics.fmean(times)}
 
 
 def start_naive(model: str, lock: bool, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    command = [REFERENCE_PYTHON, str(BENCH / "_naive_server.py"), "--model", model, "--port",
+    command = [str(REFERENCE_PYTHON), str(BENCH / "_naive_server.py"), "--model", model, "--port",
                str(port)]
     if lock:
         command.append("--lock")
@@ -211,7 +215,9 @@ def _print_issue15(ours: dict[str, Any], baseline: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(TINY))
+    parser.add_argument(
+        "--model", default=str(SPLADE_TINY), help="tiny | bert-base | ... | a model folder"
+    )
     parser.add_argument("--n", type=int, default=300, help="distinct queries, cycled")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run")
     parser.add_argument("--clients", default="1,32")
@@ -222,14 +228,13 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (apt-get install wrk)")
+    lacks = python_lacks(REFERENCE_PYTHON, ("pymilvus", "fastapi", "uvicorn"))
+    if lacks and not args.skip_naive:
+        sys.exit(f"the naive server cannot run: {lacks}; {REFERENCE_PYTHON.parent}/pip install "
+                 "fastapi uvicorn (or set SPLADEKIT_REFERENCE_PYTHON), or --skip-naive")
     clients = [int(c) for c in args.clients.split(",")]
-    if args.model in NAMED_MODELS:  # tiny | bert-base, as bench_encode names them
-        args.model = str(NAMED_MODELS[args.model].folder)
-
-    from _cpu import cpu_summary
-
-    with open(SCIFACT / "queries.jsonl", encoding="utf-8") as handle:
-        queries = [json.loads(line)["text"] for line in handle][: args.n]
+    args.model = str(model_folder(args.model))  # the names of _common.MODEL_NAMES, or a folder
+    queries = scifact_queries(args.n)
     bodies = [json.dumps({"inputs": q, "prompt_name": "query"}) for q in queries]
     print(f"{len(queries)} SciFact queries, one per request, model {args.model}, "
           f"{args.duration:g} s per run, clients {clients}")

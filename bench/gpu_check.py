@@ -4,14 +4,14 @@
     python bench/gpu_check.py --cpu-smoke --n 16             # the same code on a CPU
 
 Builds the random BERT-base masked-LM with a synthetic tokenizer (make_random_model.py
---synthetic-tokenizer: no tokenizer files or network needed), draws N synthetic documents
-whose token lengths follow SciFact's (gpu_ray_check.synthetic_corpus), then for fp32, fp16 and
-bf16 encodes them with ``SpladeEncoder(model, device="cuda", precision=...)`` at its defaults,
-which on a GPU are the device's batch shape (65,536 tokens, 512 texts per pass) and the device
-path (pooling, activation and pruning on the GPU, only non-zeros copied back). Prints docs/s
-after a warm-up pass and fp16/bf16 against fp32 (cosine, max |diff|, top-10 terms kept), and
-GPU fp32 against CPU fp32 on 16 documents. Target (issue 15): >= 3,000 docs/s on an H100-class
-GPU, fp16 within the tolerances measured before (cosine >= 0.999). JSON to $OUT/gpu_check.json.
+--synthetic-tokenizer: no tokenizer files or network needed), draws N synthetic documents whose
+token lengths follow SciFact's (gpu_ray_check.synthetic_corpus), then for fp32, fp16 and bf16
+encodes them with ``SpladeEncoder(model, device="cuda", precision=...)`` at its defaults, which on a
+GPU are the device's batch shape (65,536 tokens, 512 texts per pass) and the device path (pooling,
+activation and pruning on the GPU, only non-zeros copied back). Prints docs/s after a warm-up pass
+and fp16/bf16 against fp32 (cosine, max |diff|, top-10 terms kept), and GPU fp32 against CPU fp32 on
+16 documents (both ``_common.parity``). Target (issue 15): >= 3,000 docs/s on an H100-class GPU,
+fp16 within the tolerances measured before (cosine >= 0.999). JSON to $OUT/gpu_check.json.
 """
 
 from __future__ import annotations
@@ -19,16 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from gpu_ray_check import parity, synthetic_corpus  # noqa: E402
+from _common import cpu_summary, parity
+from gpu_ray_check import rounded, synthetic_corpus
 
 TARGET_DOCS_PER_S = 3000.0
 
@@ -58,8 +55,6 @@ def main() -> None:
     import make_random_model
     import torch
 
-    from spladekit.backends.cpu import cpu_summary
-
     device = "cpu" if args.cpu_smoke else "cuda"
     gpu = torch.cuda.get_device_name(0) if device == "cuda" else "none (cpu smoke run)"
     print(f"GPU: {gpu}; CPU: {cpu_summary()}; torch {torch.__version__}", flush=True)
@@ -78,14 +73,14 @@ def main() -> None:
                    "docs_per_s": round(len(texts) / seconds, 1),
                    "nnz_per_doc": round(found.nnz / len(texts), 1)}
             if precision != "fp32":
-                run["against_fp32"] = parity(vectors["fp32"], found)
+                run["against_fp32"] = rounded(parity(vectors["fp32"], found))
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
         if not args.cpu_smoke:
             from spladekit import SpladeEncoder
 
             cpu = SpladeEncoder(model, device="cpu").encode_documents(texts[:16])
-            results["gpu_fp32_vs_cpu_fp32"] = parity(cpu, vectors["fp32"][:16])
+            results["gpu_fp32_vs_cpu_fp32"] = rounded(parity(cpu, vectors["fp32"][:16]))
             print("gpu fp32 vs cpu fp32:", json.dumps(results["gpu_fp32_vs_cpu_fp32"]))
     best = max(r["docs_per_s"] for r in results["runs"])
     results["target"] = {"docs_per_s": TARGET_DOCS_PER_S, "best": best,

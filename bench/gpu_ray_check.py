@@ -15,9 +15,9 @@ wheels); nothing is downloaded. In order:
    gpus_per_worker=1) into Parquet files. Reported: the job's wall time (Ray start and model
    load included) and the steady rate (documents between the first and the last progress report
    over the time between them, i.e. without startup);
-4. parity of fp16 and bf16 against fp32, document by document: cosine similarity, largest
-   absolute weight difference, share of fp32's 10 heaviest terms that are among their own 10
-   heaviest; and fp32 on the GPU against fp32 on the CPU for 16 documents.
+4. parity of fp16 and bf16 against fp32, document by document (``_common.parity``): cosine
+   similarity, largest absolute weight difference, share of fp32's 10 heaviest terms that are
+   among their own 10 heaviest; and fp32 on the GPU against fp32 on the CPU for 16 documents.
 
 Prints a table and writes everything as JSON to --out (default: $OUT/gpu_ray_check.json when
 $OUT is set, else gpu_ray_check.json here).
@@ -31,19 +31,15 @@ import logging
 import os
 import platform
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import make_random_model
 import numpy as np
+from _common import parity
 from scipy.sparse import csr_array
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import make_random_model  # noqa: E402
 
 # SciFact's token lengths (BERT uncased, [CLS] and [SEP] included, truncated at 512): documents
 # per bin, measured once on its 5,183 documents. Texts are drawn bin by bin, uniformly inside.
@@ -51,7 +47,6 @@ LENGTH_BINS = [(3, 64), (64, 128), (128, 192), (192, 256), (256, 320), (320, 384
                (448, 513)]
 LENGTH_COUNTS = [0, 106, 453, 914, 1177, 908, 717, 908]
 PRECISIONS = ("fp32", "fp16", "bf16")
-TOP = 10
 
 
 def synthetic_corpus(path: Path, n: int, seed: int) -> list[str]:
@@ -124,48 +119,9 @@ def read_vectors(folder: Path, ids: list[str], dim: int) -> csr_array:
     )
 
 
-def top_terms(matrix: csr_array, row: int) -> set[int]:
-    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
-    order = np.argsort(-matrix.data[lo:hi], kind="stable")[:TOP]
-    return set(matrix.indices[lo:hi][order].tolist())
-
-
-def parity(reference: csr_array, other: csr_array) -> dict[str, float]:
-    """Row by row: cosine, largest absolute difference, share of the top-10 terms kept."""
-    dots = np.asarray(reference.multiply(other).sum(axis=1)).ravel()
-    norms = np.sqrt(np.asarray(reference.multiply(reference).sum(axis=1)).ravel()) * np.sqrt(
-        np.asarray(other.multiply(other).sum(axis=1)).ravel()
-    )
-    cosines = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 1.0)
-    diff = abs(reference - other)
-    kept = [
-        len(top_terms(reference, i) & top_terms(other, i)) / TOP for i in range(reference.shape[0])
-    ]
-    return {
-        "cosine_mean": round(float(cosines.mean()), 6),
-        "cosine_min": round(float(cosines.min()), 6),
-        "max_abs_diff": round(float(diff.max()) if diff.nnz else 0.0, 5),
-        "top10_kept_mean": round(float(np.mean(kept)), 4),
-    }
-
-
-def cpu_against_gpu(model: Path, texts: list[str], gpu: csr_array) -> dict[str, float]:
-    """fp32 on the CPU against the GPU job's fp32 rows for the first documents."""
-    from spladekit import SpladeEncoder
-
-    cpu = SpladeEncoder(model, device="cpu").encode_documents(texts)
-    rows = gpu[: len(texts)]
-    same = [
-        set(cpu.indices[cpu.indptr[i] : cpu.indptr[i + 1]].tolist())
-        == set(rows.indices[rows.indptr[i] : rows.indptr[i + 1]].tolist())
-        for i in range(len(texts))
-    ]
-    diff = abs(csr_array(cpu) - rows)
-    return {
-        "documents": len(texts),
-        "max_abs_diff": round(float(diff.max()) if diff.nnz else 0.0, 6),
-        "same_nonzero_share": round(float(np.mean(same)), 4),
-    }
+def rounded(found: dict[str, float]) -> dict[str, float]:
+    """``_common.parity``'s figures, rounded for the JSON file (6 decimals)."""
+    return {key: round(value, 6) for key, value in found.items()}
 
 
 def main() -> None:
@@ -231,11 +187,13 @@ def main() -> None:
         vectors = {p: read_vectors(work / p, ids, dim) for p in precisions}
         # In a CPU smoke run fp32 is compared with itself: the code runs, the numbers are 1/0.
         result["parity_vs_fp32"] = {
-            p: parity(vectors["fp32"], vectors[p]) for p in (precisions[1:] or precisions)
+            p: rounded(parity(vectors["fp32"], vectors[p])) for p in (precisions[1:] or precisions)
         }
-        result["gpu_fp32_vs_cpu_fp32"] = cpu_against_gpu(
-            model, texts[: min(16, len(texts))], vectors["fp32"]
-        )
+        from spladekit import SpladeEncoder
+
+        head = texts[: min(16, len(texts))]
+        cpu = SpladeEncoder(model, device="cpu").encode_documents(head)
+        result["gpu_fp32_vs_cpu_fp32"] = rounded(parity(cpu, vectors["fp32"][: len(head)]))
         result["nnz_per_doc_fp32"] = round(vectors["fp32"].nnz / len(ids), 1)
     result["total_seconds"] = round(time.perf_counter() - started, 1)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -255,8 +213,8 @@ def main() -> None:
         print(f"{p:<10}{run['job_seconds']:>8.1f}{run['job_docs_per_s']:>12.1f}"
               f"{run['steady_docs_per_s']:>15.1f}{cos:>20}{diff:>12}{kept:>13}")
     sanity = result["gpu_fp32_vs_cpu_fp32"]
-    print(f"GPU fp32 vs CPU fp32 on {sanity['documents']} documents: max |diff| "
-          f"{sanity['max_abs_diff']}, same non-zero terms {sanity['same_nonzero_share']:.0%}")
+    print(f"GPU fp32 vs CPU fp32 on {sanity['rows']} documents: max |diff| "
+          f"{sanity['max_abs_diff']}, same non-zero terms {sanity['same_nonzero_set']:.0%}")
     print(f"nnz per document (fp32): {result['nnz_per_doc_fp32']}; total "
           f"{result['total_seconds']} s; JSON in {out_path}")
 

@@ -35,7 +35,8 @@ import json
 import shutil
 from pathlib import Path
 
-MODELS = Path.home() / ".cache" / "spladekit" / "models"
+from _common import RANDOM_MODELS, SPLADE_TINY
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 VOCAB_SIZE = 30522
 # BERT uncased's special tokens and their ids.
@@ -129,9 +130,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", choices=("bert", "roberta", "modernbert"), default="bert")
     parser.add_argument(
-        "--out", type=Path, help="default ~/.cache/spladekit/models/ARCH-base-random"
+        "--out", type=Path,
+        help="default ~/.cache/spladekit/models/ARCH-base-random (_common.RANDOM_MODELS)",
     )
-    parser.add_argument("--tokenizer-from", type=Path, default=MODELS / "splade-tiny")
+    parser.add_argument("--tokenizer-from", type=Path, default=SPLADE_TINY)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--head-bias", type=float,
@@ -144,7 +146,7 @@ def main() -> None:
         help="Write a made-up WordPiece vocabulary instead of copying splade-tiny's tokenizer.",
     )
     args = parser.parse_args()
-    out = (args.out or MODELS / f"{args.arch}-base-random").expanduser()
+    out = (args.out or RANDOM_MODELS[args.arch]).expanduser()
     if args.arch != "bert":
         from _random_families import build_family
 
