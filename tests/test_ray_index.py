@@ -21,6 +21,7 @@ from spladekit import (
     MissingDependencyError,
     RayOptions,
     SpladeEncoder,
+    build_inference_free,
     encode_on_ray,
     index_on_ray,
 )
@@ -117,6 +118,32 @@ def test_index_on_ray_stores_what_one_process_stores_and_a_rerun_encodes_nothing
         ray_options=options, batch_size=16, shard_bytes=2048,
     )
     assert (again.seen, again.encoded, again.skipped, again.stored) == (n, 0, n, n)
+
+
+def test_a_two_route_model_indexed_on_ray_is_recorded_as_its_encoder_reports_it(
+    tmp_path: Path, ray_address: str, milvus_server_uri: str, collection_name: str,
+    tiny_model_dir: Path,
+) -> None:
+    # An inference-free Router folder holds no weights at its root: the driver must take the
+    # model's identity over both routes, as SpladeEncoder does, or the encoder of the same
+    # folder is later refused by the collection as another model.
+    texts = ["graphene conducts heat", "vitamin d and bone fractures", "solar panels", "", "x y"]
+    folder = build_inference_free(tiny_model_dir, texts, tmp_path / "router")
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n"
+                              for i, t in enumerate(texts)), encoding="utf-8")
+    report = index_on_ray(
+        [str(corpus)], uri=milvus_server_uri, collection=collection_name, model=folder,
+        ray_options=RayOptions(workers=1), batch_size=4,
+    )
+    assert (report.seen, report.stored, report.failed) == (5, 5, 0)
+    encoder = SpladeEncoder(folder)
+    with MilvusStore(
+        milvus_server_uri, collection=collection_name, model=encoder.model_identity
+    ) as store:
+        assert store.recorded_model() == encoder.model_identity
+        hits = store.search(encoder.encode_queries(["graphene heat"]), 1)[0]
+        assert hits[0].id == "d0"
 
 
 def test_cli_encode_on_ray_writes_parquet_shards_of_the_in_process_vectors(

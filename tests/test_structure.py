@@ -22,7 +22,7 @@ LAYERS = [
     {"validation"},
     {"options", "onnx.layout", "known", "fingerprint"},
     {"models", "tokenize", "vectors", "corpus", "layout"},
-    {"description", "profiles"},
+    {"description", "profiles", "identity"},
     {"pooling"},
     {"backends", "onnx"},
     {"routes", "inference_free"},

@@ -12,7 +12,6 @@ call's statistics come back from that call (:meth:`SpladeEncoder.encode_with_sta
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ from .description import (
     route_description,
 )
 from .errors import InvalidArgumentError, UnsupportedModelError
+from .identity import spec_fingerprint
 from .layout import MlmRouteSpec, ModelSpec, RouteSpec, Side, read_spec
 from .models import (
     DEFAULT_MODEL,
     ModelIdentity,
-    model_fingerprint,
     precision_from_dtype,
     resolve_model_dir,
     split_load_kwargs,
@@ -112,7 +111,7 @@ class SpladeEncoder:
         mlm = document if isinstance(document, MlmRoute) else query
         backend = mlm.backend_name if isinstance(mlm, MlmRoute) else config.backend
         self.config = config.replace(backend=backend)
-        self.model_identity = ModelIdentity(self.model_name, _fingerprint(self.spec))
+        self.model_identity = ModelIdentity(self.model_name, spec_fingerprint(self.spec))
         self.model_max_length = document.max_length
         self.query_max_length = _capped(config.query_max_length, query.max_length)
         self.document_max_length = _capped(config.document_max_length, document.max_length)
@@ -334,29 +333,6 @@ def _build_route(spec: RouteSpec, config: EncoderConfig, model_kwargs: dict[str,
 
 def _capped(wanted: int | None, limit: int) -> int:
     return min(wanted or limit, limit)
-
-
-def _fingerprint(spec: ModelSpec) -> str:
-    """One identity for every route of a model (and its IDF table).
-
-    A one-model folder keeps the fingerprint of its weights, so collections built before
-    routes existed still match.
-    """
-    document = _route_fingerprint(spec.document)
-    if spec.symmetric:
-        return document
-    both = f"document:{document}|query:{_route_fingerprint(spec.query)}"
-    return hashlib.sha256(both.encode()).hexdigest()[:16]
-
-
-def _route_fingerprint(spec: RouteSpec) -> str:
-    if isinstance(spec, MlmRouteSpec):
-        return model_fingerprint(spec.folder)
-    digest = hashlib.sha256()
-    with open(spec.weights, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def _apply_dtype(config: EncoderConfig, model_kwargs: dict[str, Any]) -> EncoderConfig:

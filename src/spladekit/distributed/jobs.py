@@ -23,7 +23,8 @@ from typing import Any
 
 from ..corpus import Shard, corpus_shards
 from ..errors import InputTypeError, InvalidArgumentError
-from ..models import DEFAULT_MODEL, ModelIdentity, model_fingerprint, resolve_model_dir
+from ..identity import model_identity
+from ..models import DEFAULT_MODEL, resolve_model_dir
 from ..options import EncoderConfig, Progress
 from ..store import MEMORY_URI
 from ..store.connection import check_uri
@@ -140,7 +141,7 @@ def index_on_ray(
     if not isinstance(retry, RetryPolicy):
         raise InputTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
     shards = plan(inputs, fmt, shard_bytes)
-    identity = ModelIdentity(os.fspath(model), model_fingerprint(resolve_model_dir(model)))
+    identity = model_identity(model)
     spec = StoreSpec(uri, collection, token, timeout)
     from .sink import MilvusDatasink, WriteCounts
     from .snapshot import StoredIds
