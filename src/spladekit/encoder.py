@@ -31,6 +31,7 @@ from .layout import MlmRouteSpec, ModelSpec, RouteSpec, Side, read_spec
 from .models import (
     DEFAULT_MODEL,
     ModelIdentity,
+    load_tokenizer,
     precision_from_dtype,
     resolve_model_dir,
     split_load_kwargs,
@@ -97,9 +98,11 @@ class SpladeEncoder:
         self.model_name = os.fspath(model_name_or_path)
         self.model_dir: Path = resolve_model_dir(model_name_or_path, **hub_kwargs)
         self.spec: ModelSpec = read_spec(self.model_dir, activation=config.activation)
-        document = _build_route(self.spec.document, config, model_kwargs)
+        tokenizers: dict[Path, PreTrainedTokenizerBase] = {}
+        document = _build_route(self.spec.document, config, model_kwargs, tokenizers)
         query = (
-            document if self.spec.symmetric else _build_route(self.spec.query, config, model_kwargs)
+            document if self.spec.symmetric
+            else _build_route(self.spec.query, config, model_kwargs, tokenizers)
         )
         if query.vocab_size != document.vocab_size:
             raise UnsupportedModelError(
@@ -325,10 +328,19 @@ class SpladeEncoder:
         return route, items, _capped(max_length, route.max_length)
 
 
-def _build_route(spec: RouteSpec, config: EncoderConfig, model_kwargs: dict[str, Any]) -> Route:
+def _build_route(
+    spec: RouteSpec,
+    config: EncoderConfig,
+    model_kwargs: dict[str, Any],
+    tokenizers: dict[Path, PreTrainedTokenizerBase],
+) -> Route:
+    # Both sides of an idf.json folder read one tokenizer: it is loaded once.
+    if spec.folder not in tokenizers:
+        tokenizers[spec.folder] = load_tokenizer(spec.folder)
+    tokenizer = tokenizers[spec.folder]
     if isinstance(spec, MlmRouteSpec):
-        return MlmRoute(spec, config, model_kwargs)
-    return StaticRoute(spec)
+        return MlmRoute(spec, tokenizer, config, model_kwargs)
+    return StaticRoute(spec, tokenizer)
 
 
 def _capped(wanted: int | None, limit: int) -> int:

@@ -24,9 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .backends import Backend, make_backend
-from .errors import InvalidArgumentError, ModelNotAvailableError
+from .errors import ModelNotAvailableError
 from .layout import MlmRouteSpec, StaticRouteSpec
-from .models import load_tokenizer
 from .options import EncoderConfig, Progress
 from .tokenize import TokenIds, Truncation, cut_tokens
 from .vectors import CsrParts, RowArrays, prune_dense, split_arrays
@@ -49,8 +48,6 @@ _TRIM_MIN_TOKENS = 4096
 # texts per array than BERT's 30k, and peak memory stays bounded whatever the vocabulary.
 _DENSE_ELEMENTS = 16 * 1024 * 1024
 
-"""Called with the number of texts just finished, for progress bars."""
-
 Rows = list[RowArrays]
 
 _EMPTY: RowArrays = (np.zeros(0, np.int32), np.zeros(0, np.float32))
@@ -70,11 +67,15 @@ class MlmRoute:
     """A masked-LM side: tokenizer copy, backend, pooling and token limit."""
 
     def __init__(
-        self, spec: MlmRouteSpec, config: EncoderConfig, model_kwargs: dict[str, Any]
+        self,
+        spec: MlmRouteSpec,
+        tokenizer: PreTrainedTokenizerBase,
+        config: EncoderConfig,
+        model_kwargs: dict[str, Any],
     ) -> None:
         self.spec = spec
         self.config = config
-        self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(spec.folder)
+        self.tokenizer = tokenizer
         self.tokens = TokenIds(self.tokenizer, lowercase=spec.do_lower_case)
         backend = config.backend or ("onnx" if spec.onnx else "torch")
         self.backend_name = str(backend)
@@ -221,9 +222,9 @@ class MlmRoute:
 class StaticRoute:
     """An inference-free side: one weight per vocabulary entry, looked up per distinct token."""
 
-    def __init__(self, spec: StaticRouteSpec) -> None:
+    def __init__(self, spec: StaticRouteSpec, tokenizer: PreTrainedTokenizerBase) -> None:
         self.spec = spec
-        self.tokenizer: PreTrainedTokenizerBase = load_tokenizer(spec.folder)
+        self.tokenizer = tokenizer
         self.tokens = TokenIds(self.tokenizer, require_special=False)
         self.weight = _static_weights(spec.weights, self.tokenizer)
         self.vocab_size = int(self.weight.shape[0])
@@ -251,14 +252,10 @@ class StaticRoute:
         return rows, RouteStats(len(texts), truncated, tokens)
 
     def count_tokens(self, texts: list[str], limit: int, truncation: Truncation) -> list[int]:
-        counts = [len(ids) for ids in self.tokens.content(texts)]
-        for i, n in enumerate(counts):
-            if n > limit and truncation == "error":
-                raise InvalidArgumentError(
-                    f"text at position {i} has {n} tokens, more than the limit of {limit}; "
-                    "shorten it, or allow truncation"
-                )
-        return [min(n, limit) for n in counts]
+        return [
+            len(cut_tokens(ids, limit, truncation, i)[0])
+            for i, ids in enumerate(self.tokens.content(texts))
+        ]
 
     def _row(
         self, ids: list[int], top_k: int | None, threshold: float
@@ -369,4 +366,4 @@ def _release_free_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-__all__ = ["MlmRoute", "Progress", "Route", "RouteStats", "Rows", "StaticRoute", "model_max_length"]
+__all__ = ["MlmRoute", "Route", "RouteStats", "Rows", "StaticRoute", "model_max_length"]
