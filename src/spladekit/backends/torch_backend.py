@@ -18,8 +18,8 @@ from ..errors import InvalidArgumentError
 from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..options import check_device, cuda_index
 from ..pooling import (
+    activate,
     activate_in_place,
-    apply_activation,
     pad_with_first_real,
     split_mlm,
 )
@@ -139,6 +139,9 @@ class TorchBackend:
             parts.encoder, parts.transform
         )
         self.bias = parts.bias.float().cpu().numpy()
+        # The device paths' copy (pool_sparse, sum pooling), made once rather than per batch;
+        # on the CPU it shares the array's memory.
+        self._bias_device = torch.from_numpy(self.bias).to(self.device)
         self.vocab_size = int(parts.weight.shape[0])
         self._head_slices: list[tuple[int, int, torch.Tensor]] = []
         if packing:
@@ -197,7 +200,6 @@ class TorchBackend:
             ids = torch.from_numpy(input_ids).to(self.device, non_blocking=True)
             mask = torch.from_numpy(attention_mask).to(self.device, non_blocking=True)
             hidden = self.transform(self.encoder(ids, mask))
-            bias = torch.from_numpy(self.bias).to(self.device)
             if self.pooling.strategy == "sum":
                 weights = self._head_sum(hidden, mask)
             else:
@@ -205,8 +207,9 @@ class TorchBackend:
                     hidden = pad_with_first_real(hidden, mask)
                 # (vocab, hidden): the plain CPU fp32 layout keeps a (hidden, vocab) copy.
                 table = self.weight.T if self._weight_t else self.weight
-                weights = apply_activation(
-                    self._head_max_chunked(hidden, table) + bias, self.pooling.activation
+                weights = activate(
+                    self._head_max_chunked(hidden, table), self._bias_device,
+                    self.pooling.activation,
                 )
             return prune_on_device(weights, top_k, threshold)
 
@@ -217,7 +220,7 @@ class TorchBackend:
         batch, length, _ = hidden.shape
         texts, step = chunk_shape(batch, length, self.vocab_size, self._chunk)
         weight = self.weight.T if self._weight_t else self.weight  # (vocab, hidden) either way
-        bias = torch.from_numpy(self.bias).to(self.device)
+        bias = self._bias_device
         keep = mask.to(torch.float32).unsqueeze(-1)
         sums = torch.empty(batch, self.vocab_size, dtype=torch.float32, device=self.device)
         for lo in range(0, self.vocab_size, step):
