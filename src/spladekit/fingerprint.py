@@ -100,19 +100,15 @@ def file_digest(path: Path) -> str:
 def files_fingerprint(files: list[Path]) -> str:
     """A short digest of weight files: each file's kind, size and full-content digest.
 
-    The sampled fingerprint earlier versions recorded for the same files is remembered beside
-    it (:func:`earlier_fingerprint`), so collections recorded then still match their model.
+    The files are remembered beside it, so that the sampled fingerprint earlier versions
+    recorded for them can be computed when a collection asks (:func:`earlier_fingerprint`).
     """
     digest = hashlib.sha256(b"spladekit-fingerprint-2")
     for path in files:
         digest.update(f"{path.suffix}:{path.stat().st_size}:{file_digest(path)}".encode())
     fingerprint = digest.hexdigest()[:16]
     with _LOCK:
-        known = fingerprint in _EARLIER
-    if not known:
-        earlier = _sampled_fingerprint(files)
-        with _LOCK:
-            _EARLIER[fingerprint] = earlier
+        _FILES.setdefault(fingerprint, list(files))
     return fingerprint
 
 
@@ -120,6 +116,7 @@ def files_fingerprint(files: list[Path]) -> str:
 # files. Kept only to recognise collections recorded with it.
 _SAMPLES = 16
 _SAMPLE_BYTES = 64 * 1024
+_FILES: dict[str, list[Path]] = {}  # the files of each fingerprint this process computed
 _EARLIER: dict[str, str] = {}
 
 
@@ -137,9 +134,19 @@ def _sampled_fingerprint(files: list[Path]) -> str:
 
 def earlier_fingerprint(fingerprint: str) -> str | None:
     """The sampled fingerprint earlier versions gave the weights that have ``fingerprint``
-    (known once this process computed it), or None."""
+    (known once this process computed it), or None.
+
+    Read from the files on the first call only: a start-up that meets no collection recorded
+    by an earlier version reads none of their bytes.
+    """
     with _LOCK:
-        return _EARLIER.get(fingerprint)
+        files = _FILES.get(fingerprint)
+        earlier = _EARLIER.get(fingerprint)
+    if earlier is None and files is not None:
+        earlier = _sampled_fingerprint(files)
+        with _LOCK:
+            _EARLIER[fingerprint] = earlier
+    return earlier
 
 
 __all__ = ["cache_path", "earlier_fingerprint", "file_digest", "files_fingerprint"]

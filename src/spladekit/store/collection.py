@@ -187,10 +187,33 @@ def check_model(
     A record made by an earlier version, whose fingerprint sampled the same weights, names
     the same model; a collection without a record passes.
     """
+    _refuse_other(conn, recorded_model(describe(conn, name)), model, allow_other)
+
+
+def record_model(conn: MilvusConnection, name: str, model: ModelIdentity) -> None:
+    """Record ``model`` in the properties of a collection that has no record of its own (or
+    only an earlier version's fingerprint of the same model), where the engine keeps them;
+    a collection recorded with a model stays as it is. A record that cannot be added is said
+    in a warning, and the store goes on without one."""
+    _record(conn, name, recorded_model(describe(conn, name)), model, stacklevel=5)
+
+
+def adopt_model(
+    conn: MilvusConnection, name: str, model: ModelIdentity, allow_other: bool
+) -> None:
+    """:func:`check_model`, then :func:`record_model`, on one read of the collection."""
     recorded = recorded_model(describe(conn, name))
-    if recorded is None or recorded.fingerprint in (
-        model.fingerprint, earlier_fingerprint(model.fingerprint)
-    ):
+    _refuse_other(conn, recorded, model, allow_other)
+    _record(conn, name, recorded, model, stacklevel=4)
+
+
+def _refuse_other(
+    conn: MilvusConnection, recorded: ModelIdentity | None, model: ModelIdentity,
+    allow_other: bool,
+) -> None:
+    if recorded is None or recorded.fingerprint == model.fingerprint:
+        return
+    if recorded.fingerprint == earlier_fingerprint(model.fingerprint):
         return
     if not allow_other:
         raise ModelMismatchError(
@@ -200,14 +223,18 @@ def check_model(
         )
 
 
-def record_model(conn: MilvusConnection, name: str, model: ModelIdentity) -> None:
-    """Record ``model`` in the properties of a collection that has no record of its own (or
-    only an earlier version's fingerprint of the same model), where the engine keeps them;
-    a collection recorded with a model stays as it is. A record that cannot be added is said
-    in a warning, and the store goes on without one."""
-    recorded = recorded_model(describe(conn, name))
+def _record(
+    conn: MilvusConnection,
+    name: str,
+    recorded: ModelIdentity | None,
+    model: ModelIdentity,
+    *,
+    stacklevel: int,
+) -> None:
     properties = {MODEL_PROPERTY: encode_model(model)}
-    if recorded is not None and recorded.fingerprint == earlier_fingerprint(model.fingerprint):
+    if recorded is not None and recorded.fingerprint != model.fingerprint and (
+        recorded.fingerprint == earlier_fingerprint(model.fingerprint)
+    ):
         # The same model: record the full fingerprint where the engine keeps properties.
         with contextlib.suppress(StoreError):
             conn.call(
@@ -231,12 +258,13 @@ def record_model(conn: MilvusConnection, name: str, model: ModelIdentity) -> Non
         f"{conn.where} has no record of the model that built it, and recording "
         f"{model.describe()} failed ({reason}); going on without a record, so vectors of "
         "another model would not be noticed. Index into a new collection to get one",
-        stacklevel=4,
+        stacklevel=stacklevel,  # the warning points at the code that opened the store
     )
 
 
 __all__ = [
     "adopt",
+    "adopt_model",
     "check_model",
     "describe",
     "describe_index",

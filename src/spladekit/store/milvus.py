@@ -134,8 +134,7 @@ class MilvusStore:
                 wanted,
             )
             if model is not None:
-                self.check_model(model, allow_other=allow_other_model)
-                self.record_model(model)
+                adoption.adopt_model(self.connection, collection, model, allow_other_model)
         except BaseException:
             self.close()
             raise
@@ -164,11 +163,6 @@ class MilvusStore:
     def client(self) -> Any:
         """The underlying ``pymilvus.MilvusClient``, for operations spladekit does not wrap."""
         return self.connection.client
-
-    @property
-    def lock_key(self) -> str:
-        """What identifies this store's engine in this process (the Lite file, or the URI)."""
-        return self.connection.lock_key
 
     def close(self) -> None:
         """Release the connection (and, for Milvus Lite, the file). Safe to call twice."""
