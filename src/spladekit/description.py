@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .known import KNOWN_MODELS
-from .layout import MlmRouteSpec, ModelSpec, RouteSpec
+from .layout import MlmRouteSpec, ModelSpec, RouteSpec, activation_formula
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class ModelDescription:
         for route in self.routes:
             where = "query+document" if self.shared_route else route.side
             how = (
-                f"{route.pooling} pooling of {_formula(route.activation or 'relu')} "
+                f"{route.pooling} pooling of {activation_formula(route.activation or 'relu')} "
                 f"({route.activation})"
                 if route.kind == "mlm"
                 else "weight lookup of each distinct token (no model run)"
@@ -123,10 +123,6 @@ def licence_of(name: str, folder: Path) -> str | None:
         if key.strip() == "license" and value.strip():
             return value.strip()
     return None
-
-
-def _formula(activation: str) -> str:
-    return "log1p(relu(x))" if activation == "relu" else "log1p(log1p(relu(x)))"
 
 
 def _backbone(folder: Path) -> str | None:

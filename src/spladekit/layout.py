@@ -67,8 +67,12 @@ class PoolingSpec:
     activation: Activation = "relu"
 
     def describe(self) -> str:
-        formula = "log1p(relu(x))" if self.activation == "relu" else "log1p(log1p(relu(x)))"
-        return f"{self.strategy} over real tokens of {formula}"
+        return f"{self.strategy} over real tokens of {activation_formula(self.activation)}"
+
+
+def activation_formula(activation: str) -> str:
+    """An activation as a formula of a logit ``x``, for descriptions."""
+    return "log1p(relu(x))" if activation == "relu" else "log1p(log1p(relu(x)))"
 
 
 DEFAULT_POOLING = PoolingSpec()
@@ -411,5 +415,6 @@ __all__ = [
     "RouteSpec",
     "Side",
     "StaticRouteSpec",
+    "activation_formula",
     "read_spec",
 ]

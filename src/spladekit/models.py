@@ -1,4 +1,4 @@
-"""Known SPLADE checkpoints and model loading (hub id or local folder, safetensors first)."""
+"""Model loading (hub id or local folder, safetensors first), model identities and fingerprints."""
 
 from __future__ import annotations
 
@@ -261,7 +261,7 @@ def precision_from_dtype(dtype: object) -> Precision:
     return found
 
 
-# How much of a weight file the fingerprint reads: this many evenly spaced samples of 64 KiB.
+# The metadata key under which an ONNX export records its source model's fingerprint.
 FINGERPRINT_KEY = "fingerprint"
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError, first_line
 from ..layout import PoolingSpec, read_spec
 from ..models import (
+    FINGERPRINT_KEY,
     load_masked_lm,
     load_tokenizer,
     model_fingerprint,
@@ -179,7 +180,7 @@ def _export_masked_lm(
 
     files = {"fp32": FP32_FILE}
     details: dict[str, Any] = {
-        "fingerprint": model_fingerprint(model_dir),
+        FINGERPRINT_KEY: model_fingerprint(model_dir),
         "pooling": f"{pooling.describe()}; (batch, vocab) float32",
         "pooling_strategy": pooling.strategy,
         "activation": pooling.activation,
@@ -235,7 +236,7 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
 
 
 def _check_pooling(pooling: PoolingSpec | None) -> PoolingSpec:
-    from ..layout import DEFAULT_POOLING, PoolingSpec
+    from ..layout import DEFAULT_POOLING
 
     if pooling is None:
         return DEFAULT_POOLING

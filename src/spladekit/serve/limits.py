@@ -5,16 +5,16 @@ long as the client takes: a 64 MB header was answered, and unfinished ones held 
 protocol class :func:`protocol_class` returns counts the bytes of each request's head and
 answers 431 once they pass ``max_header_bytes``, and 408 when the head takes longer than
 ``header_timeout`` seconds from its first byte (or from the connection's opening). The body's
-own timeout is the application's (:func:`spladekit.serve.app.read_body`).
+own timeout is the application's (:class:`spladekit.serve.guard.RequestChecks`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from .config import ServeConfig
+from .protocol import error_body
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
@@ -23,7 +23,7 @@ def _answer(transport: asyncio.Transport, status: int, message: str) -> None:
     """Write a final JSON error answer and close the connection."""
     if transport.is_closing():
         return
-    body = json.dumps({"error": message, "error_type": "Validation"}).encode()
+    body = error_body("Validation", message)
     transport.write(
         b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
         b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)) + body

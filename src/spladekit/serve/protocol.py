@@ -141,6 +141,9 @@ def parse_json(body: bytes) -> dict[str, Any]:
     return value
 
 
+_WALKED = (dict, list, _Unreadable)
+
+
 def _check_shape(value: object) -> None:
     """Refuse deep nesting and unreadable numbers, walking without recursion."""
     stack: list[tuple[object, int, str]] = [(value, 0, "")]
@@ -157,12 +160,18 @@ def _check_shape(value: object) -> None:
                     "Validation",
                     f"{path or 'the body'} nests deeper than {MAX_JSON_DEPTH} levels",
                 )
+            # Only what can be refused is walked (no path is built for a plain string or
+            # number); the rest keeps its order, so the same fault is found first.
             if isinstance(item, dict):
                 stack.extend(
-                    (v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in item.items()
+                    (v, depth + 1, f"{path}.{k}" if path else str(k))
+                    for k, v in item.items() if isinstance(v, _WALKED)
                 )
             else:
-                stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(item))
+                stack.extend(
+                    (v, depth + 1, f"{path}[{i}]")
+                    for i, v in enumerate(item) if isinstance(v, _WALKED)
+                )
 
 
 def _no_constant(name: str) -> Any:
