@@ -105,9 +105,8 @@ def _roberta_tokenizer(model_type: RobertaFamily) -> Any:
     return CamembertTokenizer(vocab=[*pieces, ("<mask>", 0.0)])
 
 
-def make_roberta(folder: Path, *, model_type: RobertaFamily = "roberta") -> Path:
-    """A random RoBERTa, XLM-RoBERTa or CamemBERT masked-LM with its tokenizer, in ``folder``."""
-    import torch
+def roberta_classes(model_type: RobertaFamily) -> tuple[Any, Any]:
+    """(config class, masked-LM class) of a RoBERTa-family backbone."""
     from transformers import (
         CamembertConfig,
         CamembertForMaskedLM,
@@ -122,7 +121,25 @@ def make_roberta(folder: Path, *, model_type: RobertaFamily = "roberta") -> Path
         "xlm-roberta": (XLMRobertaConfig, XLMRobertaForMaskedLM),
         "camembert": (CamembertConfig, CamembertForMaskedLM),
     }
-    config_class, model_class = classes[model_type]
+    return classes[model_type]
+
+
+def _save_random(model_class: Any, config: Any, tokenizer: Any, folder: Path) -> Path:
+    """A seeded random ``model_class(config)`` with random biases, saved with its tokenizer."""
+    import torch
+
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    _randomise_biases(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def make_roberta(folder: Path, *, model_type: RobertaFamily = "roberta") -> Path:
+    """A random RoBERTa, XLM-RoBERTa or CamemBERT masked-LM with its tokenizer, in ``folder``."""
+    config_class, model_class = roberta_classes(model_type)
     tokenizer = _roberta_tokenizer(model_type)
     tokenizer.model_max_length = _MAX_LENGTH
     config = config_class(
@@ -135,13 +152,7 @@ def make_roberta(folder: Path, *, model_type: RobertaFamily = "roberta") -> Path
         eos_token_id=tokenizer.eos_token_id,
         **_SIZES,
     )
-    torch.manual_seed(0)
-    model = model_class(config).eval()
-    _randomise_biases(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return folder
+    return _save_random(model_class, config, tokenizer, folder)
 
 
 def _modernbert_tokenizer() -> Any:
@@ -172,7 +183,6 @@ def make_modernbert(folder: Path, *, local_attention: int = 8) -> Path:
     default, so texts of the tests, 10 to 40 tokens, exercise both); rotary position
     embeddings as in the real model.
     """
-    import torch
     from transformers import ModernBertConfig, ModernBertForMaskedLM
 
     tokenizer = _modernbert_tokenizer()
@@ -188,13 +198,7 @@ def make_modernbert(folder: Path, *, local_attention: int = 8) -> Path:
         local_attention=local_attention,
         **_SIZES,
     )
-    torch.manual_seed(0)
-    model = ModernBertForMaskedLM(config).eval()
-    _randomise_biases(model)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return folder
+    return _save_random(ModernBertForMaskedLM, config, tokenizer, folder)
 
 
 def _randomise_biases(model: Any) -> None:
@@ -267,5 +271,6 @@ __all__ = [
     "make_backbone",
     "make_modernbert",
     "make_roberta",
+    "roberta_classes",
     "tiny_distilbert_mlm",
 ]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from backbone_models import RobertaFamily, roberta_classes
 from spladekit.backends.lean import lean_parts
 from spladekit.backends.torch_backend import TorchBackend
 from spladekit.pooling import activate, activate_in_place, reference_pool, splade_pool, split_mlm
@@ -105,22 +106,8 @@ def test_models_the_lean_forward_does_not_cover_keep_transformers() -> None:
     assert lean_parts(BertForMaskedLM(config)) is None
 
 
-def small_roberta(kind: str) -> torch.nn.Module:
-    from transformers import (
-        CamembertConfig,
-        CamembertForMaskedLM,
-        RobertaConfig,
-        RobertaForMaskedLM,
-        XLMRobertaConfig,
-        XLMRobertaForMaskedLM,
-    )
-
-    classes = {
-        "roberta": (RobertaConfig, RobertaForMaskedLM),
-        "xlm-roberta": (XLMRobertaConfig, XLMRobertaForMaskedLM),
-        "camembert": (CamembertConfig, CamembertForMaskedLM),
-    }
-    config_class, model_class = classes[kind]
+def small_roberta(kind: RobertaFamily) -> torch.nn.Module:
+    config_class, model_class = roberta_classes(kind)
     torch.manual_seed(0)
     config = config_class(
         vocab_size=500, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -131,7 +118,7 @@ def small_roberta(kind: str) -> torch.nn.Module:
 
 @pytest.mark.parametrize("side", ["right", "left"])
 @pytest.mark.parametrize("kind", ["roberta", "xlm-roberta", "camembert"])
-def test_the_lean_roberta_forward_equals_transformers(kind: str, side: str) -> None:
+def test_the_lean_roberta_forward_equals_transformers(kind: RobertaFamily, side: str) -> None:
     # RoBERTa's positions start at padding_idx + 1 and skip padding: with left padding a
     # text's first real token still gets position padding_idx + 1, as in transformers.
     model = small_roberta(kind)
