@@ -24,8 +24,9 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # torch first, pinned: the CPU wheel. Letting pip resolve "torch" freely pulls a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
-# ray: distributed indexing (ray[data] brings pyarrow, which also reads Parquet corpora).
-.venv/bin/python -m pip install --quiet -e ".[onnx,eval,ray,serve,dev]"
+# ray: distributed indexing (ray[data] brings pyarrow, which also reads Parquet corpora);
+# train: spladekit finetune (sentence-transformers, datasets, accelerate).
+.venv/bin/python -m pip install --quiet -e ".[onnx,eval,ray,serve,train,dev]"
 .venv/bin/python scripts/fetch_test_model.py
 # The C++ Milvus engine (milvus-lite 2.5.1 wheel), unpacked outside the venv, for server tests.
 .venv/bin/python scripts/fetch_milvus_server.py

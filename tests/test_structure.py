@@ -29,7 +29,7 @@ LAYERS = [
     {"encoder", "store"},
     {"compat", "retrieval"},
     {"evaluate"},
-    {"client", "serve", "distributed"},
+    {"client", "serve", "distributed", "finetune"},
     {"cli", "integrations"},
 ]
 LAYER_OF = {unit: i for i, layer in enumerate(LAYERS) for unit in layer}

@@ -16,6 +16,9 @@ from typing import Any
 from .known import KNOWN_MODELS
 from .layout import MlmRouteSpec, ModelSpec, RouteSpec, activation_formula
 
+FINETUNE_RECORD = "spladekit_finetune.json"
+"""The record ``spladekit finetune`` writes into a model it made (base, data, figures)."""
+
 
 @dataclass(frozen=True)
 class RouteDescription:
@@ -48,6 +51,8 @@ class ModelDescription:
     top_k: int | None
     licence: str | None
     fingerprint: str
+    finetuned: dict[str, Any] | None = None
+    """What ``spladekit finetune`` recorded when it made this model (None for other models)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +69,8 @@ class ModelDescription:
             f"prompts     {json.dumps(self.prompts) if self.prompts else 'none'}",
             f"fingerprint {self.fingerprint}",
         ]
+        if self.finetuned is not None:
+            out += finetune_lines(self.finetuned)
         for route in self.routes:
             where = "query+document" if self.shared_route else route.side
             how = (
@@ -78,6 +85,41 @@ class ModelDescription:
                 f"{route.max_length}{'; lowercased' if route.lowercase else ''}"
             )
         return out
+
+
+def finetune_record(folder: Path) -> dict[str, Any] | None:
+    """The fine-tune record in ``folder``, if it has one that reads as a JSON object."""
+    path = folder / FINETUNE_RECORD
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def finetune_lines(record: dict[str, Any]) -> list[str]:
+    """A fine-tune record in a few lines: base, data, sparsity, quality before and after."""
+    base = record.get("base_model", {})
+    data = record.get("data", {})
+    sparsity = record.get("sparsity", {})
+    out = [
+        f"fine-tuned  from {base.get('name')!r} (fingerprint {base.get('fingerprint')})",
+        f"  data      {data.get('rule')}; sha256 {str(data.get('digest'))[:16]}...",
+        f"  sparsity  non-zeros (document, query) before {sparsity.get('before')}, after "
+        f"{sparsity.get('after')}, budget {sparsity.get('budget')}",
+    ]
+    evaluation = record.get("evaluation", {})
+    for key in ("base", "tuned"):
+        report = evaluation.get(key) or {}
+        metrics = report.get("spladekit") or {}
+        if "nDCG@10" in metrics:
+            hybrid = (report.get("hybrid") or {}).get("nDCG@10")
+            extra = f", hybrid {hybrid:.4f}" if isinstance(hybrid, float) else ""
+            out.append(
+                f"  {key:<9} nDCG@10 {metrics['nDCG@10']:.4f}{extra} on "
+                f"qrels/{evaluation.get('split')}.tsv"
+            )
+    return out
 
 
 def family_of(spec: ModelSpec) -> str:

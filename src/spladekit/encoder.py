@@ -22,6 +22,7 @@ from .backends import Backend
 from .description import (
     ModelDescription,
     family_of,
+    finetune_record,
     licence_of,
     route_description,
 )
@@ -179,6 +180,7 @@ class SpladeEncoder:
             top_k=self.default_top_k,
             licence=licence_of(self.model_name, self.model_dir),
             fingerprint=self.model_identity.fingerprint,
+            finetuned=finetune_record(self.model_dir),
         )
 
     def prompt(self, side: Side) -> str:

@@ -74,9 +74,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import collection, encode, evaluation, inspect, serve
+    from . import collection, encode, evaluation, finetune, inspect, serve
 
-    for module in (encode, inspect, collection, evaluation, serve):
+    for module in (encode, inspect, collection, evaluation, serve, finetune):
         for command in module.COMMANDS:
             main.add_command(command)
 
