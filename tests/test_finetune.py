@@ -204,3 +204,32 @@ def test_inference_free_training_keeps_the_idf_query_side_and_moves_documents(
     moved = np.abs(tuned.encode_documents(TEXTS).toarray()
                    - reference.encode_documents(TEXTS).toarray()).max()
     assert moved > 1e-3
+
+
+def test_a_run_killed_after_its_model_is_in_place_finishes_the_reindex_when_rerun(
+    slice_dir: Path, tiny_model_dir: Path, tmp_path: Path
+):
+    out = tmp_path / "tuned"
+    db = tmp_path / "milvus.db"
+    command = [*_command(slice_dir, tiny_model_dir, out), "--epochs", "1", "--uri", str(db),
+               "--reindex", "tuned_docs"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    placed = out.with_name("tuned.work") / "placed"
+    deadline = time.monotonic() + 600
+    while not placed.exists() and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    fingerprint = SpladeEncoder(out).model_identity.fingerprint
+    done = subprocess.run([*command, "--json"], check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout)
+    assert result["reindexed"] == "tuned_docs"
+    assert result["tuned"]["fingerprint"] == fingerprint
+    store = MilvusStore(str(db), collection="tuned_docs", create=False)
+    try:
+        assert store.count() == sum(1 for _ in open(slice_dir / "corpus.jsonl"))
+    finally:
+        store.close()
+    assert not out.with_name("tuned.work").exists()

@@ -228,7 +228,7 @@ def jsonl_pairs(path: Path) -> list[Pair]:
 
 
 def hold_out(
-    data: TrainingData, fraction: float = 0.1, *, max_queries: int = 200, seed: int = 12
+    data: TrainingData, fraction: float = 0.05, *, max_queries: int = 200, seed: int = 12
 ) -> TrainingData:
     """Data with a dev split: its own when it has one, else a seeded part of its queries (all
     pairs of a held-out query leave the train split together), at most ``max_queries``."""

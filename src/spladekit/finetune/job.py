@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..description import FINETUNE_RECORD
 from ..encoder import SpladeEncoder
 from ..errors import InvalidArgumentError, MissingDependencyError
 from ..evaluate import EvalReport, evaluate, load_beir
@@ -50,7 +51,9 @@ _NEEDED = ("sentence_transformers", "datasets", "accelerate")
 # Texts in the sparsity probe, per side.
 PROBE_SIZE = 128
 # Other documents beside the dev queries' own in the dev evaluation.
-DEV_DISTRACTORS = 1000
+DEV_DISTRACTORS = 500
+# Written in the work folder once the model is in place: a rerun then only finishes.
+PLACED = "placed"
 Log = Callable[[str], None]
 
 
@@ -221,7 +224,7 @@ def finetune(
     budget: SparsityBudget | None = None,
     config: TrainConfig = DEFAULT_TRAINING,
     max_pairs: int = 10_000,
-    dev_fraction: float = 0.1,
+    dev_fraction: float = 0.05,
     eval_split: str | None = "test",
     reindex: str | None = None,
     show_progress: bool = False,
@@ -245,13 +248,15 @@ def finetune(
 
     out_dir = Path(out)
     data_path = Path(data)
-    _check_out(out_dir)
+    work = out_dir.with_name(out_dir.name + ".work")
+    placed = work / PLACED
+    if not placed.is_file():
+        _check_out(out_dir)
     if reindex is not None and reindex == collection:
         raise InvalidArgumentError(
             f"--reindex {reindex!r} names the collection mined from; the new model's vectors go "
             "into a new collection, so that the old one keeps its model and nothing is mixed"
         )
-    work = out_dir.with_name(out_dir.name + ".work")
     loaded = _load_data(data_path, self_supervised, max_pairs, config.seed, dev_fraction)
     say(f"data: {loaded.rule}; dev: {loaded.dev_rule}")
     base_dir = Path(model)
@@ -264,6 +269,9 @@ def finetune(
     resumed = _claim_work_dir(work, settings)
     if resumed:
         say(f"resuming the fine-tune kept in {work}")
+    if placed.is_file() and out_dir.is_dir():
+        # Killed after the model was in place: only the re-indexing and the clean-up remain.
+        return _finish(out_dir, loaded, work, uri, token, reindex, say, started)
     config = replace(config, inference_free=inference_free or config.inference_free)
     if config.inference_free:
         base_dir = inference_free_base(base_dir, loaded, work, say)
@@ -345,7 +353,7 @@ def finetune(
         "data": {"source": loaded.source, "digest": loaded.digest, "rule": loaded.rule,
                  "counts": data_counts, "dev_rule": loaded.dev_rule,
                  "train_pairs": len(train_pairs), "dev_pairs": len(dev_pairs)},
-        "mining": {"summary": mining_summary(mining_report),
+        "mining": {"summary": mining_summary(mining_report, per_pair),
                    "report": asdict(mining_report) if mining_report else None},
         "sparsity": {"budget": [budget.document, budget.query], "before": list(nnz_before),
                      "after": list(nnz_after), "met": met,
@@ -358,14 +366,39 @@ def finetune(
     if out_dir.exists():
         out_dir.rmdir()  # empty: checked at the start
     os.replace(staged, out_dir)
-    tuned_identity = model_identity(out_dir)
+    placed.touch()
+    return _finish(out_dir, loaded, work, uri, token, reindex, say, started)
+
+
+def _finish(out_dir: Path, data: TrainingData, work: Path, uri: str | None, token: str | None,
+            reindex: str | None, say: Log, started: float) -> FinetuneResult:
+    """Re-index (resumable) and clean up after the model is in place; the result, read from
+    the model's own record."""
+    record = json.loads((out_dir / FINETUNE_RECORD).read_text())
+    device = record["hyperparameters"]["device"]
     reindexed = None
     if reindex is not None:
-        reindexed = reindex_corpus(out_dir, loaded, uri or DEFAULT_URI, reindex, token, say,
-                                   device=config.device)
+        reindexed = reindex_corpus(out_dir, data, uri or DEFAULT_URI, reindex, token, say,
+                                   device=device)
     shutil.rmtree(work, ignore_errors=True)
+    return result_from_record(out_dir, record, reindexed, time.perf_counter() - started)
+
+
+def result_from_record(out_dir: Path, record: dict[str, Any], reindexed: str | None,
+                       seconds: float) -> FinetuneResult:
+    """A :class:`FinetuneResult` from the record a fine-tune wrote into its model."""
+    data, sparsity = record["data"], record["sparsity"]
+    mining = record["mining"]["report"]
+    budget = sparsity["budget"]
+    before, after = sparsity["before"], sparsity["after"]
     return FinetuneResult(
-        out_dir, base.model_identity, tuned_identity, loaded.rule, data_counts,
-        loaded.dev_rule, mining_report, budget, nnz_before, nnz_after, met, outcome,
-        evaluation, reindexed, time.perf_counter() - started,
+        out_dir,
+        ModelIdentity(record["base_model"]["name"], record["base_model"]["fingerprint"]),
+        model_identity(out_dir),
+        data["rule"], data["counts"], data["dev_rule"],
+        MiningReport(**{**mining, "window": tuple(mining["window"])}) if mining else None,
+        SparsityBudget(budget[0], budget[1]),
+        (before[0], before[1]), (after[0], after[1]), sparsity["met"],
+        TrainOutcome(**record["training"]),
+        record["evaluation"], reindexed, seconds,
     )

@@ -29,7 +29,7 @@ class TrainConfig:
     document_regularizer: float = 1e-6
     query_regularizer: float = 1e-6
     patience: int = 1
-    checks_per_epoch: int = 4
+    checks_per_epoch: int = 2
     device: str = "cpu"
     inference_free: bool = False
 

@@ -116,9 +116,11 @@ def inference_free_base(base_dir: Path, data: TrainingData, work: Path, say: Log
     return folder
 
 
-def mining_summary(report: MiningReport | None) -> str:
+def mining_summary(report: MiningReport | None, given: int = 0) -> str:
+    """Mining in words; ``given``: negatives per pair the data brought itself."""
     if report is None:
-        return "none (in-batch negatives only)"
+        return (f"none mined; {given} per pair from the data" if given
+                else "none (in-batch negatives only)")
     first, last = report.window
     return (
         f"{report.negatives_per_pair} per pair from ranks {first}-{last} ({report.mode}); "

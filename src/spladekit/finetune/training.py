@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import transformers
 from datasets import Dataset
 from sentence_transformers import SparseEncoder
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
@@ -266,6 +267,13 @@ def _owner(model: torch.nn.Module, parameter_name: str) -> torch.nn.Module:
     return module
 
 
+def _warmup(ratio: float) -> dict[str, Any]:
+    """The warm-up as a ratio of the steps: ``warmup_steps`` below 1 in transformers 5 (which
+    deprecates ``warmup_ratio``), ``warmup_ratio`` before."""
+    major = int(transformers.__version__.split(".")[0])
+    return {"warmup_steps": ratio} if major >= 5 else {"warmup_ratio": ratio}
+
+
 def precision_for(device: str) -> str:
     """bf16 on a CUDA device that has it, fp16 on one that does not, fp32 on the CPU (exact
     and repeatable)."""
@@ -320,7 +328,7 @@ def train(
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate or default_learning_rate(model_dir),
-        warmup_ratio=config.warmup_ratio,
+        **_warmup(config.warmup_ratio),
         seed=config.seed,
         data_seed=config.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES,
