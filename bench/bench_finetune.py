@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--scenario", choices=SCENARIOS, action="append")
     parser.add_argument("--model", type=Path, default=SPLADE_TINY)
     parser.add_argument("--scifact", type=Path, default=SCIFACT)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--max-length", type=int, default=256)

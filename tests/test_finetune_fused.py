@@ -70,3 +70,14 @@ def test_max_head_masks_padding_and_matches_the_dense_max(length: int):
                                       (hidden, weight, bias))
     for a, b in zip(ours_grads, dense_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cpu_training_is_fp32_and_cuda_autocasts_to_what_the_gpu_has(monkeypatch):  # type: ignore[no-untyped-def]
+    from spladekit.finetune.training import precision_for
+
+    assert precision_for("cpu") == "fp32"
+    # No GPU here: the CUDA capability is the one part that must be stood in for.
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert precision_for("cuda") == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert precision_for("cuda:1") == "fp16"

@@ -18,7 +18,7 @@ PACKAGE = Path(spladekit.__file__).resolve().parent
 
 # Lower layers never import higher ones; units in one layer never import each other.
 LAYERS = [
-    {"_version", "errors", "reference_base"},
+    {"_version", "errors", "reference_base", "lazy"},
     {"validation"},
     {"options", "onnx.layout", "known", "fingerprint"},
     {"models", "tokenize", "vectors", "corpus", "layout"},

@@ -18,8 +18,7 @@ Where things live:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import (
@@ -40,6 +39,7 @@ from .errors import (
 # its name with the module spladekit.evaluate, and importing that module later would otherwise
 # put the module where the function should be.
 from .evaluate import BeirDataset, EvalReport, evaluate, load_beir
+from .lazy import lazy_getattr
 
 _LAZY = {
     "SpladeEncoder": "encoder",
@@ -166,10 +166,4 @@ if TYPE_CHECKING:
     from .vectors import SparseVectors, decode_rows, to_milvus_rows
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spladekit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

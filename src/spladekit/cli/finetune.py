@@ -58,12 +58,13 @@ def _window(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int
               help="Mean non-zeros allowed per document [default: the base model's].")
 @click.option("--max-query-nnz", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Mean non-zeros allowed per query [default: the base model's].")
-@click.option("--epochs", type=click.IntRange(min=1), default=_DEFAULTS.epochs,
-              show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="[default: 3 with labels, 1 for self-supervised pairs].")
 @click.option("--batch-size", type=click.IntRange(min=2), default=_DEFAULTS.batch_size,
               show_default=True, help="Pairs per step (each one's negatives for the others).")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="[default: 3e-4 for models 256 wide or less (splade-tiny), else 2e-5].")
+              help="[default: 3e-4 for models 256 wide or less (splade-tiny), else 2e-5; a "
+              "tenth of that for self-supervised pairs].")
 @click.option("--max-length", type=click.IntRange(min=8), default=_DEFAULTS.max_length,
               show_default=True, help="Tokens per text while training (the model keeps its own "
               "maximum for encoding).")
@@ -85,7 +86,7 @@ def finetune_command(
     data: str, model: str, out: str, self_supervised: bool | None, inference_free: bool,
     uri: str, token: str | None, collection: str | None, negatives: int,
     mine_window: tuple[int, int], mine_mode: str, max_doc_nnz: float | None,
-    max_query_nnz: float | None, epochs: int, batch_size: int, learning_rate: float | None,
+    max_query_nnz: float | None, epochs: int | None, batch_size: int, learning_rate: float | None,
     max_length: int, seed: int, device: str, patience: int, max_pairs: int, eval_split: str,
     no_eval: bool, reindex: str | None, as_json: bool, quiet: bool,
 ) -> None:

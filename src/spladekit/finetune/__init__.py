@@ -15,8 +15,9 @@ Names resolve lazily: importing this package loads neither torch nor sentence-tr
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_getattr
 
 _LAZY = {
     "TRAIN_INSTALL": "job",
@@ -57,10 +58,4 @@ if TYPE_CHECKING:
     from .settings import TrainConfig, TrainOutcome
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spladekit.finetune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

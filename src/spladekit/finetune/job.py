@@ -40,8 +40,8 @@ from .budget import SparsityBudget
 from .card import write_card
 from .data import Pair, TrainingData, has_labels, hold_out, load_labelled
 from .mining import MiningConfig, MiningReport, mine_negatives
-from .selfsup import self_supervised
-from .settings import Probe, TrainConfig, TrainOutcome, default_learning_rate, write_json
+from .selfsup import SELF_SUPERVISED, self_supervised
+from .settings import Probe, TrainConfig, TrainOutcome, default_schedule, write_json
 from .stores import eval_store, inference_free_base, mining_store, mining_summary, reindex_corpus
 
 DEFAULT_MINING = MiningConfig()
@@ -276,9 +276,9 @@ def finetune(
     if config.inference_free:
         base_dir = inference_free_base(base_dir, loaded, work, say)
     base = SpladeEncoder(base_dir, device=config.device)
-    config = replace(
-        config, inference_free=base.spec.query.kind == "static",
-        learning_rate=config.learning_rate or default_learning_rate(base.spec.document.folder),
+    config = default_schedule(
+        replace(config, inference_free=base.spec.query.kind == "static"),
+        base.spec.document.folder, loaded.rule.startswith(SELF_SUPERVISED),
     )
     split = eval_split_of(data_path, eval_split) if eval_split else None
 

@@ -37,6 +37,8 @@ from .data import (
 MIN_WORDS = 8
 # A span query: this many words when the document has no sentence to take.
 SPAN_WORDS = 16
+SELF_SUPERVISED = "self-supervised"
+"""How the rule of pairs made from the corpus begins."""
 TITLE_RULE = "title -> body"
 CLOZE_RULE = "span -> rest (inverse cloze)"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -151,10 +153,17 @@ def self_supervised(
     ]
     counts["pairs"] = len(pairs)
     return TrainingData(
-        str(root), "self-supervised: " + ", ".join(made), pairs, corpus=root / CORPUS,
+        str(root), f"{SELF_SUPERVISED}: " + ", ".join(made), pairs, corpus=root / CORPUS,
         digest=file_digest([root / CORPUS]), counts=counts,
     )
 
 
-__all__ = ["CLOZE_RULE", "TITLE_RULE", "cloze_pair", "self_supervised", "title_pair",
-           "without_title"]
+__all__ = [
+    "CLOZE_RULE",
+    "SELF_SUPERVISED",
+    "TITLE_RULE",
+    "cloze_pair",
+    "self_supervised",
+    "title_pair",
+    "without_title",
+]

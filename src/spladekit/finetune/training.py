@@ -19,7 +19,8 @@ import hashlib
 import json
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from .data import Pair
 from .fused import fused_heads
 from .settings import (
     CHECKPOINTS,
+    LABELLED_EPOCHS,
     STATE_FILE,
     Probe,
     TrainConfig,
@@ -86,50 +88,48 @@ def _encode(model: SparseEncoder, texts: list[str], side: str) -> torch.Tensor:
     return vectors
 
 
-def mean_nnz(model: SparseEncoder, texts: Sequence[str], side: str, max_length: int) -> float:
-    """Mean non-zeros per text of the model's vectors at ``max_length`` tokens (the length the
-    budget was measured at), in eval mode, without gradient."""
-    if not texts:
-        return 0.0
+@contextmanager
+def evaluating(model: SparseEncoder, max_length: int | None = None) -> Iterator[None]:
+    """``model`` in eval mode without gradient (at ``max_length`` tokens when given), put back
+    as it was afterwards: what every measurement during training needs."""
     was_training = model.training
     trained_length = model.max_seq_length
     model.eval()
-    model.max_seq_length = max_length
+    if max_length is not None:
+        model.max_seq_length = max_length
     try:
         with torch.no_grad():
-            vectors = _encode(model, list(texts), side)
-        return float((vectors > 0).sum(dim=1).float().mean())
+            yield
     finally:
         model.max_seq_length = trained_length
         model.train(was_training)
+
+
+def mean_nnz(model: SparseEncoder, texts: Sequence[str], side: str, max_length: int) -> float:
+    """Mean non-zeros per text of the model's vectors at ``max_length`` tokens (the length the
+    budget was measured at)."""
+    if not texts:
+        return 0.0
+    with evaluating(model, max_length):
+        vectors = _encode(model, list(texts), side)
+    return float((vectors > 0).sum(dim=1).float().mean())
 
 
 def ranking_loss(loss: SpladeLoss, pairs: Sequence[Pair], max_length: int) -> float:
     """The ranking loss (in-batch and mined negatives, no regulariser) on ``pairs`` as one
-    batch, in eval mode without gradient: the same figure before and after training shows what
-    was learnt."""
-    model = loss.model
+    batch: the same figure before and after training shows what was learnt."""
     if not pairs:
         return 0.0
-    was_training = model.training
-    trained_length = model.max_seq_length
-    model.eval()
-    model.max_seq_length = max_length
     n = min(len(p.negatives) for p in pairs)
     columns = [[p.query for p in pairs], [p.positive for p in pairs]]
     columns += [[p.negatives[i] for p in pairs] for i in range(n)]
-    try:
-        with torch.no_grad():
-            embeddings = [
-                _encode(model, texts, "query" if i == 0 else "document")
-                for i, texts in enumerate(columns)
-            ]
-            ranking: Any = loss.loss  # typed as a plain Module by sentence-transformers
-            value = ranking.compute_loss_from_embeddings(embeddings, None)
-        return float(value)
-    finally:
-        model.max_seq_length = trained_length
-        model.train(was_training)
+    with evaluating(loss.model, max_length):
+        embeddings = [
+            _encode(loss.model, texts, "query" if i == 0 else "document")
+            for i, texts in enumerate(columns)
+        ]
+        ranking: Any = loss.loss  # typed as a plain Module by sentence-transformers
+        return float(ranking.compute_loss_from_embeddings(embeddings, None))
 
 
 def measure(probe: Probe, model: SparseEncoder, query_side: bool) -> tuple[float, float | None]:
@@ -210,19 +210,11 @@ class DevEvaluator(BaseEvaluator):
 
     def __call__(self, model: Any, output_path: str | None = None, epoch: int = -1,
                  steps: int = -1) -> dict[str, float]:
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                qids = list(self.queries)
-                q = model.encode_query([self.queries[i] for i in qids], batch_size=32,
-                                       convert_to_tensor=True, show_progress_bar=False)
-                d = model.encode_document(self.corpus_texts, batch_size=32,
-                                          convert_to_tensor=True, show_progress_bar=False)
-                scores = (q.to_dense() @ d.to_dense().T) if q.is_sparse else q @ d.T
-                top = torch.topk(scores, k=min(100, len(self.corpus_ids)), dim=1).indices
-        finally:
-            model.train(was_training)
+        qids = list(self.queries)
+        with evaluating(model):
+            q = _encode(model, [self.queries[i] for i in qids], "query")
+            d = _encode(model, self.corpus_texts, "document")
+            top = torch.topk(q @ d.T, k=min(100, len(self.corpus_ids)), dim=1).indices
         ranking = {qid: [self.corpus_ids[j] for j in top[i].tolist()] for i, qid in enumerate(qids)}
         ndcg = ranking_metrics(ranking, self.qrels)["nDCG@10"]
         document, query = measure(self.probe, model, self.query_side)
@@ -324,7 +316,7 @@ def train(
     has_dev = bool(dev_pairs)
     args = SparseEncoderTrainingArguments(
         output_dir=str(checkpoints),
-        num_train_epochs=config.epochs,
+        num_train_epochs=config.epochs or LABELLED_EPOCHS,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         learning_rate=config.learning_rate or default_learning_rate(model_dir),
@@ -384,7 +376,7 @@ def train(
         resumed_from=resume.name if resume is not None else None,
         best_checkpoint=(Path(trainer.state.best_model_checkpoint).name
                          if trainer.state.best_model_checkpoint else None),
-        stopped_early=has_dev and epochs_run + 1e-9 < config.epochs,
+        stopped_early=has_dev and epochs_run + 1e-9 < (config.epochs or LABELLED_EPOCHS),
         controller=controller.controller.to_dict(),
         history=history,
         precision=precision,
@@ -397,6 +389,7 @@ def train(
 __all__ = [
     "BudgetController",
     "DevEvaluator",
+    "evaluating",
     "last_complete_checkpoint",
     "mean_nnz",
     "measure",
