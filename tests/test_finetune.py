@@ -112,7 +112,7 @@ def test_reindex_goes_into_a_new_collection_recorded_with_the_new_model(
     store = MilvusStore(str(tuned.model_dir.parent / "milvus.db"), collection="tuned_corpus",
                         create=False, model=tuned.tuned)
     try:
-        assert store.count() == sum(1 for _ in open(slice_dir / "corpus.jsonl"))
+        assert store.count() == len((slice_dir / "corpus.jsonl").read_text().splitlines())
     finally:
         store.close()
     assert not tuned.model_dir.with_name("tuned.work").exists()
@@ -157,7 +157,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_weights_of_an_uninterrupted_on
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not killed.exists()
-    done = subprocess.run(_command(slice_dir, tiny_model_dir, killed) + ["--json"],
+    done = subprocess.run([*_command(slice_dir, tiny_model_dir, killed), "--json"],
                           check=True, capture_output=True, text=True)
     result = json.loads(done.stdout)
     assert result["training"]["resumed_from"].startswith("checkpoint-")
@@ -229,7 +229,7 @@ def test_a_run_killed_after_its_model_is_in_place_finishes_the_reindex_when_reru
     assert result["tuned"]["fingerprint"] == fingerprint
     store = MilvusStore(str(db), collection="tuned_docs", create=False)
     try:
-        assert store.count() == sum(1 for _ in open(slice_dir / "corpus.jsonl"))
+        assert store.count() == len((slice_dir / "corpus.jsonl").read_text().splitlines())
     finally:
         store.close()
     assert not out.with_name("tuned.work").exists()

@@ -23,7 +23,8 @@ LONG = "cells divide when the signal arrives and the membrane potential changes 
 def _corpus() -> list[dict[str, str]]:
     return [
         {"_id": "d1", "title": "Insulin signalling", "text": "Insulin binds its receptor. " + LONG},
-        {"_id": "d2", "title": "Bone density", "text": "Calcium intake raises bone density. " + LONG},
+        {"_id": "d2", "title": "Bone density",
+         "text": "Calcium intake raises bone density. " + LONG},
         {"_id": "d3", "title": "", "text": "Vitamin D deficiency is common in winter. " + LONG},
     ]
 
@@ -81,7 +82,8 @@ def test_bad_beir_data_is_named_by_file_and_line(tmp_path: Path, case: str, expe
     ("line", "expected"),
     [
         ('{"query": "a question", "positive": ""}', r"pairs.jsonl line 2: 'positive' is empty"),
-        ('{"positive": "an answer"}', r"pairs.jsonl line 2: 'query' must be a string, got NoneType"),
+        ('{"positive": "an answer"}',
+         r"pairs.jsonl line 2: 'query' must be a string, got NoneType"),
         ('{"query": "q", "positive": "p", "negatives": "n"}',
          r"pairs.jsonl line 2: 'negatives' must be a list of strings, got str"),
         ('{"query": "q", "positive": "p", "negatives": ["n", ""]}',
