@@ -10,7 +10,6 @@ is one within budget whenever training made one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,8 +20,6 @@ OVER_BUDGET_PENALTY = 1.0
 # The regulariser's multiplier never grows past this (a runaway weight zeroes every vector).
 MAX_MULTIPLIER = 4096.0
 
-MeanNnz = Callable[[Sequence[str]], float]
-"""Mean non-zeros per text of some texts' vectors."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,6 @@ __all__ = [
     "MAX_MULTIPLIER",
     "OVER_BUDGET_PENALTY",
     "ControllerState",
-    "MeanNnz",
     "SparsityBudget",
     "adjust",
     "dev_score",

@@ -21,7 +21,6 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,14 @@ from .data import Pair, TrainingData, has_labels, hold_out, load_labelled
 from .mining import MiningConfig, MiningReport, mine_negatives
 from .selfsup import SELF_SUPERVISED, self_supervised
 from .settings import Probe, TrainConfig, TrainOutcome, default_schedule, write_json
-from .stores import eval_store, inference_free_base, mining_store, mining_summary, reindex_corpus
+from .stores import (
+    Log,
+    eval_store,
+    inference_free_base,
+    mining_store,
+    mining_summary,
+    reindex_corpus,
+)
 
 DEFAULT_MINING = MiningConfig()
 DEFAULT_TRAINING = TrainConfig()
@@ -54,7 +60,6 @@ PROBE_SIZE = 128
 DEV_DISTRACTORS = 500
 # Written in the work folder once the model is in place: a rerun then only finishes.
 PLACED = "placed"
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
