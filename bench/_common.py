@@ -7,7 +7,7 @@ scipy. numpy, scipy and spladekit are imported inside the functions that use the
 
 Paths (each with its environment override; bench/README.md has the table):
 
-- ``REPO``, ``BENCH``, ``TESTS``: this checkout, bench/ and tests/ (the Milvus server helper);
+- ``REPO``, ``BENCH``, ``SCRIPTS``: this checkout, bench/ and scripts/ (the Milvus server helper);
 - ``SCIFACT``: the SciFact BEIR folder, ``$SPLADEKIT_SCIFACT`` or ``<repo>/../shared/data/scifact``
   (SciFact's licence is non-commercial: it is never copied into the repository);
 - ``MODELS``: the model cache, ``$SPLADEKIT_MODELS_DIR`` or ``~/.cache/spladekit/models``;
@@ -23,10 +23,12 @@ Paths (each with its environment override; bench/README.md has the table):
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import math
 import os
-import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -46,7 +48,7 @@ def _env_path(variable: str, default: Path) -> Path:
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-TESTS = REPO / "tests"
+SCRIPTS = REPO / "scripts"
 SCIFACT = _env_path("SPLADEKIT_SCIFACT", REPO.parent / "shared" / "data" / "scifact")
 CACHE = Path.home() / ".cache" / "spladekit"
 MODELS = _env_path("SPLADEKIT_MODELS_DIR", CACHE / "models")
@@ -89,12 +91,19 @@ def python_lacks(python: Path, modules: Sequence[str]) -> str | None:
     return None
 
 
+@functools.cache
 def milvus_server() -> ModuleType:
-    """tests/milvus_server.py (the real Milvus server fixture's helper), imported from tests/."""
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
-    import milvus_server as module
+    """scripts/milvus_server.py (``MilvusServer``, ``binary_path()``, ...), loaded by its path.
 
+    The tests' Milvus server fixture loads the same file the same way: neither bench/ nor tests/
+    imports the other, and ``sys.path`` is left alone."""
+    import importlib.util
+
+    path = SCRIPTS / "milvus_server.py"
+    spec = importlib.util.spec_from_file_location("milvus_server_script", path)
+    assert spec is not None and spec.loader is not None  # a file in this repository
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
@@ -236,6 +245,43 @@ def _top_terms(indices: Any, weights: Any) -> set[int]:
 
     order = np.argsort(-weights, kind="stable")[:TOP_TERMS]  # indices are sorted: ties by index
     return set(indices[order].tolist())
+
+
+# -- Ray jobs: quiet, and their steady rate -----------------------------------------------------
+
+
+def quiet_ray() -> dict[str, Any]:
+    """As the CLI does: Ray Data's progress bars and logs off the terminal. Returns the
+    ``init_kwargs`` for ``RayOptions`` that keep the workers' logs off it too. Imports Ray: a
+    caller that sets Ray's environment (a loopback cluster) does so first. Calling it again
+    changes nothing."""
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    return {"log_to_driver": False, "logging_level": logging.ERROR}
+
+
+class SteadyRate:
+    """A ``progress`` callback for spladekit's indexing and Ray jobs (called with the count of
+    documents done since the last call) that notes when each report came and the total so far.
+
+    :meth:`docs_per_s` is the rate between the first and the last report: the job without its
+    startup (imports, model load, Ray start). None before two reports a moment apart."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, int]] = []  # (perf_counter, documents done so far)
+        self.done = 0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        self.marks.append((time.perf_counter(), self.done))
+
+    def docs_per_s(self) -> float | None:
+        marks = self.marks
+        if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
+            return (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+        return None
 
 
 # -- the machine -------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -36,7 +35,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import SCIFACT, cpu_summary, milvus_server, model_folder, scifact_records
+from _common import (
+    SCIFACT,
+    SteadyRate,
+    cpu_summary,
+    milvus_server,
+    model_folder,
+    quiet_ray,
+    scifact_records,
+)
 
 BATCH = 256  # spladekit index's --chunk-size default, used by both paths unless --batch
 TARGET = 0.9
@@ -57,14 +64,7 @@ def write_corpus(data: Path, n: int, path: Path) -> int:
 def worker(
     mode: str, corpus: str, uri: str, collection: str, model: str, batch: int
 ) -> dict[str, Any]:
-    marks: list[tuple[float, int]] = []
-    done = 0
-
-    def progress(count: int) -> None:
-        nonlocal done
-        done += count
-        marks.append((time.perf_counter(), done))
-
+    progress = SteadyRate()
     if mode == "single":
         from spladekit import MilvusStore, Retriever, SpladeEncoder
         from spladekit.corpus import read_corpus
@@ -81,21 +81,17 @@ def worker(
         from spladekit.distributed.runtime import ray_module
 
         workers = int(mode.split("-")[1])
-        ray = ray_module("local")
-        # As the CLI does: Ray's own progress bars and logs off the terminal.
-        ray.data.DataContext.get_current().enable_progress_bars = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
-        options = RayOptions(
-            workers=workers, init_kwargs={"log_to_driver": False, "logging_level": logging.ERROR}
-        )
+        ray_module("local")  # Ray Data, with the loopback environment set before its import
+        options = RayOptions(workers=workers, init_kwargs=quiet_ray())
         result = index_on_ray(
             [corpus], uri=uri, collection=collection, model=model, ray_options=options,
             batch_size=batch, progress=progress,
         )
         row = {"encoded": result.encoded, "job_s": result.seconds, "stored": result.stored,
                "workers": workers, "failed": result.failed}
-    if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
-        row["steady_docs_per_s"] = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+    steady = progress.docs_per_s()
+    if steady is not None:
+        row["steady_docs_per_s"] = steady
     return row
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import random
@@ -38,7 +37,7 @@ from typing import Any
 
 import make_random_model
 import numpy as np
-from _common import parity
+from _common import SteadyRate, parity, quiet_ray
 from scipy.sparse import csr_array
 
 # SciFact's token lengths (BERT uncased, [CLS] and [SEP] included, truncated at 512): documents
@@ -71,26 +70,17 @@ def run_precision(
     """One ``encode_on_ray`` job (one actor with one GPU; on CPU when ``num_gpus`` is 0)."""
     from spladekit import EncoderConfig, RayOptions, encode_on_ray
 
-    marks: list[tuple[float, int]] = []
-    done = 0
-
-    def progress(count: int) -> None:
-        nonlocal done
-        done += count
-        marks.append((time.perf_counter(), done))
-
+    progress = SteadyRate()
     options = RayOptions(
         workers=1, gpus_per_worker=1 if num_gpus else 0, num_gpus=num_gpus, cpus_per_worker=cpus,
-        init_kwargs={"log_to_driver": False, "logging_level": logging.ERROR},
+        init_kwargs=quiet_ray(),
     )
     report = encode_on_ray(
         [str(corpus)], out, model=model,
         config=EncoderConfig(precision=precision, batch_size=batch_size),  # type: ignore[arg-type]
         ray_options=options, progress=progress,
     )
-    steady = 0.0
-    if len(marks) >= 2 and marks[-1][0] > marks[0][0]:
-        steady = (marks[-1][1] - marks[0][1]) / (marks[-1][0] - marks[0][0])
+    steady = progress.docs_per_s() or 0.0
     return {
         "precision": precision,
         "documents": report.encoded,
@@ -159,11 +149,9 @@ def main() -> None:
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
-    import ray.data
     import transformers
 
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    quiet_ray()
     result["ray"], result["transformers"] = ray.__version__, transformers.__version__
     with tempfile.TemporaryDirectory(prefix="gpu-ray-check-") as tmp:
         work = Path(tmp)

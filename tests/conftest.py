@@ -15,6 +15,10 @@ import pytest
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+# tests/support/ holds helpers the tests import (``support.<module>``: pytest puts tests/ on
+# sys.path), not tests: never collect from it.
+collect_ignore = ["support"]
+
 TINY_DEFAULT = Path.home() / ".cache" / "spladekit" / "models" / "splade-tiny"
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT = REPO.parent / "shared" / "data" / "scifact"
@@ -49,8 +53,8 @@ def scifact_dir() -> Path:
 @pytest.fixture(scope="session")
 def backbone_dirs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The tiny random RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT masked LMs of
-    tests/backbone_models.py, each built once per session on first use."""
-    from backbone_models import BackboneDirs
+    tests/support/backbone_models.py, each built once per session on first use."""
+    from support.backbone_models import BackboneDirs
 
     return BackboneDirs(tmp_path_factory.mktemp("backbones"))
 
@@ -61,7 +65,7 @@ def backbone_dirs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
 @pytest.fixture(scope="session")
 def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """URI of a real Milvus server (C++ engine from milvus-lite 2.5.1) on a loopback port."""
-    from milvus_server import FETCH_HINT, MilvusServer, binary_path, platform_supported
+    from support.milvus_server import FETCH_HINT, MilvusServer, binary_path, platform_supported
 
     if not platform_supported():
         pytest.skip("the Milvus server binary (milvus-lite 2.5.1) exists for Linux x86_64 only")
@@ -115,8 +119,8 @@ class Served:
 @pytest.fixture(scope="session")
 def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """`spladekit serve` on splade-tiny with an API key and a Milvus Lite collection."""
-    from serve_process import ServeProcess
     from spladekit import SpladeEmbeddingFunction
+    from support.serve_process import ServeProcess
 
     folder = tmp_path_factory.mktemp("served")
     s = SERVED_SETTINGS

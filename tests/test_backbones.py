@@ -1,7 +1,7 @@
 """RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT masked-LMs run like BERT ones.
 
 Each backbone is a tiny random checkpoint with a trained tokenizer of its family (see
-tests/backbone_models.py), saved as published checkpoints are. For each: the model split
+tests/support/backbone_models.py), saved as published checkpoints are. For each: the model split
 reproduces the model's own logits, the torch backend's pooling equals whole-logits pooling for
 max and sum pooling and both activations, token ids follow the tokenizer's own template, batches
 are padded with the tokenizer's pad id, vectors do not depend on batch composition, and a
@@ -18,16 +18,17 @@ import numpy as np
 import pytest
 import torch
 
-from backbone_models import BACKBONES, ROBERTA_FAMILY, SENTENCES
 from spladekit import SpladeEncoder
 from spladekit.backends import torch_backend
 from spladekit.backends.torch_backend import TorchBackend, chunk_shape
 from spladekit.errors import UnsupportedModelError
-from spladekit.layout import POOLING_STRATEGIES, PoolingSpec
-from spladekit.models import SUPPORTED_MODEL_TYPES, load_masked_lm, load_tokenizer
+from spladekit.checkpoint.spec import POOLING_STRATEGIES, PoolingSpec
+from spladekit.checkpoint.families import supported_model_types
+from spladekit.checkpoint.loading import load_masked_lm, load_tokenizer
 from spladekit.options import ACTIVATIONS
 from spladekit.pooling import splade_pool, split_mlm
 from spladekit.tokenize import TokenIds
+from support.backbone_models import BACKBONES, ROBERTA_FAMILY, SENTENCES
 
 # Texts of very different lengths (a few past ModernBERT's 8-token local window in the tests'
 # model, one past 100 tokens), so that batches are length-sorted and padded.
@@ -61,7 +62,7 @@ def tokenizer_batch(folder: Path, texts: list[str]) -> tuple[torch.Tensor, torch
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_each_backbone_is_a_supported_masked_lm(backbone: str, models: dict[str, Any]) -> None:
     model = models[backbone]
-    assert model.config.model_type in SUPPORTED_MODEL_TYPES
+    assert model.config.model_type in supported_model_types()
     assert type(model).__name__.endswith("ForMaskedLM")
 
 

@@ -22,7 +22,7 @@ from spladekit import MilvusStore, SpladeEncoder
 from spladekit.finetune import FinetuneResult, MiningConfig, TrainConfig, finetune
 from spladekit.finetune.settings import STATE_FILE
 from spladekit.finetune.training import last_complete_checkpoint
-from support_finetune import scifact_slice
+from support.finetune import scifact_slice
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from spladekit.finetune import MiningConfig, load_labelled, self_supervised
 from spladekit.finetune.data import Pair, hold_out
 from spladekit.finetune.mining import mine_negatives
 from spladekit.finetune.selfsup import without_title
-from support_finetune import write_beir
+from support.finetune import write_beir
 
 LONG = "cells divide when the signal arrives and the membrane potential changes quickly"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from spladekit import fingerprint
-from spladekit.models import model_fingerprint
+from spladekit.checkpoint import fingerprint
+from spladekit.checkpoint.fingerprint import model_fingerprint
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_a_collection_recorded_with_the_earlier_sampled_fingerprint_still_matche
 ) -> None:
     from spladekit import MilvusStore
     from spladekit.errors import ModelMismatchError
-    from spladekit.models import ModelIdentity
+    from spladekit.checkpoint.identity import ModelIdentity
 
     current = ModelIdentity("splade-tiny", model_fingerprint(model_copy))
     earlier = fingerprint.earlier_fingerprint(current.fingerprint)

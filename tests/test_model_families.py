@@ -1,13 +1,14 @@
 """Every model family spladekit reads gives sentence-transformers 6.2's vectors.
 
-Each family's checkpoint is written once per session by tests/checkpoints.py, as its publisher
-lays it out, and loaded both by ``sentence_transformers.SparseEncoder`` (the reference) and by
-spladekit. Queries go through the query route with the model's query prompt, documents through
-the document route with its document prompt, ``encode()`` through the document route without a
-prompt; the model's ``max_active_dims`` is the default top-k. Vectors must agree to 1e-5 with
-the same non-zero entries, through ``SpladeEncoder``, ``SpladeEmbeddingFunction``, an ONNX
-export (1e-4, the ONNX suite's fp32 tolerance) and ``spladekit serve``. Folders spladekit cannot
-run faithfully are refused with ``UnsupportedModelError`` naming what was found.
+Each family's checkpoint is written once per session by tests/support/checkpoints.py, as its
+publisher lays it out, and loaded both by ``sentence_transformers.SparseEncoder`` (the
+reference) and by spladekit. Queries go through the query route with the model's query prompt,
+documents through the document route with its document prompt, ``encode()`` through the document
+route without a prompt; the model's ``max_active_dims`` is the default top-k. Vectors must agree
+to 1e-5 with the same non-zero entries, through ``SpladeEncoder``, ``SpladeEmbeddingFunction``,
+an ONNX export (1e-4, the ONNX suite's fp32 tolerance) and ``spladekit serve``. Folders
+spladekit cannot run faithfully are refused with ``UnsupportedModelError`` naming what was
+found.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import checkpoints as ck
-from serve_process import ServeProcess, post
+import support.checkpoints as ck
 from spladekit import KNOWN_MODELS, SpladeEmbeddingFunction, SpladeEncoder, export_onnx
 from spladekit.errors import UnsupportedModelError
+from support.serve_process import ServeProcess, post
 
 LONG = "Protein folding is guided by hydrophobic collapse and the formation of secondary structure "
 TEXTS = [

@@ -17,7 +17,7 @@ pytest.importorskip("onnxscript")
 from spladekit import InvalidArgumentError, ModelNotAvailableError, SpladeEncoder
 from spladekit.backends.onnx_backend import OnnxBackend
 from spladekit.onnx import export as onnx_export
-from spladekit.onnx.layout import is_onnx_folder
+from spladekit.checkpoint.onnx_folder import is_onnx_folder
 
 # A dozen texts of very different lengths, so that batches are length-sorted and padded.
 TEXTS = [
@@ -280,13 +280,13 @@ def test_cli_export_onnx_calls_the_exporter_and_lists_the_files(
 def backbone_exports(
     tmp_path_factory: pytest.TempPathFactory, backbone_dirs: Mapping[str, Path]
 ) -> dict[str, tuple[Path, Path]]:
-    """(checkpoint, fp32 + int8 export) of each tiny backbone of tests/backbone_models.py (the
-    session's, but a ModernBERT of its own).
+    """(checkpoint, fp32 + int8 export) of each tiny backbone of tests/support/backbone_models.py
+    (the session's, but a ModernBERT of its own).
 
     ModernBERT's local window (64 tokens) is longer than the exporter's example batch and
     shorter than the longest test text, so a graph specialised to short inputs would show.
     """
-    from backbone_models import BACKBONES, make_modernbert
+    from support.backbone_models import BACKBONES, make_modernbert
 
     root = tmp_path_factory.mktemp("backbone-onnx")
     found = {}
@@ -301,7 +301,7 @@ def backbone_exports(
 
 
 def backbone_texts() -> list[str]:
-    from backbone_models import SENTENCES
+    from support.backbone_models import SENTENCES
 
     return [*SENTENCES, "x", "", " ".join(SENTENCES)]  # the last is over 100 tokens
 
@@ -339,8 +339,8 @@ def test_a_log1p_relu_export_applies_one_more_log1p(
     backbone_exports: dict[str, tuple[Path, Path]], tmp_path: Path
 ) -> None:
     from spladekit.backends.torch_backend import TorchBackend
-    from spladekit.layout import PoolingSpec
-    from spladekit.models import load_masked_lm, load_tokenizer
+    from spladekit.checkpoint.spec import PoolingSpec
+    from spladekit.checkpoint.loading import load_masked_lm, load_tokenizer
     from spladekit.onnx.quantize import tokenize
 
     folder, _ = backbone_exports["xlm-roberta"]
@@ -364,7 +364,7 @@ def test_a_log1p_relu_export_applies_one_more_log1p(
 
 def test_sum_pooling_is_refused_at_export(tmp_path: Path, tiny_model_dir: Path) -> None:
     from spladekit.errors import UnsupportedModelError
-    from spladekit.layout import PoolingSpec
+    from spladekit.checkpoint.spec import PoolingSpec
 
     with pytest.raises(UnsupportedModelError) as info:
         onnx_export.export_onnx(tiny_model_dir, tmp_path, pooling=PoolingSpec("sum"))

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from backbone_models import RobertaFamily, roberta_classes
 from spladekit.backends.lean import lean_parts
 from spladekit.backends.torch_backend import TorchBackend
 from spladekit.pooling import activate, activate_in_place, reference_pool, splade_pool, split_mlm
+from support.backbone_models import RobertaFamily, roberta_classes
 
 
 def small_model(kind: str) -> torch.nn.Module:

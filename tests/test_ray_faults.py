@@ -26,12 +26,12 @@ import psutil
 import pytest
 from scipy.sparse import csr_array, vstack
 
-from milvus_server import MilvusServer
 from spladekit import RayOptions, SpladeEncoder, StoreError, index_on_ray
 from spladekit.distributed.blocks import encoded_table
 from spladekit.distributed.retry import RetryingStore, RetryPolicy, StoreSpec
 from spladekit.distributed.sink import MilvusDatasink
 from spladekit.store.milvus import MilvusStore
+from support.milvus_server import MilvusServer
 
 ENCODER_PROCESS = "MapBatches(EncodeBatch)"  # in the title Ray gives an encoder actor's process
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from serve_process import ServeProcess, post
+from support.serve_process import ServeProcess, post
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ window.done = (async () => {{
 
 
 def test_the_host_rule_per_listening_address() -> None:
-    from spladekit.serve.guard import HostRule, host_name
+    from spladekit.serve.request_checks import HostRule, host_name
 
     assert [host_name(h) for h in ("LocalHost:8000", "[::1]:8000", "a.example.", "x:y", "")] == [
         "localhost", "::1", "a.example", None, None]

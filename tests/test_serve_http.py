@@ -18,9 +18,9 @@ import httpx
 import numpy as np
 import pytest
 
-from prometheus import Scrape
-from serve_process import post
 from spladekit import SparseVectors
+from support.prometheus import Scrape
+from support.serve_process import post
 
 TEXTS = [
     "Vitamin D deficiency is associated with an increased risk of fractures.",

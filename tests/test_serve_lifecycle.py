@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from serve_process import ServeProcess, post
 from spladekit import SpladeEncoder
 from spladekit.cli import main
+from support.serve_process import ServeProcess, post
 
 LOAD_CLIENTS = 32
 LOAD_SECONDS = 4.0

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from serve_process import post
+from support.serve_process import post
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",

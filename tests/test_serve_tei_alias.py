@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from serve_process import post
+from support.serve_process import post
 
 TEXTS = ["who invented the telephone", "Graphene conducts electricity better than copper."]
 

@@ -18,7 +18,7 @@ from scipy.sparse import csr_array
 from spladekit import SpladeEncoder
 from spladekit.backends.lean import can_pack
 from spladekit.backends.torch_backend import CUDA_TOKENS_PER_BATCH, TorchBackend
-from spladekit.models import load_masked_lm
+from spladekit.checkpoint.loading import load_masked_lm
 from spladekit.pooling import splade_pool, split_mlm
 from spladekit.routes import MlmRoute
 

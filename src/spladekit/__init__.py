@@ -47,9 +47,9 @@ _LAZY = {
     "Encoded": "encoder",
     "EncoderConfig": "options",
     "SpladeEmbeddingFunction": "compat",
-    "KNOWN_MODELS": "known",
-    "DEFAULT_MODEL": "models",
-    "ModelIdentity": "models",
+    "KNOWN_MODELS": "checkpoint.known",
+    "DEFAULT_MODEL": "checkpoint.known",
+    "ModelIdentity": "checkpoint.identity",
     "SparseVectors": "vectors",
     "to_milvus_rows": "vectors",
     "decode_rows": "vectors",
@@ -63,9 +63,9 @@ _LAZY = {
     "IndexReport": "retrieval",
     "SpladeClient": "client",
     "build_inference_free": "inference_free",
-    "ModelDescription": "description",
-    "RouteDescription": "description",
-    "PoolingSpec": "layout",
+    "ModelDescription": "checkpoint.description",
+    "RouteDescription": "checkpoint.description",
+    "PoolingSpec": "checkpoint.spec",
     "export_onnx": "onnx.export",
     "cached_export": "onnx.export",
     "index_on_ray": "distributed.jobs",
@@ -142,18 +142,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .checkpoint.description import ModelDescription, RouteDescription
+    from .checkpoint.identity import ModelIdentity
+    from .checkpoint.known import DEFAULT_MODEL, KNOWN_MODELS
+    from .checkpoint.spec import PoolingSpec
     from .client import SpladeClient
     from .compat import SpladeEmbeddingFunction
     from .corpus.records import Record
-    from .description import ModelDescription, RouteDescription
     from .distributed.jobs import RayEncodeReport, RayIndexReport, encode_on_ray, index_on_ray
     from .distributed.retry import RetryPolicy
     from .distributed.runtime import RayOptions
     from .encoder import Encoded, EncodeStats, SpladeEncoder
     from .inference_free import build_inference_free
-    from .known import KNOWN_MODELS
-    from .layout import PoolingSpec
-    from .models import DEFAULT_MODEL, ModelIdentity
     from .onnx.export import cached_export, export_onnx
     from .options import EncoderConfig
     from .profiles import EncodingProfile

@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .checkpoint.identity import ModelIdentity
 from .errors import (
     InvalidArgumentError,
     MalformedVectorsError,
     MissingDependencyError,
     ServiceError,
 )
-from .models import ModelIdentity
 from .options import Progress
 from .profiles import ProfileName, prompt_name_of
 from .validation import optional_positive_int, string, text_list

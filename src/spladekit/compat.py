@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .checkpoint.identity import ModelIdentity
+from .checkpoint.known import DEFAULT_MODEL
 from .encoder import SpladeEncoder
-from .models import DEFAULT_MODEL, ModelIdentity
 from .options import Progress
 from .profiles import EncodingProfile, ProfileName, encoding_profiles
 from .reference_base import ReferenceBase, adopt_reference_base

@@ -1,7 +1,7 @@
 """SpladeEncoder: tokenise, sort and batch, run a route, prune, return :class:`SparseVectors`.
 
 A model has a query route and a document route (:mod:`spladekit.routes`), read from its folder
-(:mod:`spladekit.layout`): one shared masked-LM for most SPLADE models, two for query/document
+(:mod:`spladekit.checkpoint`): one shared masked-LM for most SPLADE models, two for query/document
 pairs, or an inference-free lookup for queries. ``encode_queries`` runs the query route,
 ``encode_documents`` and ``encode`` the document route.
 
@@ -19,27 +19,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .backends import Backend
-from .description import (
+from .checkpoint.description import (
     ModelDescription,
     family_of,
     finetune_record,
     licence_of,
-    route_description,
 )
-from .errors import InvalidArgumentError, UnsupportedModelError
-from .identity import spec_fingerprint
-from .layout import MlmRouteSpec, ModelSpec, RouteSpec, Side, read_spec
-from .models import (
-    DEFAULT_MODEL,
-    ModelIdentity,
+from .checkpoint.identity import ModelIdentity, spec_fingerprint
+from .checkpoint.known import DEFAULT_MODEL
+from .checkpoint.loading import (
     load_tokenizer,
     precision_from_dtype,
     resolve_model_dir,
     split_load_kwargs,
 )
+from .checkpoint.reader import read_spec
+from .checkpoint.spec import ModelSpec, RouteSpec, Side
+from .errors import InvalidArgumentError, UnsupportedModelError
 from .options import EncoderConfig, Progress
 from .profiles import ProfileName, encoding_profiles
-from .routes import MlmRoute, Route, StaticRoute
+from .routes import Route, build_route
 from .tokenize import TRUNCATIONS, Truncation
 from .validation import (
     choice,
@@ -112,8 +111,8 @@ class SpladeEncoder:
                 "must share one vocabulary"
             )
         self.routes: dict[Side, Route] = {"query": query, "document": document}
-        mlm = document if isinstance(document, MlmRoute) else query
-        backend = mlm.backend_name if isinstance(mlm, MlmRoute) else config.backend
+        runner = document if document.runs_model else query
+        backend = runner.backend_name if runner.runs_model else config.backend
         self.config = config.replace(backend=backend)
         self.model_identity = ModelIdentity(self.model_name, spec_fingerprint(self.spec))
         self.model_max_length = document.max_length
@@ -138,8 +137,7 @@ class SpladeEncoder:
     @property
     def backend(self) -> Backend | None:
         """The document route's backend (``None`` for an inference-free document side)."""
-        route = self.routes["document"]
-        return route.backend if isinstance(route, MlmRoute) else None
+        return self.routes["document"].backend
 
     @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
@@ -170,9 +168,8 @@ class SpladeEncoder:
             vocabulary=self.dim,
             shared_route=self.spec.symmetric,
             routes=tuple(
-                route_description(
-                    side, self.spec.routes()[side], backend=self.routes[side].backend_name,
-                    max_length=lengths[side],
+                self.spec.routes()[side].describe(
+                    side, backend=self.routes[side].backend_name, max_length=lengths[side],
                 )
                 for side in sides
             ),
@@ -339,10 +336,7 @@ def _build_route(
     # Both sides of an idf.json folder read one tokenizer: it is loaded once.
     if spec.folder not in tokenizers:
         tokenizers[spec.folder] = load_tokenizer(spec.folder)
-    tokenizer = tokenizers[spec.folder]
-    if isinstance(spec, MlmRouteSpec):
-        return MlmRoute(spec, tokenizer, config, model_kwargs)
-    return StaticRoute(spec, tokenizer)
+    return build_route(spec, tokenizers[spec.folder], config, model_kwargs)
 
 
 def _capped(wanted: int | None, limit: int) -> int:

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from .checkpoint.loading import load_tokenizer, resolve_model_dir
+from .checkpoint.reader import read_spec
+from .checkpoint.spec import MlmRouteSpec
 from .errors import InvalidArgumentError, UnsupportedModelError
-from .layout import MlmRouteSpec, read_spec
-from .models import load_tokenizer, resolve_model_dir
 from .tokenize import TokenIds
 from .validation import text_list
 
@@ -78,12 +79,13 @@ def build_inference_free(
     exist yet or be empty.
     """
     source = read_spec(resolve_model_dir(document_model))
-    route = source.document
-    if not isinstance(route, MlmRouteSpec):
+    mlms = source.document.masked_lms()
+    if not mlms:
         raise UnsupportedModelError(
             f"{os.fspath(document_model)!r} has no masked-LM document route; an inference-free "
             "model needs a SPLADE document encoder"
         )
+    route = mlms[0]
     if route.onnx:
         raise UnsupportedModelError(
             "build the inference-free model from the torch checkpoint, then export it to ONNX"

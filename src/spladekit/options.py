@@ -21,13 +21,33 @@ from .validation import (
     positive_int,
 )
 
-BackendName = Literal["torch", "onnx"]
+BackendName = str
+"""A backend's registered name: ``torch`` and ``onnx`` built in (:func:`backend_names`)."""
 Activation = Literal["relu", "log1p_relu"]
 """sentence-transformers' names: ``relu`` is ``log1p(relu(x))``, ``log1p_relu`` one more log1p."""
 Precision = Literal["fp32", "bf16", "fp16", "int8", "int8-full"]
 LongDocuments = Literal["truncate", "window"]
 
-BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+BACKENDS: tuple[BackendName, ...] = ("torch", "onnx")
+"""The built-in backends; :func:`backend_names` adds those registered since."""
+_BACKEND_NAMES: list[str] = list(BACKENDS)
+
+
+def backend_names() -> tuple[str, ...]:
+    """Every backend name an encoder accepts: the built-in ones, then registered ones."""
+    return tuple(_BACKEND_NAMES)
+
+
+def add_backend_name(name: str) -> None:
+    """Accept ``name`` as a backend (called by :func:`spladekit.backends.register_backend`)."""
+    if name not in _BACKEND_NAMES:
+        _BACKEND_NAMES.append(name)
+
+
+def remove_backend_name(name: str) -> None:
+    """Stop accepting a registered backend name (the built-in ones stay)."""
+    if name in _BACKEND_NAMES and name not in BACKENDS:
+        _BACKEND_NAMES.remove(name)
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 LONG_DOCUMENT_MODES: tuple[LongDocuments, ...] = get_args(LongDocuments)
 ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)
@@ -95,7 +115,7 @@ class EncoderConfig:
         optional_positive_int("window_stride", self.window_stride)
         object.__setattr__(self, "threshold", non_negative_number("threshold", self.threshold))
         if self.backend is not None:
-            choice("backend", self.backend, BACKENDS)
+            choice("backend", self.backend, backend_names())
         choice("precision", self.precision, PRECISIONS)
         choice("long_documents", self.long_documents, LONG_DOCUMENT_MODES)
         if self.activation is not None:
@@ -133,6 +153,9 @@ __all__ = [
     "LongDocuments",
     "Precision",
     "Progress",
+    "add_backend_name",
+    "backend_names",
     "check_device",
     "cuda_index",
+    "remove_backend_name",
 ]

@@ -27,9 +27,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from .errors import UnsupportedModelError
-from .layout import DEFAULT_POOLING, PoolingSpec
-from .models import SUPPORTED_MODEL_TYPES
+from .checkpoint.families import family_of_type
+from .checkpoint.spec import DEFAULT_POOLING, PoolingSpec
 from .options import Activation
 
 Forward = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -65,43 +64,31 @@ class MlmParts:
     bias: torch.Tensor
 
 
-# The RoBERTa family share one architecture under three names.
-ROBERTA_FAMILY = ("roberta", "xlm-roberta", "camembert")
-
-
 def split_mlm(model: Any) -> MlmParts:
-    """The parts of a supported masked-LM (``*ForMaskedLM`` from transformers).
-
-    BERT: ``.bert`` + ``.cls.predictions``; DistilBERT: ``.distilbert`` + ``vocab_*``; RoBERTa,
-    XLM-RoBERTa, CamemBERT: ``.roberta`` + ``.lm_head`` (dense, gelu, layer norm, decoder);
-    ModernBERT: ``.model`` + ``.head`` + ``.decoder``.
-    """
-    model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type == "bert":
-        predictions = model.cls.predictions
-        return _parts(model, _hidden_states(model.bert), predictions.transform, predictions.decoder)
-    if model_type == "distilbert":
-
-        def distil_transform(hidden: torch.Tensor) -> torch.Tensor:
-            return model.vocab_layer_norm(model.activation(model.vocab_transform(hidden)))
-
-        return _parts(
-            model, _hidden_states(model.distilbert), distil_transform, model.vocab_projector
-        )
-    if model_type in ROBERTA_FAMILY:
-        head = model.lm_head
-
-        def roberta_transform(hidden: torch.Tensor) -> torch.Tensor:
-            # RobertaLMHead.forward up to its decoder (transformers' gelu is the exact one).
-            return head.layer_norm(torch.nn.functional.gelu(head.dense(hidden)))
-
-        return _parts(model, _hidden_states(model.roberta), roberta_transform, head.decoder)
-    if model_type == "modernbert":
-        return _parts(model, _hidden_states(model.model), model.head, model.decoder)
-    raise UnsupportedModelError(
-        f"SPLADE pooling supports masked-LM models of type {', '.join(SUPPORTED_MODEL_TYPES)}, "
-        f"got {model_type!r}"
+    """The parts of a masked-LM (``*ForMaskedLM`` from transformers) of a registered family,
+    found where its :class:`~spladekit.checkpoint.families.BackboneFamily` says they are."""
+    family = family_of_type(getattr(getattr(model, "config", None), "model_type", None))
+    head = family.head
+    dense = _attribute(model, head.dense)
+    norm = _attribute(model, head.norm)
+    activation: Transform = (
+        torch.nn.functional.gelu if head.activation == "gelu"
+        else _attribute(model, head.activation)
     )
+
+    def transform(hidden: torch.Tensor) -> torch.Tensor:
+        return norm(activation(dense(hidden)))
+
+    return _parts(
+        model, _hidden_states(_attribute(model, family.base)), transform,
+        _attribute(model, head.decoder),
+    )
+
+
+def _attribute(model: Any, path: str) -> Any:
+    for name in path.split("."):
+        model = getattr(model, name)
+    return model
 
 
 def _hidden_states(base: Any) -> Forward:
@@ -169,7 +156,6 @@ def splade_pool(
 
 
 __all__ = [
-    "ROBERTA_FAMILY",
     "Forward",
     "MlmParts",
     "Transform",

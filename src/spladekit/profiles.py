@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args
 
-from .layout import Side
+from .checkpoint.spec import Side
 
 ProfileName = Literal["plain", "query", "document"]
 PromptName = Literal["query", "document"]

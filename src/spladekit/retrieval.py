@@ -18,9 +18,9 @@ from typing import Any, Protocol
 
 from scipy.sparse import csr_array
 
+from .checkpoint.identity import ModelIdentity
 from .corpus import Record
 from .errors import InputTypeError
-from .models import ModelIdentity
 from .options import Progress
 from .store import Hit, SearchOptions, Store
 from .validation import check_unicode, positive_int, query_text

@@ -11,21 +11,17 @@ Both hold only read-only state after construction, so any number of threads may 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import json
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .backends import Backend, make_backend
-from .errors import ModelNotAvailableError
-from .layout import MlmRouteSpec, StaticRouteSpec
+from .checkpoint.loading import load_static_weights
+from .checkpoint.spec import MlmRouteSpec, RouteSpec, StaticRouteSpec
+from .heap import release_free_memory
 from .options import EncoderConfig, Progress
 from .tokenize import TokenIds, Truncation, cut_tokens
 from .vectors import CsrParts, RowArrays, prune_dense, split_arrays
@@ -65,6 +61,8 @@ class RouteStats:
 
 class MlmRoute:
     """A masked-LM side: tokenizer copy, backend, pooling and token limit."""
+
+    runs_model = True
 
     def __init__(
         self,
@@ -160,10 +158,9 @@ class MlmRoute:
     ) -> Iterable[tuple[list[int], CsrParts]]:
         """Yield (positions, CSR parts) per batch: pruned on the device where the backend can
         (a GPU: only the non-zeros are copied back), else pooled here and pruned by numpy."""
-        pool_sparse = getattr(self.backend, "pool_sparse", None)
-        if pool_sparse is not None and getattr(self.backend, "sparse_on_device", False):
+        if self.backend.sparse_on_device:
             for batch, ids, mask in self._padded_batches(sequences):
-                yield batch, pool_sparse(ids, mask, top_k, threshold)
+                yield batch, self.backend.pool_sparse(ids, mask, top_k, threshold)
             return
         for batch, weights in self._iter_batches(sequences):
             yield batch, prune_dense(weights, top_k=top_k, threshold=threshold)
@@ -172,12 +169,12 @@ class MlmRoute:
         """(texts, tokens) per batch: the options, or the device's where the backend has one
         and the options are the (CPU) defaults."""
         texts, tokens = self.config.batch_size, self.config.max_tokens_per_batch
-        device_tokens = getattr(self.backend, "tokens_per_batch", None)
+        device_tokens = self.backend.tokens_per_batch
         if device_tokens and tokens == _DEFAULTS.max_tokens_per_batch:
-            tokens = int(device_tokens)
-        device_texts = getattr(self.backend, "texts_per_batch", None)
+            tokens = device_tokens
+        device_texts = self.backend.texts_per_batch
         if device_texts and texts == _DEFAULTS.batch_size:
-            texts = int(device_texts)
+            texts = device_texts
         return texts, tokens
 
     def _iter_batches(
@@ -187,7 +184,7 @@ class MlmRoute:
         for batch, ids, mask in self._padded_batches(sequences):
             weights = self.backend.pool(ids, mask)
             if ids.size >= _TRIM_MIN_TOKENS:  # small batches leave no large holes; trimming
-                _release_free_memory()  # costs milliseconds, which single queries would feel
+                release_free_memory()  # costs milliseconds, which single queries would feel
             yield batch, weights
 
     def _padded_batches(
@@ -222,11 +219,20 @@ class MlmRoute:
 class StaticRoute:
     """An inference-free side: one weight per vocabulary entry, looked up per distinct token."""
 
-    def __init__(self, spec: StaticRouteSpec, tokenizer: PreTrainedTokenizerBase) -> None:
+    runs_model = False
+    backend: Backend | None = None
+
+    def __init__(
+        self,
+        spec: StaticRouteSpec,
+        tokenizer: PreTrainedTokenizerBase,
+        config: EncoderConfig,
+        model_kwargs: dict[str, Any],
+    ) -> None:
         self.spec = spec
         self.tokenizer = tokenizer
         self.tokens = TokenIds(self.tokenizer, require_special=False)
-        self.weight = _static_weights(spec.weights, self.tokenizer)
+        self.weight = load_static_weights(spec.weights, self.tokenizer)
         self.vocab_size = int(self.weight.shape[0])
         self.max_length = spec.max_seq_length or model_max_length(self.tokenizer)
         self.backend_name = "lookup"
@@ -275,43 +281,18 @@ class StaticRoute:
 
 Route = MlmRoute | StaticRoute
 
+# The route that runs each kind of route spec (``RouteSpec.kind``).
+_ROUTE_KINDS: dict[str, Callable[..., Route]] = {"mlm": MlmRoute, "static": StaticRoute}
 
-def _static_weights(path: Path, tokenizer: PreTrainedTokenizerBase) -> NDArray[np.float32]:
-    """The (vocab,) weight vector of a static route: safetensors ``weight`` or an IDF table."""
-    size = len(tokenizer.get_vocab())
-    if path.suffix == ".json":
-        try:
-            table = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelNotAvailableError(f"cannot read the IDF table {str(path)!r}: {exc}") from exc
-        if not isinstance(table, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()
-        ):
-            raise ModelNotAvailableError(
-                f"{str(path)!r} must map tokens to numbers ({{\"token\": weight}})"
-            )
-        weight = np.zeros(size, dtype=np.float32)
-        # As sentence-transformers' SparseStaticEmbedding.from_json: a token the tokenizer does
-        # not know maps to its unknown-token id.
-        ids: list[int] = list(tokenizer.convert_tokens_to_ids(list(table)))  # type: ignore[arg-type]
-        for token_id, value in zip(ids, table.values(), strict=True):
-            if token_id is not None and 0 <= int(token_id) < size:
-                weight[int(token_id)] = float(value)
-        return weight
-    from safetensors.numpy import load_file
 
-    try:
-        tensors = load_file(str(path))
-    except (OSError, ValueError) as exc:
-        raise ModelNotAvailableError(f"cannot read {str(path)!r}: {exc}") from exc
-    if "weight" not in tensors or tensors["weight"].ndim != 1:
-        raise ModelNotAvailableError(
-            f"{str(path)!r} holds no 1-D 'weight' tensor (found {sorted(tensors)}); a "
-            "SparseStaticEmbedding saves one weight per vocabulary entry"
-        )
-    found: NDArray[np.float32] = np.ascontiguousarray(tensors["weight"], dtype=np.float32)
-    found.setflags(write=False)
-    return found
+def build_route(
+    spec: RouteSpec,
+    tokenizer: PreTrainedTokenizerBase,
+    config: EncoderConfig,
+    model_kwargs: dict[str, Any],
+) -> Route:
+    """The route that runs ``spec`` (of any kind), with ``tokenizer``."""
+    return _ROUTE_KINDS[spec.kind](spec, tokenizer, config, model_kwargs)
 
 
 def model_max_length(tokenizer: PreTrainedTokenizerBase) -> int:
@@ -342,28 +323,6 @@ def _window_starts(n: int, body: int, stride: int) -> range:
     """Where each window of a text of ``n`` content tokens begins (one window when it fits)."""
     last = max(0, -(-(n - body) // stride)) * stride  # the first start whose window reaches n
     return range(0, last + 1, stride)
-
-
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim: Callable[[int], int] = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
-        return None
-    return trim
-
-
-_MALLOC_TRIM = _load_malloc_trim() if sys.platform.startswith("linux") else None
-
-
-def _release_free_memory() -> None:
-    """Hand freed heap pages back to the OS between batches.
-
-    Batches of different shapes leave holes in glibc's heap that later, differently sized
-    allocations cannot reuse; returning them keeps peak RSS close to the working set.
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 __all__ = ["MlmRoute", "Route", "RouteStats", "Rows", "StaticRoute", "model_max_length"]

@@ -96,6 +96,7 @@ def test_the_document_embedder_copies_documents_and_uses_the_document_side(model
     out = SpladeSparseDocumentEmbedder(model).run(originals)["documents"]
     assert all(doc.sparse_embedding is None for doc in originals)
     expected = SpladeEncoder(model).encode_documents(list(CORPUS.values()))
+    assert len(out) == len(originals)
     for i, doc in enumerate(out):
         assert doc.id == originals[i].id and doc.content == originals[i].content
         row = expected[[i]]
@@ -181,7 +182,7 @@ def test_hybrid_retrieval_fuses_spladekits_ranking_with_the_dense_one(
 
 @pytest.fixture(scope="module")
 def service(model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from serve_process import ServeProcess
+    from support.serve_process import ServeProcess
 
     process = ServeProcess(["--model", model], tmp_path_factory.mktemp("tei")).start()
     try:
@@ -206,5 +207,6 @@ def test_haystacks_tei_sparse_embedders_work_against_spladekit_serve(
     assert text["sparse_embedding"].values == pytest.approx(expected.data.tolist(), rel=1e-5)
     documents = HuggingFaceTEISparseDocumentEmbedder(api_base_url=service).run(_documents())
     vectors = reference(list(CORPUS.values()))
+    assert len(documents["documents"]) == len(CORPUS)
     for i, doc in enumerate(documents["documents"]):
         assert doc.sparse_embedding.indices == vectors[[i]].indices.tolist()

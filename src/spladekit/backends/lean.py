@@ -1,12 +1,14 @@
-"""A lean forward pass for BERT, DistilBERT and RoBERTa-family masked-LMs, for inference only.
+"""A lean forward pass for masked-LMs of BERT's or DistilBERT's encoder layout, inference only.
 
 transformers' modules spend more time in Python (mask construction, dispatch, output objects,
 module attribute lookups) than a small model spends computing: on splade-tiny a one-query
 forward took 1.3 ms there and 0.7 ms here. This is the same arithmetic with the model's own
 weight tensors, in the same order (``scaled_dot_product_attention``, ``layer_norm``, the model's
 activation), tested against transformers' forward to 1e-5. Configurations it does not cover
-(relative position embeddings, decoders, ModernBERT's rotary and local attention) keep
-transformers' forward: :func:`lean_parts` returns ``None``.
+(relative position embeddings, decoders, a family whose ``lean`` layout is ``None`` such as
+ModernBERT's rotary and local attention) keep transformers' forward: :func:`lean_parts`
+returns ``None``. Which layout a backbone has is its family's ``lean`` field
+(:mod:`spladekit.checkpoint.families`).
 
 RoBERTa, XLM-RoBERTa and CamemBERT are BERT's encoder with two differences: position ids start
 at ``padding_idx + 1`` and skip padding tokens (transformers derives them from ``input_ids !=
@@ -23,7 +25,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from ..pooling import ROBERTA_FAMILY, Forward, Transform
+from ..checkpoint.families import family_of_type
+from ..pooling import Forward, Transform
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -114,26 +117,30 @@ def _lean_parts(model: Any) -> tuple[Forward, Transform] | None:
     config = model.config
     if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
         return None
-    if config.model_type == "bert":
-        if getattr(config, "position_embedding_type", "absolute") != "absolute":
-            return None
-        transform = model.cls.predictions.transform
-        return _bert(model.bert, int(config.num_attention_heads)), _head_transform(
-            _Linear.of(transform.dense), transform.transform_act_fn, _Norm.of(transform.LayerNorm)
-        )
-    if config.model_type == "distilbert":
-        return _distilbert(model.distilbert, int(config.n_heads)), _head_transform(
-            _Linear.of(model.vocab_transform), model.activation, _Norm.of(model.vocab_layer_norm)
-        )
-    if config.model_type in ROBERTA_FAMILY:
-        if getattr(config, "position_embedding_type", "absolute") != "absolute":
-            return None
-        head = model.lm_head
-        padding_idx = int(model.roberta.embeddings.padding_idx)
-        return _bert(model.roberta, int(config.num_attention_heads), padding_idx), _head_transform(
-            _Linear.of(head.dense), F.gelu, _Norm.of(head.layer_norm)
-        )
-    return None
+    family = family_of_type(config.model_type)
+    if family.lean is None:
+        return None
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return None
+    base = _attribute(model, family.base)
+    heads = int(config.num_attention_heads)
+    if family.lean == "distilbert":
+        encoder = _distilbert(base, heads)
+    else:
+        padding = int(base.embeddings.padding_idx) if family.positions_after_padding else None
+        encoder = _bert(base, heads, padding)
+    head = family.head
+    activation = F.gelu if head.activation == "gelu" else _attribute(model, head.activation)
+    return encoder, _head_transform(
+        _Linear.of(_attribute(model, head.dense)), activation,
+        _Norm.of(_attribute(model, head.norm)),
+    )
+
+
+def _attribute(model: Any, path: str) -> Any:
+    for name in path.split("."):
+        model = getattr(model, name)
+    return model
 
 
 def _head_transform(dense: _Linear, activation: Activation, norm: _Norm) -> Transform:

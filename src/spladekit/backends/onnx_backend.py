@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..checkpoint.onnx_folder import INPUT_NAMES, model_file, read_metadata
+from ..checkpoint.spec import DEFAULT_POOLING, PoolingSpec
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelNotAvailableError
-from ..layout import DEFAULT_POOLING, PoolingSpec
-from ..onnx.layout import INPUT_NAMES, model_file, read_metadata
 from ..options import check_device, cuda_index
 from ..validation import optional_positive_int
+from ..vectors import CsrParts, prune_dense
 
 # What the onnx backend runs, and where.
 ONNX_PRECISIONS = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "int8-full": ("cpu",)}
@@ -66,6 +67,11 @@ def _default_threads() -> int:
 
 class OnnxBackend:
     """One reused ONNX Runtime session; ``pool`` returns (batch, vocab) float32 weights."""
+
+    # The graph returns dense rows on every device; batch shapes follow the options.
+    sparse_on_device = False
+    tokens_per_batch: int | None = None
+    texts_per_batch: int | None = None
 
     def __init__(
         self,
@@ -133,6 +139,16 @@ class OnnxBackend:
         }
         (weights,) = self.session.run([self._output], feeds)
         return np.asarray(weights, dtype=np.float32)
+
+    def pool_sparse(
+        self,
+        input_ids: NDArray[np.int64],
+        attention_mask: NDArray[np.int64],
+        top_k: int | None,
+        threshold: float,
+    ) -> CsrParts:
+        """:meth:`pool`'s rows pruned here (the graph returns dense rows on every device)."""
+        return prune_dense(self.pool(input_ids, attention_mask), top_k=top_k, threshold=threshold)
 
 
 def _vocab_size(session: Any, folder: Path) -> int:

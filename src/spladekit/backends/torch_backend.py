@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from ..checkpoint.spec import DEFAULT_POOLING, PoolingSpec
 from ..errors import InvalidArgumentError
-from ..layout import DEFAULT_POOLING, PoolingSpec
 from ..options import check_device, cuda_index
 from ..pooling import (
     activate,

@@ -9,9 +9,9 @@ from dataclasses import asdict
 
 import click
 
+from ..checkpoint.known import DEFAULT_MODEL
 from ..finetune.mining import MiningConfig
 from ..finetune.settings import TrainConfig
-from ..models import DEFAULT_MODEL
 from .options import store_options
 
 # The options' defaults are the library's, declared once.

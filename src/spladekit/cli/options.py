@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..models import DEFAULT_MODEL
+from ..checkpoint.known import DEFAULT_MODEL
 from ..options import (
     ACTIVATIONS,
-    BACKENDS,
     LONG_DOCUMENT_MODES,
     PRECISIONS,
     EncoderConfig,
     Progress,
+    backend_names,
 )
 from ..store.base import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
 from ..store.connection import DEFAULT_URI
@@ -87,7 +87,7 @@ def encoder_options(func: F) -> F:
                 show_default=True, help="Texts per forward pass.",
             ),
             click.option(
-                "--backend", type=click.Choice(BACKENDS), default=None,
+                "--backend", type=click.Choice(backend_names()), default=None,
                 help="torch (exact) or onnx (an exported folder; see export-onnx). Default: onnx "
                 "for an exported folder, else torch.",
             ),

@@ -21,10 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..checkpoint.identity import model_identity
+from ..checkpoint.known import DEFAULT_MODEL
+from ..checkpoint.loading import resolve_model_dir
 from ..corpus import Shard, corpus_shards
 from ..errors import InputTypeError, InvalidArgumentError
-from ..identity import model_identity
-from ..models import DEFAULT_MODEL, resolve_model_dir
 from ..options import EncoderConfig, Progress
 from ..store import MEMORY_URI
 from ..store.connection import check_uri

@@ -3,7 +3,8 @@
 The JSON records the base model (name and fingerprint), the data (source, SHA-256, counts, the
 rule that made the pairs, the dev split), mining, the sparsity budget and the non-zeros before
 and after, the hyper-parameters, training (steps, epochs, resume, early stop) and the
-before/after table. ``spladekit inspect`` prints it (:mod:`spladekit.description` reads it).
+before/after table. ``spladekit inspect`` prints it (read by
+:mod:`spladekit.checkpoint.description`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..description import FINETUNE_RECORD
+from ..checkpoint.description import FINETUNE_RECORD
 from ..evaluate import METRICS
 
 CARD = "README.md"

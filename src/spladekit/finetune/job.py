@@ -25,12 +25,11 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..description import FINETUNE_RECORD
+from ..checkpoint.description import FINETUNE_RECORD
+from ..checkpoint.identity import ModelIdentity, model_identity
 from ..encoder import SpladeEncoder
 from ..errors import InvalidArgumentError, MissingDependencyError
 from ..evaluate import EvalReport, evaluate, load_beir
-from ..identity import model_identity
-from ..models import ModelIdentity
 from ..retrieval import Retriever
 from ..store import SearchOptions
 from ..store.connection import DEFAULT_URI

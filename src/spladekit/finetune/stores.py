@@ -12,12 +12,12 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..checkpoint.loading import resolve_model_dir
+from ..checkpoint.reader import read_spec
 from ..corpus import Record, open_text, read_records
 from ..encoder import SpladeEncoder
 from ..errors import InvalidArgumentError
 from ..inference_free import build_inference_free
-from ..layout import read_spec
-from ..models import resolve_model_dir
 from ..retrieval import Retriever
 from ..store.connection import DEFAULT_URI
 from ..store.milvus import MilvusStore

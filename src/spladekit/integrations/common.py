@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..checkpoint.known import DEFAULT_MODEL
 from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
-from ..models import DEFAULT_MODEL
 from ..retrieval import DocumentEncoder
 from ..store.schema import stored_vector
 from ..vectors import Row, to_milvus_rows

@@ -5,8 +5,8 @@ to ``splade``: finished (batch, vocab) float32 weights ``max_t f(logits[t])`` ov
 with ``f`` the model's activation (``log1p(relu(x))``, or one more log1p for ``log1p_relu``), so
 ONNX users never see (batch, length, vocab) logits. Sum pooling is refused (use the torch
 backend). The pooling is :mod:`spladekit.pooling`'s (the same model split, padding rule and
-activation as the torch backend). The output folder (see :mod:`spladekit.onnx.layout`) loads
-without the Hub: ``SpladeEncoder(folder)``.
+activation as the torch backend). The output folder (see
+:mod:`spladekit.checkpoint.onnx_folder`) loads without the Hub: ``SpladeEncoder(folder)``.
 """
 
 from __future__ import annotations
@@ -16,26 +16,19 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError, first_line
-from ..layout import PoolingSpec, read_spec
-from ..models import (
-    FINGERPRINT_KEY,
+from ..checkpoint.families import family_of_type
+from ..checkpoint.fingerprint import FINGERPRINT_KEY, model_fingerprint
+from ..checkpoint.loading import (
     load_masked_lm,
     load_tokenizer,
-    model_fingerprint,
     resolve_model_dir,
     split_load_kwargs,
 )
-from ..validation import text_list
-from .families import export_family
-from .layout import (
+from ..checkpoint.onnx_folder import (
     FORMAT_VERSION,
     FP32_FILE,
     INPUT_NAMES,
@@ -44,11 +37,21 @@ from .layout import (
     METADATA_FILE,
     OUTPUT_NAME,
 )
+from ..checkpoint.reader import read_spec
+from ..checkpoint.spec import PoolingSpec
+from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError
+from ..validation import text_list
+from .families import export_family
+from .graph import (
+    check_against_torch,
+    check_pooling,
+    max_length,
+    pooling_module,
+    torch_export,
+)
 from .quantize import (
     CALIBRATION_TEXTS,
     INT8_SCHEME,
-    WEIGHT_PREFIX,
-    Batch,
     activation_range,
     tokenize,
     write_int8_head,
@@ -56,23 +59,13 @@ from .quantize import (
 from .quantize_full import add_int8_full, update_int8_full
 
 if TYPE_CHECKING:
-    import torch
 
-    from ..options import Activation
+    pass
 
 QUANTIZATIONS = ("int8", "int8-full")
 DEFAULT_OPSET = 18
 # The dynamo exporter emits opset 18 or newer; ONNX Runtime 1.18 (our floor) runs up to 21.
 OPSETS = range(18, 22)
-
-# The head is split into vocabulary slices of this many rows: each slice's (batch, slice, length)
-# logits are reduced before the next slice is computed, so ONNX Runtime's peak memory is an
-# eighth of whole-vocabulary logits (measured: 1.3 GB -> 0.5 GB at 16 x 512 tokens), at no cost
-# in speed. A slice's buffer is (tokens in the batch) x VOCAB_SLICE elements whatever the
-# vocabulary: a 250k vocabulary makes more slices, not larger ones.
-VOCAB_SLICE = 4096
-# Tolerance of the post-export check of the fp32 graph against torch.
-FP32_TOLERANCE = 1e-4
 
 # Texts of different lengths (so one batch has padding) for the post-export check.
 _PROBE_TEXTS = (
@@ -137,7 +130,7 @@ def export_onnx(
 
         def one(folder: Path, target: Path, route_pooling: PoolingSpec) -> None:
             _export_masked_lm(
-                folder, target, folder, quantize, opset, texts, _check_pooling(route_pooling),
+                folder, target, folder, quantize, opset, texts, check_pooling(route_pooling),
                 model_kwargs, onnx, ort,
             )
 
@@ -148,7 +141,7 @@ def export_onnx(
     out.mkdir(parents=True, exist_ok=True)
     _export_masked_lm(
         model_dir, out, model_name_or_path, quantize, opset, texts,
-        _check_pooling(pooling or getattr(spec.document, "pooling", None)), model_kwargs, onnx,
+        check_pooling(pooling or getattr(spec.document, "pooling", None)), model_kwargs, onnx,
         ort,
     )
     return out
@@ -169,12 +162,18 @@ def _export_masked_lm(
     """One masked-LM folder -> ``out``: the graph, its check against torch, config, tokenizer."""
     tokenizer = load_tokenizer(model_dir)
     model = load_masked_lm(model_dir, **model_kwargs).float()
-    module = _pooling_module(model, pooling.activation)
+    family = family_of_type(model.config.model_type)
+    if not family.onnx:
+        raise UnsupportedModelError(
+            f"ONNX export does not support {family.name} models ({model.config.model_type}); "
+            "use backend='torch' for this model"
+        )
+    module = pooling_module(model, pooling.activation)
     fp32_path = out / FP32_FILE
     probes = tokenize(tokenizer, _PROBE_TEXTS)
-    _torch_export(module, fp32_path, opset, _max_length(model.config), probes[0],
+    torch_export(module, fp32_path, opset, max_length(model.config), probes[0],
                   model.config.model_type)
-    _check_against_torch(module, fp32_path, probes, ort)
+    check_against_torch(module, fp32_path, probes, ort)
     tokenizer.save_pretrained(str(out))
     model.config.save_pretrained(str(out))
 
@@ -230,146 +229,6 @@ def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-# -- the pooled module -------------------------------------------------------------------------
-
-
-def _check_pooling(pooling: PoolingSpec | None) -> PoolingSpec:
-    from ..layout import DEFAULT_POOLING
-
-    if pooling is None:
-        return DEFAULT_POOLING
-    if not isinstance(pooling, PoolingSpec):
-        raise InvalidArgumentError(
-            f"pooling must be a spladekit.pooling.PoolingSpec or None, got "
-            f"{type(pooling).__name__}"
-        )
-    if pooling.strategy != "max":
-        raise UnsupportedModelError(
-            f"sum pooling is not supported by the ONNX export (the model pools with "
-            f"{pooling.describe()}): use backend='torch' for this model"
-        )
-    return pooling
-
-
-def _max_length(config: Any) -> int:
-    """The longest input the position table allows (RoBERTa's starts at padding_idx + 1)."""
-    from ..pooling import ROBERTA_FAMILY
-
-    positions = int(getattr(config, "max_position_embeddings", 512) or 512)
-    if config.model_type in ROBERTA_FAMILY:
-        positions -= int(config.pad_token_id) + 1
-    return positions
-
-
-def _pooling_module(model: Any, activation: Activation = "relu") -> torch.nn.Module:
-    """Wrap a masked-LM as input_ids, attention_mask -> (batch, vocab) SPLADE weights."""
-    import torch
-
-    from ..pooling import activate, pad_with_first_real, split_mlm
-
-    try:
-        parts = split_mlm(model)
-    except UnsupportedModelError as exc:
-        raise UnsupportedModelError(f"ONNX export: {exc}") from exc
-
-    class SpladePooling(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model  # registers the parameters that the encoder closures use
-            weight = parts.weight.float()
-            # Untied, contiguous copies per vocabulary slice: with tied embeddings the head
-            # would read a transposed view of the embedding table, which quantizers skip.
-            self.slices = (weight.shape[0] + VOCAB_SLICE - 1) // VOCAB_SLICE
-            for i in range(self.slices):
-                part = weight[i * VOCAB_SLICE : (i + 1) * VOCAB_SLICE].clone()
-                self.register_buffer(f"{WEIGHT_PREFIX}{i}", part)
-            self.register_buffer("splade_head_bias", parts.bias.float().clone())
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = parts.transform(parts.encoder(input_ids, attention_mask))  # (B, L, H)
-            hidden = pad_with_first_real(hidden, attention_mask)
-            # (V, H) @ (B, H, L): the max then runs over the innermost axis, which ONNX
-            # Runtime reduces ~2-3x faster than the middle axis of (B, L, V).
-            columns = hidden.transpose(1, 2)
-            maxima = [
-                torch.matmul(self.get_buffer(f"{WEIGHT_PREFIX}{i}"), columns).amax(dim=2)
-                for i in range(self.slices)
-            ]
-            bias = self.get_buffer("splade_head_bias")
-            return activate(torch.cat(maxima, dim=1), bias, activation)
-
-    return SpladePooling().eval()
-
-
-def _torch_export(
-    module: torch.nn.Module,
-    path: Path,
-    opset: int,
-    max_length: int,
-    example: Batch,
-    model_type: str,
-) -> None:
-    import torch
-
-    try:
-        import onnxscript  # noqa: F401  (the dynamo exporter needs it)
-    except ImportError as exc:
-        raise MissingDependencyError(
-            'ONNX export needs onnxscript: pip install "spladekit[onnx]"'
-        ) from exc
-    # A padded batch from the model's own tokenizer (ids within its vocabulary, its pad id).
-    ids, mask = (torch.from_numpy(a) for a in example)
-    batch = torch.export.Dim("batch")
-    length = torch.export.Dim("length", max=max_length)
-    shapes = {"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}}
-    weights = sum(t.numel() * t.element_size() for t in module.state_dict().values())
-    try:
-        with warnings.catch_warnings():
-            # The exporter warns about its own internals, nothing the caller can act on.
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                module,
-                (ids, mask),
-                dynamo=True,
-                dynamic_shapes=shapes,
-                input_names=list(INPUT_NAMES),
-                output_names=[OUTPUT_NAME],
-                opset_version=opset,
-                verbose=False,
-            )
-    except Exception as exc:  # the exporter raises many types; none is the caller's to handle
-        raise UnsupportedModelError(
-            f"ONNX export cannot trace this {model_type} model ({type(exc).__name__}: "
-            f"{first_line(exc, 'no detail')[:300]}); use backend='torch' for it"
-        ) from exc
-    if program is None:  # only the legacy exporter returns None
-        raise UnsupportedModelError("torch.onnx.export returned no program")
-    # One self-contained file unless protobuf's 2 GB limit forces external weights.
-    program.save(str(path), external_data=weights > 1_800_000_000)
-
-
-def _check_against_torch(
-    module: torch.nn.Module,
-    path: Path,
-    batches: list[Batch],
-    ort: Any,
-) -> None:
-    """Refuse an exported graph that does not reproduce torch's vectors (catches exporter bugs)."""
-    import torch
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for ids, mask in batches:
-        with torch.inference_mode():
-            want = module(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
-        got = session.run([OUTPUT_NAME], {"input_ids": ids, "attention_mask": mask})[0]
-        diff = float(np.abs(got - want).max())
-        if not diff <= FP32_TOLERANCE:
-            raise UnsupportedModelError(
-                f"the exported ONNX graph differs from the torch model by {diff:.3g} "
-                f"(tolerance {FP32_TOLERANCE}); this model cannot be exported faithfully"
-            )
 
 
 # -- files, cache, dependencies ------------------------------------------------------------------

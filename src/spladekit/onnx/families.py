@@ -4,7 +4,7 @@ A sentence-transformers folder, a Router (query and document routes) or an OpenS
 with ``idf.json`` is copied file by file into the output folder, except the masked-LMs' torch
 weights: each masked-LM module folder becomes a spladekit ONNX export (``model.onnx``,
 ``spladekit_onnx.json``, its config and tokenizer) with that route's pooling in the graph.
-:func:`spladekit.layout.read_spec` then reads the output as it read the source, and each
+:func:`spladekit.checkpoint.reader.read_spec` then reads the output as it read the source, and each
 masked-LM route runs on ONNX Runtime; inference-free query routes stay lookups.
 """
 
@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ..layout import MlmRouteSpec, ModelSpec, PoolingSpec
+from ..checkpoint.spec import MlmRouteSpec, ModelSpec, PoolingSpec
 
 ExportOne = Callable[[Path, Path, PoolingSpec], None]
 """(masked-LM folder, output folder, pooling) -> writes one spladekit ONNX export."""
@@ -26,8 +26,8 @@ def mlm_routes(spec: ModelSpec) -> dict[Path, MlmRouteSpec]:
     """Each distinct masked-LM folder of the model, with its route."""
     found: dict[Path, MlmRouteSpec] = {}
     for route in (spec.document, spec.query):
-        if isinstance(route, MlmRouteSpec):
-            found.setdefault(route.folder.resolve(), route)
+        for mlm in route.masked_lms():
+            found.setdefault(mlm.folder.resolve(), mlm)
     return found
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoint.onnx_folder import INT8_FILE, INT8_FULL_FILE, METADATA_FILE
 from ..errors import UnsupportedModelError
-from .layout import INT8_FILE, INT8_FULL_FILE, METADATA_FILE
 
 INT8_FULL_SCHEME = (
     "int8 encoder and head: weights 7-bit per output column, activations 8-bit per token "

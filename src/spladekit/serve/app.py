@@ -9,15 +9,15 @@ Routes (TEI's where TEI has them):
 - ``GET /health`` (200, or 503 while loading), ``GET /metrics`` (Prometheus): public;
 - ``GET /`` and ``/static/*``: the search page, public (it holds no data and asks for the key).
 
-Checks run before any work, cheapest first: the API key (compared in constant time), the
-``Host``, ``Origin`` and ``Content-Type`` rules of :mod:`spladekit.serve.guard`, the service's
-state, the declared body size, then the body read up to the limit, then its content.
+Checks run before any work, cheapest first: the API key (:mod:`spladekit.serve.guard`, compared
+in constant time), the ``Host``, ``Origin`` and ``Content-Type`` rules of
+:mod:`spladekit.serve.request_checks`, the service's state, the declared body size, then the
+body read up to the limit, then its content. Every error is answered by
+:func:`spladekit.serve.errors.answer`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,16 +26,22 @@ from typing import Any
 
 from ..vectors import to_tei_json
 from .config import ServeConfig, missing
-from .guard import RequestChecks
-from .metrics import CONTENT_TYPE, ServiceMetrics
-from .protocol import (
+from .errors import (
+    JSON_TYPE,
+    KINDS,
+    SECURITY_HEADERS,
     ApiError,
-    DocumentsRequest,
-    EmbedRequest,
-    SearchRequest,
-    error_body,
-    parse_json,
+    answer,
+    bad_request,
+    internal,
+    method_not_allowed,
+    not_found,
+    payload_too_large,
 )
+from .guard import ENDPOINTS, PUBLIC_PATHS, Guard
+from .metrics import CONTENT_TYPE, ServiceMetrics
+from .protocol import DocumentsRequest, EmbedRequest, SearchRequest, parse_json
+from .request_checks import RequestChecks
 from .service import Service
 
 try:
@@ -44,21 +50,13 @@ try:
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise missing("starlette", exc) from exc
 
-JSON = "application/json"
-PUBLIC_PATHS = frozenset({"/", "/health", "/metrics", "/favicon.ico"})
-STATIC_PREFIX = "/static/"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
-ENDPOINTS = frozenset({
-    "/", "/embed_sparse", "/search", "/documents", "/info", "/vocabulary", "/health", "/metrics",
-    "/favicon.ico",
-})
-_SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _PAGE_HEADERS = {
-    **_SECURITY_HEADERS,
+    **SECURITY_HEADERS,
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -97,8 +95,8 @@ def create_app(
         result = await service.embed(parsed)
         metrics.waited(result.queue_seconds)
         content = to_tei_json(result.vectors)
-        return Response(content, media_type=JSON, headers={
-            **_SECURITY_HEADERS,
+        return Response(content, media_type=JSON_TYPE, headers={
+            **SECURITY_HEADERS,
             "x-compute-tokens": str(result.tokens),
             "x-queue-time": _ms(result.queue_seconds),
             "x-inference-time": _ms(result.encode_seconds),
@@ -120,7 +118,7 @@ def create_app(
         return _json(service.info())
 
     async def vocabulary(request: Request) -> Response:
-        return Response(service.vocabulary(), media_type=JSON, headers=_SECURITY_HEADERS)
+        return Response(service.vocabulary(), media_type=JSON_TYPE, headers=SECURITY_HEADERS)
 
     async def health(request: Request) -> Response:
         service.check_ready()
@@ -133,12 +131,12 @@ def create_app(
         return page.response("index.html", "text/html; charset=utf-8")
 
     async def favicon(request: Request) -> Response:
-        return Response(status_code=204, headers=_SECURITY_HEADERS)  # no icon, and no 404
+        return Response(status_code=204, headers=SECURITY_HEADERS)  # no icon, and no 404
 
     async def static(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in STATIC_FILES:
-            raise ApiError("NotFound", f"no such file: /static/{name}")
+            raise not_found(f"no such file: /static/{name}")
         return page.response(name, f"{STATIC_FILES[name]}; charset=utf-8")
 
     routes = [
@@ -160,7 +158,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    return _Guard(RequestChecks(app, config), api_key=config.api_key, metrics=metrics)
+    return Guard(RequestChecks(app, config), api_key=config.api_key, metrics=metrics)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -169,21 +167,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise ApiError("Validation", f"bad Content-Length header {declared!r}", 400)
+            raise bad_request(f"bad Content-Length header {declared!r}")
         if int(declared) > limit:
-            raise ApiError(
-                "Validation",
-                f"the request body has {int(declared)} bytes, more than the limit of {limit}",
-                413,
+            raise payload_too_large(
+                f"the request body has {int(declared)} bytes, more than the limit of {limit}"
             )
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(
-                "Validation", f"the request body is over the limit of {limit} bytes", 413
-            )
+            raise payload_too_large(f"the request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -195,15 +189,18 @@ def _api(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except ApiError as exc:
-            return Response(
-                exc.body(), status_code=exc.status, media_type=JSON, headers=_SECURITY_HEADERS
-            )
+            return _error(exc)
 
     return endpoint
 
 
+def _error(exc: ApiError) -> Response:
+    written = answer(exc)
+    return Response(written.body, status_code=written.status, headers=written.headers)
+
+
 def _json(value: Any) -> Response:
-    return JSONResponse(value, headers=_SECURITY_HEADERS)
+    return JSONResponse(value, headers=SECURITY_HEADERS)
 
 
 def _ms(seconds: float) -> str:
@@ -211,17 +208,19 @@ def _ms(seconds: float) -> str:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status_code", 500)
-    kind = "NotFound" if status == 404 else "Validation"
-    message = f"no route {request.method} {request.url.path}" if status in (404, 405) else str(exc)
-    return Response(error_body(kind, message), status_code=status, media_type=JSON)
+    """Starlette's own refusals: no such route (404), a method the route lacks (405), and
+    any other status it raises, with the exception's text."""
+    status = getattr(exc, "status_code", KINDS["Internal"].status)
+    route = f"no route {request.method} {request.url.path}"
+    if status == KINDS["NotFound"].status:
+        return _error(not_found(route))
+    if status == KINDS["MethodNotAllowed"].status:
+        return _error(method_not_allowed(route))
+    return _error(ApiError("Validation", str(exc), status))  # Starlette's status, as it is
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    return Response(
-        error_body("Backend", f"internal error: {type(exc).__name__}"),
-        status_code=500, media_type=JSON,
-    )
+    return _error(internal(f"internal error: {type(exc).__name__}"))
 
 
 class _Page:
@@ -235,82 +234,6 @@ class _Page:
 
     def response(self, name: str, media_type: str) -> Response:
         return Response(self._files[name], media_type=media_type, headers=_PAGE_HEADERS)
-
-
-class _Guard:
-    """Outermost layer: the API key on protected routes, and a metric for every answer."""
-
-    def __init__(self, app: ASGIApp, *, api_key: str | None, metrics: ServiceMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        # Digests of equal length, compared in constant time: neither the key's length nor
-        # its content leaks through timing.
-        self._expected = None if api_key is None else _digest(f"Bearer {api_key}".encode())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        started = time.perf_counter()
-        status = 500
-
-        async def record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            if (
-                self._expected is not None
-                and not _is_public(path, scope["method"])
-                and not self._allowed(scope)
-            ):
-                await _unauthorized(record)
-                return
-            await self.app(scope, receive, record)
-        finally:
-            endpoint = path if path in ENDPOINTS else (
-                "/static" if path.startswith(STATIC_PREFIX) else "other"
-            )
-            self.metrics.request(endpoint, status, time.perf_counter() - started)
-
-    def _allowed(self, scope: Scope) -> bool:
-        given = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                given = value
-                break
-        return hmac.compare_digest(_digest(given), self._expected or b"")
-
-
-def _is_public(path: str, method: str) -> bool:
-    if path == "/" and method == "POST":  # TEI's embedding alias, not the page
-        return False
-    return path in PUBLIC_PATHS or path.startswith(STATIC_PREFIX)
-
-
-def _digest(value: bytes) -> bytes:
-    return hashlib.sha256(value).digest()
-
-
-async def _unauthorized(send: Send) -> None:
-    body = error_body(
-        "Unauthorized",
-        "this server needs an API key: send the header 'Authorization: Bearer <key>'",
-    )
-    await send({
-        "type": "http.response.start",
-        "status": 401,
-        "headers": [
-            (b"content-type", JSON.encode()),
-            (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b"Bearer"),
-            *((k.lower().encode(), v.encode()) for k, v in _SECURITY_HEADERS.items()),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})
 
 
 __all__ = ["ENDPOINTS", "PUBLIC_PATHS", "create_app", "read_body"]

@@ -1,32 +1,21 @@
-"""Who may talk to the service: the ``Host`` and ``Origin`` checks, header counts, POST bodies.
+"""The outermost layer of the application: the API key, and a metric for every answer.
 
-A browser lets any web page send a "simple" cross-site POST (``text/plain``, no preflight) and
-a DNS-rebinding name can make the page's own origin point at this server. Three rules close
-both, for every route, including ones added later, because they run as middleware:
-
-- the ``Host`` header must name the address the server listens on (any loopback name when it
-  listens on loopback; any IP address and this machine's names when it listens on all
-  addresses), or one of ``allowed_hosts``; else 421 (400 without a ``Host``). ``/health`` and
-  ``/metrics`` are exempt: probes and scrapers call them by whatever name they know;
-- a request whose ``Origin`` is not this server (``scheme://`` + its ``Host``) nor one of
-  ``allowed_hosts`` is refused with 403;
-- a body-carrying request (POST, PUT, PATCH, DELETE) must declare ``Content-Type:
-  application/json``; else 415, which is also a content type a browser cannot send
-  cross-site without a CORS preflight, and the server grants none.
-
-More than ``max_headers`` headers: 431. A body that pauses longer than ``body_timeout``
-seconds before it is complete (a ``Content-Length`` larger than what is sent): 408.
+With an API key, every route but the public ones (``/health``, ``/metrics``, the search page
+and its files) needs ``Authorization: Bearer <key>``, compared in constant time; else 401.
+``POST /`` is TEI's embedding alias, not the page, and needs the key. Every answer, refused or
+not, is counted by endpoint and status (:class:`~spladekit.serve.metrics.ServiceMetrics`).
+The ``Host``, ``Origin`` and ``Content-Type`` checks run inside this layer
+(:mod:`spladekit.serve.request_checks`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
-from urllib.parse import urlsplit
+import hashlib
+import hmac
+import time
 
-from .config import ServeConfig, is_loopback
-from .protocol import ApiError, error_body
+from .errors import KINDS, answer, unauthorized
+from .metrics import ServiceMetrics
 
 try:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -35,172 +24,74 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
     raise missing("starlette", exc) from exc
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
-WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
-HOST_EXEMPT_PATHS = frozenset({"/health", "/metrics"})
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-JSON_TYPE = "application/json"
+PUBLIC_PATHS = frozenset({"/", "/health", "/metrics", "/favicon.ico"})
+STATIC_PREFIX = "/static/"
+# The endpoints metrics name; any other path is counted as "/static" or "other".
+ENDPOINTS = frozenset({
+    "/", "/embed_sparse", "/search", "/documents", "/info", "/vocabulary", "/health", "/metrics",
+    "/favicon.ico",
+})
 
 
-def host_name(value: str) -> str | None:
-    """The host part of a ``Host`` header (``name``, ``name:port``, ``[v6]:port``), lower case;
-    None when it is not one."""
-    value = value.strip().lower()
-    if not value or any(c in value for c in " /\\@?#"):
-        return None
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0 or (len(value) > end + 1 and not value[end + 1 :].startswith(":")):
-            return None
-        return value[1:end]
-    if value.count(":") == 1:
-        value, port = value.split(":")
-        if not port.isdigit():
-            return None
-    elif ":" in value:
-        return None
-    return value.rstrip(".") or None
+class Guard:
+    """Outermost layer: the API key on protected routes, and a metric for every answer."""
 
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-class HostRule:
-    """The host names this server answers to."""
-
-    def __init__(self, listen: str, allowed: tuple[str, ...]) -> None:
-        listen = listen.strip("[]").lower()
-        self.listen = listen
-        self.any = "*" in allowed
-        self.extra = frozenset(a.strip("[]").lower().rstrip(".") for a in allowed if a != "*")
-        self.any_ip = listen in WILDCARD_ADDRESSES
-        names = {listen}
-        if is_loopback(listen) or self.any_ip:
-            names |= LOOPBACK_NAMES
-        if self.any_ip or not is_loopback(listen):
-            for name in (socket.gethostname(), socket.getfqdn()):
-                if name:
-                    names.add(name.lower())
-        self.names = frozenset(names) | self.extra
-
-    def allows(self, name: str) -> bool:
-        return self.any or name in self.names or (self.any_ip and _is_ip(name))
-
-    def describe(self) -> str:
-        # The listening address only: the page that sent a rebound Host may read this answer,
-        # and the machine's own names are none of its business.
-        if self.any_ip:
-            return "its IP addresses, loopback names and this machine's names"
-        return repr(self.listen) + (" and loopback names" if is_loopback(self.listen) else "")
-
-
-class RequestChecks:
-    """The checks of the module docstring, before the application sees the request."""
-
-    def __init__(self, app: ASGIApp, config: ServeConfig) -> None:
+    def __init__(self, app: ASGIApp, *, api_key: str | None, metrics: ServiceMetrics) -> None:
         self.app = app
-        self.hosts = HostRule(config.host, config.allowed_hosts)
-        self.max_headers = config.max_headers
-        self.body_timeout = config.body_timeout
+        self.metrics = metrics
+        # Digests of equal length, compared in constant time: neither the key's length nor
+        # its content leaks through timing.
+        self._expected = None if api_key is None else _digest(f"Bearer {api_key}".encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self.refusal(scope)
-        if refusal is None:
-            await self.app(scope, self._timed(receive), send)
-            return
-        status, kind, message = refusal
-        body = error_body(kind, message)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", JSON_TYPE.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-                (b"x-content-type-options", b"nosniff"),
-            ],
-        })
-        await send({"type": "http.response.body", "body": body})
+        path: str = scope["path"]
+        started = time.perf_counter()
+        status = KINDS["Internal"].status  # what an answer that never started counts as
 
-    def _timed(self, receive: Receive) -> Receive:
-        """``receive`` with the body timeout, until the body is complete."""
-        complete = False
-        timeout = self.body_timeout
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
 
-        async def timed() -> Message:
-            nonlocal complete
-            if complete:
-                return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), timeout)
-            except TimeoutError:
-                raise ApiError(
-                    "Validation",
-                    f"the request body stopped arriving for {timeout:g} s before it was "
-                    "complete (is its Content-Length right?)",
-                    408,
-                ) from None
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                complete = True
-            return message
-
-        return timed
-
-    def refusal(self, scope: Scope) -> tuple[int, str, str] | None:
-        """(status, error type, message) for a request to refuse; None to let it through."""
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        if len(headers) > self.max_headers:
-            return 431, "Validation", (
-                f"the request has {len(headers)} headers, more than the limit of "
-                f"{self.max_headers}"
+        try:
+            if (
+                self._expected is not None
+                and not _is_public(path, scope["method"])
+                and not self._allowed(scope)
+            ):
+                await answer(unauthorized(
+                    "this server needs an API key: send the header 'Authorization: Bearer <key>'"
+                )).send(record)
+                return
+            await self.app(scope, receive, record)
+        finally:
+            endpoint = path if path in ENDPOINTS else (
+                "/static" if path.startswith(STATIC_PREFIX) else "other"
             )
-        found: dict[bytes, str] = {}
-        for key, value in headers:
-            if key in (b"host", b"origin", b"content-type") and key not in found:
-                found[key] = value.decode("latin-1")
-        host = found.get(b"host")
-        if scope["path"] not in HOST_EXEMPT_PATHS:
-            if host is None:
-                return 400, "Validation", "the request has no Host header"
-            name = host_name(host)
-            if name is None or not self.hosts.allows(name):
-                return 421, "Validation", (
-                    f"this server does not answer to the host {host[:100]!r}; it answers to "
-                    f"{self.hosts.describe()}. Behind a proxy or under another name, start it "
-                    "with --allowed-hosts NAME"
-                )
-        origin = found.get(b"origin")
-        if origin is not None and not self._same_site(origin, host):
-            return 403, "Validation", (
-                f"requests from the web page at {origin[:100]!r} are refused: only this "
-                "server's own page may call it from a browser (add that host with "
-                "--allowed-hosts if it is yours)"
-            )
-        if scope["method"] in BODY_METHODS:
-            media = found.get(b"content-type", "").split(";")[0].strip().lower()
-            if media != JSON_TYPE:
-                return 415, "Validation", (
-                    f"the request body must be JSON sent with 'Content-Type: {JSON_TYPE}', "
-                    f"got {media or 'no Content-Type'!r}"
-                )
-        return None
+            self.metrics.request(endpoint, status, time.perf_counter() - started)
 
-    def _same_site(self, origin: str, host: str | None) -> bool:
-        parts = urlsplit(origin.strip().lower())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return False  # "null" (a sandboxed or file:// page) and anything odd
-        if host is not None and parts.netloc == host.strip().lower():
-            return True
-        name = host_name(parts.netloc)
-        return name is not None and (self.hosts.any or name in self.hosts.extra)
+    def _allowed(self, scope: Scope) -> bool:
+        given = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                given = value
+                break
+        return hmac.compare_digest(_digest(given), self._expected or b"")
 
 
-__all__ = ["HOST_EXEMPT_PATHS", "HostRule", "RequestChecks", "host_name"]
+def _is_public(path: str, method: str) -> bool:
+    """Whether a route answers without the API key."""
+    if path == "/" and method == "POST":  # TEI's embedding alias, not the page
+        return False
+    return path in PUBLIC_PATHS or path.startswith(STATIC_PREFIX)
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
+
+
+__all__ = ["ENDPOINTS", "PUBLIC_PATHS", "STATIC_PREFIX", "Guard"]

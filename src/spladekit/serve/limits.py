@@ -5,7 +5,7 @@ long as the client takes: a 64 MB header was answered, and unfinished ones held 
 protocol class :func:`protocol_class` returns counts the bytes of each request's head and
 answers 431 once they pass ``max_header_bytes``, and 408 when the head takes longer than
 ``header_timeout`` seconds from its first byte (or from the connection's opening). The body's
-own timeout is the application's (:class:`spladekit.serve.guard.RequestChecks`).
+own timeout is the application's (:class:`spladekit.serve.request_checks.RequestChecks`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,14 @@ import asyncio
 from typing import Any
 
 from .config import ServeConfig
-from .protocol import error_body
-
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+from .errors import ApiError, answer, headers_too_large, request_timeout
 
 
-def _answer(transport: asyncio.Transport, status: int, message: str) -> None:
+def _answer(transport: asyncio.Transport, error: ApiError) -> None:
     """Write a final JSON error answer and close the connection."""
     if transport.is_closing():
         return
-    body = error_body("Validation", message)
-    transport.write(
-        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-        b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)) + body
-    )
+    transport.write(answer(error, close=True).http11())
     transport.close()
 
 
@@ -35,8 +29,8 @@ class _HeadTooLarge(Exception):
     """Raised in a parser callback to stop parsing a head over the limit."""
 
 
-def _too_large(limit: int) -> str:
-    return f"the request line and headers are over the limit of {limit} bytes"
+def _too_large(limit: int) -> ApiError:
+    return headers_too_large(f"the request line and headers are over the limit of {limit} bytes")
 
 
 class _HeadLimits:
@@ -65,7 +59,7 @@ class _HeadLimits:
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if self._in_head and self._head_bytes:
-            _answer(self.transport, 408, (
+            _answer(self.transport, request_timeout(
                 f"the request's headers did not arrive within {self.header_timeout:g} s"
             ))
         elif self._in_head:
@@ -83,7 +77,7 @@ class _HeadLimits:
             return True
         if self._head_bytes > self.max_header_bytes:
             self._disarm()
-            _answer(self.transport, 431, _too_large(self.max_header_bytes))
+            _answer(self.transport, _too_large(self.max_header_bytes))
             return False
         return True
 
@@ -140,7 +134,7 @@ def _httptools_class() -> type[asyncio.Protocol] | None:
         def send_400_response(self, msg: str) -> None:
             if self._head_bytes > self.max_header_bytes:  # stopped by _grow
                 self._disarm()
-                _answer(self.transport, 431, _too_large(self.max_header_bytes))
+                _answer(self.transport, _too_large(self.max_header_bytes))
                 return
             super().send_400_response(msg)
 

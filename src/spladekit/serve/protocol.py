@@ -4,9 +4,10 @@
 ``truncation_direction``, ``prompt_name``; other fields are ignored, as TEI ignores them) and
 answers with its response: one list per input of ``{"index": int, "value": float}``, non-zero
 entries only (:func:`spladekit.vectors.to_tei_json` writes it). Errors are JSON
-``{"error": str, "error_type": str}`` with TEI's types and status codes. ``/search`` and
-``/documents`` are spladekit's own; their requests refuse unknown fields, so that a misspelt
-option is an error rather than silently ignored.
+``{"error": str, "error_type": str}`` with TEI's types and status codes, raised through the
+named constructors of :mod:`.errors`; :func:`api_error` maps what the library raises onto
+them. ``/search`` and ``/documents`` are spladekit's own; their requests refuse unknown
+fields, so that a misspelt option is an error rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -22,47 +23,27 @@ from ..profiles import PROMPT_NAMES, PromptName
 from ..store.base import SearchOptions, check_ids
 from ..validation import check_unicode, int_in_range, query_text
 from .batcher import Overloaded, Stopped
+from .errors import (
+    STATUS,
+    ApiError,
+    ErrorType,
+    backend,
+    bad_request,
+    empty,
+    error_body,
+    overloaded,
+    payload_too_large,
+    unhealthy,
+    validation,
+)
 
 # TEI accepts both spellings of each direction.
 _DIRECTIONS = {"right": "right", "Right": "right", "left": "left", "Left": "left"}
 
-# TEI's error types and the status each one gets.
-STATUS = {
-    "Empty": 400,
-    "Unauthorized": 401,
-    "NotFound": 404,
-    "Validation": 422,
-    "Tokenizer": 422,
-    "Backend": 424,
-    "Overloaded": 429,
-    "Unhealthy": 503,
-}
-ErrorType = Literal[
-    "Empty", "Unauthorized", "NotFound", "Validation", "Tokenizer", "Backend", "Overloaded",
-    "Unhealthy",
-]
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, TEI error type, and a message for the caller."""
-
-    def __init__(self, error_type: ErrorType, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = status if status is not None else STATUS[error_type]
-
-    def body(self) -> bytes:
-        return error_body(self.error_type, self.message)
-
-
-def error_body(error_type: str, message: str) -> bytes:
-    return json.dumps({"error": message, "error_type": error_type}).encode("utf-8")
-
 
 def invalid(exc: InputTypeError | InvalidArgumentError) -> ApiError:
     """A library validation error as a 422 answer."""
-    return ApiError("Validation", str(exc))
+    return validation(str(exc))
 
 
 def api_error(exc: Exception, backend_prefix: str = "") -> ApiError:
@@ -74,15 +55,15 @@ def api_error(exc: Exception, backend_prefix: str = "") -> ApiError:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, Overloaded):
-        error = ApiError("Overloaded", f"model is overloaded: {exc}")
+        error = overloaded(f"model is overloaded: {exc}")
     elif isinstance(exc, Stopped):
-        error = ApiError("Unhealthy", str(exc))
+        error = unhealthy(str(exc))
     elif isinstance(exc, (InputTypeError, InvalidArgumentError)):
         error = invalid(exc)
     elif isinstance(exc, StoreError):
-        error = ApiError("Backend", str(exc))
+        error = backend(str(exc))
     else:
-        error = ApiError("Backend", f"{backend_prefix}{type(exc).__name__}: {exc}")
+        error = backend(f"{backend_prefix}{type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error
     error.__suppress_context__ = True
@@ -128,15 +109,11 @@ def parse_json(body: bytes) -> dict[str, Any]:
             body, parse_constant=_no_constant, parse_int=_parse_int, parse_float=_parse_float
         )
     except RecursionError:
-        raise ApiError(
-            "Validation", f"the request body nests deeper than {MAX_JSON_DEPTH} levels"
-        ) from None
+        raise validation(f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError("Validation", f"the request body is not valid JSON: {exc}", 400) from None
+        raise bad_request(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise ApiError(
-            "Validation", f"the request body must be a JSON object, got {type(value).__name__}"
-        )
+        raise validation(f"the request body must be a JSON object, got {type(value).__name__}")
     _check_shape(value)
     return value
 
@@ -151,13 +128,10 @@ def _check_shape(value: object) -> None:
         item, depth, path = stack.pop()
         if isinstance(item, _Unreadable):
             shown = item.text if len(item.text) <= 20 else item.text[:20] + "..."
-            raise ApiError(
-                "Validation", f"{path or 'the body'}: the number {shown} {item.why}"
-            )
+            raise validation(f"{path or 'the body'}: the number {shown} {item.why}")
         if isinstance(item, (dict, list)):
             if depth >= MAX_JSON_DEPTH:
-                raise ApiError(
-                    "Validation",
+                raise validation(
                     f"{path or 'the body'} nests deeper than {MAX_JSON_DEPTH} levels",
                 )
             # Only what can be refused is walked (no path is built for a plain string or
@@ -176,14 +150,13 @@ def _check_shape(value: object) -> None:
 
 def _no_constant(name: str) -> Any:
     # Python's json reads NaN and Infinity, which JSON does not have (and Milvus refuses).
-    raise ApiError("Validation", f"the request body is not valid JSON: {name} is not a number", 400)
+    raise bad_request(f"the request body is not valid JSON: {name} is not a number")
 
 
 def _refuse_unknown(body: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
     unknown = sorted(set(body) - set(known))
     if unknown:
-        raise ApiError(
-            "Validation",
+        raise validation(
             f"{what} got unknown field(s) {', '.join(unknown)}; valid: {', '.join(known)}",
         )
 
@@ -193,7 +166,7 @@ def _bool(body: Mapping[str, Any], name: str, default: bool) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise ApiError("Validation", f"{name} must be true or false, got {json.dumps(value)}")
+        raise validation(f"{name} must be true or false, got {json.dumps(value)}")
     return value
 
 
@@ -226,27 +199,23 @@ class EmbedRequest:
         """Check a request in TEI's order: inputs present, not empty (400), not too many
         (413), each a valid string (422); then the options (422)."""
         if "inputs" not in body:
-            raise ApiError("Validation", "missing field `inputs`: a string or a list of strings")
+            raise validation("missing field `inputs`: a string or a list of strings")
         raw = body["inputs"]
         items = [raw] if isinstance(raw, str) else raw
         if not isinstance(items, list):
-            raise ApiError(
-                "Validation",
+            raise validation(
                 f"`inputs` must be a string or a list of strings, got {type(raw).__name__}",
             )
         if not items:
-            raise ApiError("Empty", "`inputs` cannot be empty")
+            raise empty("`inputs` cannot be empty")
         if len(items) > max_inputs:
-            raise ApiError(
-                "Validation",
+            raise payload_too_large(
                 f"batch size {len(items)} > maximum allowed batch size {max_inputs}; send the "
                 "inputs in several requests",
-                413,
             )
         for i, text in enumerate(items):
             if not isinstance(text, str):
-                raise ApiError(
-                    "Validation",
+                raise validation(
                     f"`inputs` must be a string or a list of strings, got "
                     f"{type(text).__name__} at position {i}",
                 )
@@ -256,14 +225,12 @@ class EmbedRequest:
                 raise invalid(exc) from None
         direction = body.get("truncation_direction")
         if direction is not None and direction not in _DIRECTIONS:
-            raise ApiError(
-                "Validation",
+            raise validation(
                 f"truncation_direction must be \"right\" or \"left\", got {json.dumps(direction)}",
             )
         prompt = body.get("prompt_name")
         if prompt is not None and prompt not in PROMPT_NAMES:
-            raise ApiError(
-                "Validation",
+            raise validation(
                 f"prompt_name must be \"query\", \"document\" or absent, got {json.dumps(prompt)}",
             )
         return cls(
@@ -299,7 +266,7 @@ class SearchRequest:
     def parse(cls, body: Mapping[str, Any]) -> SearchRequest:
         _refuse_unknown(body, cls.FIELDS, "/search")
         if "query" not in body:
-            raise ApiError("Validation", "missing field `query`: the words to search for")
+            raise validation("missing field `query`: the words to search for")
         try:
             query = query_text(body["query"])
             k = int_in_range("k", body.get("k", 10), 1, cls.MAX_K)
@@ -331,38 +298,31 @@ class DocumentsRequest:
         _refuse_unknown(body, ("documents",), "/documents")
         docs = body.get("documents")
         if not isinstance(docs, list):
-            raise ApiError(
-                "Validation",
+            raise validation(
                 "`documents` must be a list of {\"id\": str, \"text\": str, \"metadata\": "
                 f"object}}, got {type(docs).__name__}",
             )
         if not docs:
-            raise ApiError("Empty", "`documents` cannot be empty")
+            raise empty("`documents` cannot be empty")
         if len(docs) > max_documents:
-            raise ApiError(
-                "Validation",
+            raise payload_too_large(
                 f"{len(docs)} documents > maximum allowed batch size {max_documents}; send "
                 "them in several requests",
-                413,
             )
         raw_ids: list[object] = []
         texts: list[str] = []
         metadata: list[dict[str, Any]] = []
         for i, doc in enumerate(docs):
             if not isinstance(doc, dict):
-                raise ApiError(
-                    "Validation", f"documents[{i}] must be an object, got {type(doc).__name__}"
-                )
+                raise validation(f"documents[{i}] must be an object, got {type(doc).__name__}")
             _refuse_unknown(doc, cls.DOCUMENT_FIELDS, f"documents[{i}]")
             text, meta = doc.get("text"), doc.get("metadata")
             if not isinstance(text, str):
-                raise ApiError(
-                    "Validation",
+                raise validation(
                     f"documents[{i}].text must be a string, got {type(text).__name__}",
                 )
             if meta is not None and not isinstance(meta, dict):
-                raise ApiError(
-                    "Validation",
+                raise validation(
                     f"documents[{i}].metadata must be an object, got {type(meta).__name__}",
                 )
             try:
@@ -370,8 +330,7 @@ class DocumentsRequest:
             except InvalidArgumentError as exc:
                 raise invalid(exc) from None
             if meta and not _utf8(meta):
-                raise ApiError(
-                    "Validation",
+                raise validation(
                     f"documents[{i}].metadata contains a lone surrogate (a broken \\u escape), "
                     "which is not valid Unicode text",
                 )

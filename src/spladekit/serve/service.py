@@ -23,9 +23,9 @@ from typing import Any, Literal, TypeVar
 from scipy.sparse import csr_array
 
 from .._version import __version__
+from ..checkpoint.identity import ModelIdentity
 from ..compat import SpladeEmbeddingFunction
 from ..corpus import Record
-from ..models import ModelIdentity
 from ..options import Progress
 from ..profiles import PROMPT_NAMES, EncodingProfile, ProfileName, profile_for
 from ..retrieval import Retriever

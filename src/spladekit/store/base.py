@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
+from ..checkpoint.identity import ModelIdentity
 from ..errors import InputTypeError, InvalidArgumentError
-from ..models import ModelIdentity
 from ..validation import (
     MAX_ID_BYTES,
     MAX_METADATA_DEPTH,

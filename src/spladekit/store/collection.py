@@ -18,8 +18,8 @@ import threading
 import warnings
 from typing import Any
 
+from ..checkpoint.fingerprint import earlier_fingerprint
 from ..errors import ModelMismatchError, StoreError
-from ..fingerprint import earlier_fingerprint
 from .base import ModelIdentity
 from .connection import MilvusConnection, pymilvus_module
 from .schema import (

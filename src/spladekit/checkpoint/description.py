@@ -2,8 +2,8 @@
 
 ``SpladeEncoder.description`` and ``spladekit inspect MODEL`` give the family, backbone,
 vocabulary, each route's modules, pooling and activation, lengths, prompts, top-k, and the
-licence where it is known (from :data:`~spladekit.known.KNOWN_MODELS`, else the model card's
-``license:`` line).
+licence where it is known (from :data:`~spladekit.checkpoint.known.KNOWN_MODELS`, else the
+model card's ``license:`` line).
 """
 
 from __future__ import annotations
@@ -14,27 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from .known import KNOWN_MODELS
-from .layout import MlmRouteSpec, ModelSpec, RouteSpec, activation_formula
+from .spec import ModelSpec, RouteDescription, activation_formula
 
 FINETUNE_RECORD = "spladekit_finetune.json"
 """The record ``spladekit finetune`` writes into a model it made (base, data, figures)."""
-
-
-@dataclass(frozen=True)
-class RouteDescription:
-    """One side of a model: what runs, on what, how it pools, how long its inputs may be."""
-
-    side: str
-    kind: str
-    modules: tuple[str, ...]
-    folder: str
-    backbone: str | None
-    backend: str
-    pooling: str | None
-    activation: str | None
-    """sentence-transformers' name: ``relu`` = log1p(relu(x)), ``log1p_relu`` one more log1p."""
-    max_length: int
-    lowercase: bool
 
 
 @dataclass(frozen=True)
@@ -126,24 +109,9 @@ def family_of(spec: ModelSpec) -> str:
     """The kind of model its routes make: one encoder, a pair, or inference-free queries."""
     if spec.symmetric:
         return "SPLADE (one masked-LM for queries and documents)"
-    if spec.query.kind == "static":
+    if not spec.query.runs_model:
         return "inference-free (documents by a masked-LM, queries by a weight lookup)"
     return "query/document encoder pair"
-
-
-def route_description(
-    side: str, spec: RouteSpec, *, backend: str, max_length: int
-) -> RouteDescription:
-    if isinstance(spec, MlmRouteSpec):
-        return RouteDescription(
-            side, "mlm", spec.modules, str(spec.folder), _backbone(spec.folder), backend,
-            spec.pooling.strategy, spec.pooling.activation, max_length,
-            spec.do_lower_case,
-        )
-    return RouteDescription(
-        side, "static", spec.modules, str(spec.folder), None, backend, None, None, max_length,
-        False,
-    )
 
 
 def licence_of(name: str, folder: Path) -> str | None:
@@ -167,19 +135,9 @@ def licence_of(name: str, folder: Path) -> str | None:
     return None
 
 
-def _backbone(folder: Path) -> str | None:
-    try:
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = config.get("model_type") if isinstance(config, dict) else None
-    return str(value) if value else None
-
-
 __all__ = [
     "ModelDescription",
     "RouteDescription",
     "family_of",
     "licence_of",
-    "route_description",
 ]

@@ -1,16 +1,29 @@
-"""A real Milvus server process for tests and benchmarks.
+"""A real Milvus server process on a loopback port, for the tests, the benchmarks or by hand.
 
 The C++ Milvus engine from the ``milvus-lite==2.5.1`` wheel, unpacked outside the virtual
 environment by ``scripts/fetch_milvus_server.py``, serves the Milvus gRPC API on a loopback port.
+
+Usage: ``python scripts/milvus_server.py [DATA_DIR]`` starts one, prints its URI and serves
+until interrupted (its data in DATA_DIR, or in a temporary folder removed after).
+
+As a module, :class:`MilvusServer` starts and stops one. The tests' session fixture
+(tests/support/milvus_server.py) and the benchmarks (``bench/_common.py``'s ``milvus_server()``)
+load this file by its path, as this file loads ``fetch_milvus_server.py``: it lives in scripts/,
+beside the script that owns the binary, so that neither tests/ nor bench/ imports the other and
+no one edits ``sys.path``. Only the standard library is imported at module level (pymilvus when
+a server is started).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +31,7 @@ from types import ModuleType
 
 def _fetch_script() -> ModuleType:
     # The fetch script owns where the binary lives and where it can run; reuse it.
-    path = Path(__file__).resolve().parents[1] / "scripts" / "fetch_milvus_server.py"
+    path = Path(__file__).resolve().parent / "fetch_milvus_server.py"
     spec = importlib.util.spec_from_file_location("fetch_milvus_server", path)
     assert spec is not None and spec.loader is not None  # a file in this repository
     module = importlib.util.module_from_spec(spec)
@@ -124,3 +137,39 @@ class MilvusServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Run a real Milvus server on a loopback port until interrupted."
+    )
+    parser.add_argument(
+        "data_dir", nargs="?", type=Path,
+        help="where the server keeps its data (default: a temporary folder, removed after)",
+    )
+    args = parser.parse_args(argv)
+    if not platform_supported():
+        print(f"the Milvus server binary (milvus-lite {VERSION}) exists for Linux x86_64 only",
+              file=sys.stderr)
+        return 1
+    if not binary_path().is_file():
+        print(f"the Milvus server binary is missing at {binary_path()}: {FETCH_HINT}",
+              file=sys.stderr)
+        return 1
+    # SIGTERM stops the server as Ctrl-C does (it runs in its own session: it would outlive us).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with (
+        tempfile.TemporaryDirectory(prefix="milvus-server-") as tmp,
+        MilvusServer(args.data_dir or Path(tmp)) as server,
+    ):
+        print(server.uri, flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,7 +7,7 @@ OpenSearch's plain ``idf.json`` folders are written by hand, as those repositori
 
 Families whose backbone is BERT use splade-tiny's real weights; the DistilBERT document encoder
 and the RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT backbones are seeded random tiny models
-with tokenizers trained here (tests/backbone_models.py).
+with tokenizers trained here (tests/support/backbone_models.py).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sentence_transformers.sparse_encoder.modules import (
     Transformer,
 )
 
-from backbone_models import BACKBONES, tiny_distilbert_mlm
+from support.backbone_models import BACKBONES, tiny_distilbert_mlm
 
 PROMPTS = {"query": "query: ", "document": "passage: "}
 CAPPED_LENGTH = 32  # low enough that the long test text is truncated
@@ -249,7 +249,7 @@ def opensearch_reference(folder: Path) -> SparseEncoder:
 
 
 def backbone_st(out: Path, raw: Path) -> Path:
-    """(j) a random masked LM of tests/backbone_models.py (the folder ``raw``) in
+    """(j) a random masked LM of tests/support/backbone_models.py (the folder ``raw``) in
     sentence-transformers layout (fill-mask + pooling)."""
     return save(out, [mlm(raw), SpladePooling("max")])
 

@@ -24,6 +24,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ..errors import ModelNotAvailableError
+from .onnx_folder import read_metadata
+
 _CHUNK = 8 << 20
 _CACHE_NAME = "fingerprints.json"
 _CACHE_LIMIT = 512  # entries kept in the cache file
@@ -149,4 +152,42 @@ def earlier_fingerprint(fingerprint: str) -> str | None:
     return earlier
 
 
-__all__ = ["cache_path", "earlier_fingerprint", "file_digest", "files_fingerprint"]
+# The metadata key under which an ONNX export records its source model's fingerprint.
+FINGERPRINT_KEY = "fingerprint"
+
+
+def model_fingerprint(folder: Path) -> str:
+    """A short digest that tells checkpoints apart, even of the same vocabulary.
+
+    It hashes every byte of the weight files (cached as above), so two checkpoints that differ
+    in any tensor differ. An ONNX export carries its source model's fingerprint in its metadata,
+    so torch and ONNX runs of one checkpoint share it.
+    """
+    exported = read_metadata(folder).get(FINGERPRINT_KEY)
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    if isinstance(exported, str) and exported and not files:
+        return exported
+    files = files or sorted(folder.glob("*.onnx"))
+    if not files:
+        raise ModelNotAvailableError(f"{str(folder)!r} holds no weight files to fingerprint")
+    return files_fingerprint(files)
+
+
+def table_fingerprint(path: Path) -> str:
+    """A short digest of one file's bytes (an inference-free route's weight table)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+__all__ = [
+    "FINGERPRINT_KEY",
+    "cache_path",
+    "earlier_fingerprint",
+    "file_digest",
+    "files_fingerprint",
+    "model_fingerprint",
+    "table_fingerprint",
+]

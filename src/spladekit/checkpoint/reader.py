@@ -11,30 +11,33 @@ whatever part of a pipeline it does not implement, never loading part of one:
   ``Transformer`` with ``transformer_task: "fill-mask"``) and a ``SpladePooling``, or a
   ``Router`` with a ``query`` and a ``document`` route, each an MLM route or a
   ``SparseStaticEmbedding`` (a weight per vocabulary entry, no model run);
-- an ONNX export made by spladekit (see :mod:`spladekit.onnx.layout`) in place of any MLM module.
+- an ONNX export made by spladekit (see :mod:`spladekit.checkpoint.onnx_folder`) in place of
+  any MLM module.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
-from .errors import ModelNotAvailableError, UnsupportedModelError
-from .onnx.layout import is_onnx_folder, read_metadata
-from .options import ACTIVATIONS, Activation
-
-Layout = Literal["huggingface", "opensearch-idf", "sentence-transformers", "router"]
-PoolingStrategy = Literal["max", "sum"]
-POOLING_STRATEGIES: tuple[PoolingStrategy, ...] = get_args(PoolingStrategy)
-Side = Literal["query", "document"]
-
-MODULES_FILE = "modules.json"
-ST_MODULE_CONFIG = "sentence_bert_config.json"
-ST_MODEL_CONFIG = "config_sentence_transformers.json"
-ROUTER_CONFIG = "router_config.json"
-IDF_FILE = "idf.json"
+from ..errors import ModelNotAvailableError, UnsupportedModelError
+from ..options import ACTIVATIONS, Activation
+from .onnx_folder import is_onnx_folder, read_metadata
+from .spec import (
+    DEFAULT_POOLING,
+    IDF_FILE,
+    MODULES_FILE,
+    POOLING_STRATEGIES,
+    ROUTER_CONFIG,
+    ST_MODEL_CONFIG,
+    ST_MODULE_CONFIG,
+    MlmRouteSpec,
+    ModelSpec,
+    PoolingSpec,
+    RouteSpec,
+    StaticRouteSpec,
+)
 
 # Module kinds by the last part of their sentence-transformers type name (5.x and 6.x spell
 # the module paths differently; the class names are the same).
@@ -50,96 +53,6 @@ _NOT_VOCABULARY = {
     "Dense": "a Dense module: a dense embedding head",
     "Normalize": "a Normalize module: dense embeddings",
 }
-# sentence-transformers' own default document prompt names, in its order.
-_DOCUMENT_PROMPTS = ("document", "passage", "corpus")
-
-
-@dataclass(frozen=True)
-class PoolingSpec:
-    """How per-position logits become one weight per vocabulary entry.
-
-    ``max`` (SPLADE v2 and later) or ``sum`` (the original SPLADE) over real positions of
-    ``f(z[t, v])``, with ``f = log1p(relu(.))`` (``relu``) or ``log1p(log1p(relu(.)))``
-    (``log1p_relu``, OpenSearch's v3 models).
-    """
-
-    strategy: PoolingStrategy = "max"
-    activation: Activation = "relu"
-
-    def describe(self) -> str:
-        return f"{self.strategy} over real tokens of {activation_formula(self.activation)}"
-
-
-def activation_formula(activation: str) -> str:
-    """An activation as a formula of a logit ``x``, for descriptions."""
-    return "log1p(relu(x))" if activation == "relu" else "log1p(log1p(relu(x)))"
-
-
-DEFAULT_POOLING = PoolingSpec()
-
-
-@dataclass(frozen=True)
-class MlmRouteSpec:
-    """A masked-LM (torch weights or a spladekit ONNX export) and how its logits are pooled."""
-
-    folder: Path
-    pooling: PoolingSpec
-    max_seq_length: int | None
-    do_lower_case: bool
-    modules: tuple[str, ...]
-    kind: Literal["mlm"] = "mlm"
-
-    @property
-    def onnx(self) -> bool:
-        return is_onnx_folder(self.folder)
-
-
-@dataclass(frozen=True)
-class StaticRouteSpec:
-    """An inference-free route: the tokenizer in ``folder`` and one weight per vocabulary entry.
-
-    ``weights`` is a safetensors file holding ``weight`` (vocab,) or a ``{token: weight}`` JSON
-    table (OpenSearch's ``idf.json``).
-    """
-
-    folder: Path
-    weights: Path
-    max_seq_length: int | None
-    modules: tuple[str, ...]
-    kind: Literal["static"] = "static"
-
-
-RouteSpec = MlmRouteSpec | StaticRouteSpec
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything spladekit read from a checkpoint folder, before loading any weights."""
-
-    folder: Path
-    layout: Layout
-    query: RouteSpec
-    document: RouteSpec
-    prompts: dict[str, str] = field(default_factory=dict)
-    max_active_dims: int | None = None
-
-    @property
-    def symmetric(self) -> bool:
-        """Whether queries and documents share one route (one model)."""
-        return self.query is self.document
-
-    def prompt(self, side: Side) -> str:
-        """The prompt sentence-transformers prepends on this side by default ("" for none)."""
-        if side == "query":
-            return self.prompts.get("query", "")
-        for name in _DOCUMENT_PROMPTS:
-            if name in self.prompts:
-                return self.prompts[name]
-        return ""
-
-    def routes(self) -> dict[Side, RouteSpec]:
-        return {"query": self.query, "document": self.document}
-
 
 def read_spec(folder: Path, *, activation: Activation | None = None) -> ModelSpec:
     """Read ``folder`` as sentence-transformers would; refuse what spladekit cannot run.
@@ -403,18 +316,4 @@ def _json_any(path: Path) -> Any:
         raise ModelNotAvailableError(f"cannot read {str(path)!r}: {exc}") from exc
 
 
-__all__ = [
-    "DEFAULT_POOLING",
-    "IDF_FILE",
-    "POOLING_STRATEGIES",
-    "Layout",
-    "MlmRouteSpec",
-    "ModelSpec",
-    "PoolingSpec",
-    "PoolingStrategy",
-    "RouteSpec",
-    "Side",
-    "StaticRouteSpec",
-    "activation_formula",
-    "read_spec",
-]
+__all__ = ["read_spec"]

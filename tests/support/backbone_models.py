@@ -7,7 +7,7 @@ CamemBERT), wraps it in the family's transformers tokenizer class, builds a seed
 ``save_pretrained`` (safetensors), so that ``AutoTokenizer`` and ``AutoModelForMaskedLM`` load
 the folder as they would a published checkpoint. :func:`tiny_distilbert_mlm` builds the
 DistilBERT document encoder of the two-encoder family on splade-tiny's tokenizer. This is the
-one home of the tests' random backbones (tests/checkpoints.py, test_backbones.py and
+one home of the tests' random backbones (tests/support/checkpoints.py, test_backbones.py and
 test_onnx.py import it).
 """
 

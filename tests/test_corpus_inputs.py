@@ -1,4 +1,11 @@
-"""Corpus files and shards: every way of cutting a file reads the records the whole file gives."""
+"""spladekit.corpus.inputs: what CORPUS arguments name, and the shards they are cut into.
+
+Files, globs, BEIR folders, stdin and Parquet become records (``expand_inputs``,
+``read_corpus``); every way of cutting a file into shards (``corpus_shards``, ``read_shard``)
+reads the records, and the errors, that the whole file gives; ``spladekit index`` takes several
+inputs in one process; compressed and CSV corpora are refused by name. How one file's lines
+become records is tests/test_corpus.py's.
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from prometheus import Scrape
+from support.prometheus import Scrape
 
 START_TIMEOUT = 60.0
 READY_TIMEOUT = 180.0

@@ -1,8 +1,8 @@
 """The SPLADE checkpoints people use, as data: name, family, backbone, licence, notes.
 
-Read by :class:`~spladekit.description.ModelDescription` (the licence of a loaded model) and
-shown whole, every field, by the README's table of published checkpoints (a test checks that
-the two agree). Licences are the publishers' own; naver's models are non-commercial.
+Read by :class:`~spladekit.checkpoint.description.ModelDescription` (the licence of a loaded
+model) and shown whole, every field, by the README's table of published checkpoints (a test
+checks that the two agree). Licences are the publishers' own; naver's models are non-commercial.
 """
 
 from __future__ import annotations

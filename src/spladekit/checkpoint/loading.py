@@ -1,41 +1,33 @@
-"""Model loading (hub id or local folder, safetensors first), model identities and fingerprints."""
+"""Model loading: a hub id or local folder resolved, then the tokenizer and the masked-LM read
+(safetensors first, no remote code)."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import (
     InvalidArgumentError,
     ModelNotAvailableError,
     UnsupportedModelError,
     first_line,
 )
+from ..options import Precision
+from .families import family_of_type, supported_model_types
 from .known import DEFAULT_MODEL
-from .options import Precision
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which model made some vectors: a name for people, a fingerprint to compare."""
-
-    name: str
-    fingerprint: str
-
-    def describe(self) -> str:
-        return f"{self.name!r} (fingerprint {self.fingerprint})"
-
-
-# transformers' ``model_type`` of every masked-LM family spladekit runs (see pooling.split_mlm).
-SUPPORTED_MODEL_TYPES = ("bert", "distilbert", "roberta", "xlm-roberta", "camembert", "modernbert")
 
 # Keyword arguments that decide *which files* are fetched; they apply to the tokenizer and the
 # model alike because both are loaded from the one resolved folder.
@@ -152,7 +144,7 @@ def split_load_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     if model.pop("trust_remote_code", False):
         raise InvalidArgumentError(
             "trust_remote_code=True is refused: spladekit never runs code downloaded with a "
-            f"model; use a masked-LM checkpoint of type {', '.join(SUPPORTED_MODEL_TYPES)}"
+            f"model; use a masked-LM checkpoint of type {', '.join(supported_model_types())}"
         )
     if "torch_dtype" in model:  # the transformers 4 spelling of `dtype`
         model.setdefault("dtype", model.pop("torch_dtype"))
@@ -203,11 +195,13 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
     from transformers import AutoConfig, AutoModelForMaskedLM
 
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
+    if config.model_type not in supported_model_types():
         raise UnsupportedModelError(
             f"{str(folder)!r} is a {config.model_type!r} model; spladekit supports masked-LM "
-            f"checkpoints of type {', '.join(SUPPORTED_MODEL_TYPES)}"
+            f"checkpoints of type {', '.join(supported_model_types())} (another backbone is "
+            "one spladekit.checkpoint.register_family call)"
         )
+    family = family_of_type(config.model_type)
     try:
         with _quiet_loading():
             model, info = AutoModelForMaskedLM.from_pretrained(
@@ -220,7 +214,9 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
             f"could not load weights from {str(folder)!r}: {exc}. The folder needs "
             "model.safetensors (or pytorch_model.bin)"
         ) from exc
-    missing = sorted(k for k in info.get("missing_keys", ()) if k.startswith(_HEAD_PREFIXES))
+    missing = sorted(
+        k for k in info.get("missing_keys", ()) if k.startswith(family.head_prefixes)
+    )
     if missing:
         raise UnsupportedModelError(
             f"{str(folder)!r} has no masked-LM head (missing {', '.join(missing[:3])}"
@@ -232,13 +228,6 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
     model.eval()
     return model
 
-
-# Parameter names of the masked-LM heads that a SPLADE checkpoint must carry: BERT, DistilBERT,
-# the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT: ``lm_head``), ModernBERT.
-_HEAD_PREFIXES = (
-    "cls.predictions.", "vocab_transform.", "vocab_layer_norm.", "vocab_projector.",
-    "lm_head.", "head.", "decoder.",
-)
 
 _DTYPE_PRECISIONS: dict[str, Precision] = {
     "float32": "fp32",
@@ -261,39 +250,50 @@ def precision_from_dtype(dtype: object) -> Precision:
     return found
 
 
-# The metadata key under which an ONNX export records its source model's fingerprint.
-FINGERPRINT_KEY = "fingerprint"
 
 
-def model_fingerprint(folder: Path) -> str:
-    """A short digest that tells checkpoints apart, even of the same vocabulary.
+def load_static_weights(path: Path, tokenizer: PreTrainedTokenizerBase) -> NDArray[np.float32]:
+    """The (vocab,) weight vector of a static route: safetensors ``weight`` or an IDF table."""
+    size = len(tokenizer.get_vocab())
+    if path.suffix == ".json":
+        try:
+            table = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelNotAvailableError(f"cannot read the IDF table {str(path)!r}: {exc}") from exc
+        if not isinstance(table, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in table.values()
+        ):
+            raise ModelNotAvailableError(
+                f"{str(path)!r} must map tokens to numbers ({{\"token\": weight}})"
+            )
+        weight = np.zeros(size, dtype=np.float32)
+        # As sentence-transformers' SparseStaticEmbedding.from_json: a token the tokenizer does
+        # not know maps to its unknown-token id.
+        ids: list[int] = list(tokenizer.convert_tokens_to_ids(list(table)))  # type: ignore[arg-type]
+        for token_id, value in zip(ids, table.values(), strict=True):
+            if token_id is not None and 0 <= int(token_id) < size:
+                weight[int(token_id)] = float(value)
+        return weight
+    from safetensors.numpy import load_file
 
-    It hashes every byte of the weight files (cached by path, size and modification time: see
-    :mod:`spladekit.fingerprint`), so two checkpoints that differ in any tensor differ. An ONNX
-    export carries its source model's fingerprint in its metadata, so torch and ONNX runs of
-    one checkpoint share it.
-    """
-    from .fingerprint import files_fingerprint
-    from .onnx.layout import read_metadata
-
-    exported = read_metadata(folder).get(FINGERPRINT_KEY)
-    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
-    if isinstance(exported, str) and exported and not files:
-        return exported
-    files = files or sorted(folder.glob("*.onnx"))
-    if not files:
-        raise ModelNotAvailableError(f"{str(folder)!r} holds no weight files to fingerprint")
-    return files_fingerprint(files)
+    try:
+        tensors = load_file(str(path))
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailableError(f"cannot read {str(path)!r}: {exc}") from exc
+    if "weight" not in tensors or tensors["weight"].ndim != 1:
+        raise ModelNotAvailableError(
+            f"{str(path)!r} holds no 1-D 'weight' tensor (found {sorted(tensors)}); a "
+            "SparseStaticEmbedding saves one weight per vocabulary entry"
+        )
+    found: NDArray[np.float32] = np.ascontiguousarray(tensors["weight"], dtype=np.float32)
+    found.setflags(write=False)
+    return found
 
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "FINGERPRINT_KEY",
-    "SUPPORTED_MODEL_TYPES",
-    "ModelIdentity",
     "load_masked_lm",
+    "load_static_weights",
     "load_tokenizer",
-    "model_fingerprint",
     "precision_from_dtype",
     "resolve_model_dir",
     "split_load_kwargs",
