@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from spladekit.corpus import Record
-    from spladekit.evaluate import BeirDataset
+    from spladekit.evaluation import BeirDataset
 
 
 def _env_path(variable: str, default: Path) -> Path:
@@ -146,9 +146,9 @@ def scifact_queries(n: int | None = None, folder: Path = SCIFACT) -> list[str]:
 
 
 def scifact_dataset(folder: Path = SCIFACT, split: str = "test") -> BeirDataset:
-    """``spladekit.evaluate.load_beir``: the whole corpus, the queries judged in ``split`` and
+    """``spladekit.evaluation.load_beir``: the whole corpus, the queries judged in ``split`` and
     their qrels (for the benches that compute ranking metrics)."""
-    from spladekit.evaluate import load_beir
+    from spladekit.evaluation import load_beir
 
     _scifact_file(folder, "corpus.jsonl")
     return load_beir(folder, split)

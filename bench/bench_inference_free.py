@@ -11,9 +11,9 @@ queries, 5,183 documents) three systems, in one process:
   in the model cache, see _inference_free_model.py): a query is a tokenizer call
   and a lookup;
 - ``splade``: the same model alone (queries through the masked-LM);
-- ``bm25``: spladekit.evaluate's baseline (bm25s, English stop words, Snowball stemmer).
+- ``bm25``: spladekit.evaluation's baseline (bm25s, English stop words, Snowball stemmer).
 
-Metrics come from ``spladekit.evaluate``: ``evaluate`` indexes the corpus into an exact
+Metrics come from ``spladekit.evaluation``: ``evaluate`` indexes the corpus into an exact
 ``MemoryStore`` with the inference-free model and runs its queries (plus BM25); SPLADE alone
 searches the same store (the document routes are the same model, checked on the first 64
 documents), so the corpus is encoded once. nDCG@10, MRR@10 and Recall@100 as pytrec_eval
@@ -39,7 +39,7 @@ from _inference_free_model import cached_inference_free
 from _reference_runner import latency_ms
 
 from spladekit import MemoryStore, Retriever, SpladeEncoder
-from spladekit.evaluate import bm25_rank, evaluate, ranking_metrics
+from spladekit.evaluation import bm25_rank, evaluate, ranking_metrics
 
 PARITY_DOCS = 64
 

@@ -29,7 +29,7 @@ from scipy.sparse import csr_array
 
 from spladekit import MemoryStore, SpladeEncoder
 from spladekit.backends.cpu import cpu_has_bf16
-from spladekit.evaluate import BeirDataset, ranking_metrics
+from spladekit.evaluation import BeirDataset, ranking_metrics
 from spladekit.onnx.export import export_onnx
 
 MAX_LOSS = 0.01  # relative nDCG@10 loss allowed for a recommendation

@@ -12,7 +12,7 @@ exact one (recall@10, which must be 1.0 at drop_ratio_search=0). Then the fusion
     .venv/bin/python bench/bench_search.py [--data DIR] [--model DIR] [--max-docs N]
 
 ``--data`` is a BEIR folder, by default ``_common.SCIFACT`` (../shared/data/scifact or
-$SPLADEKIT_SCIFACT), read by ``spladekit.evaluate.load_beir``.
+$SPLADEKIT_SCIFACT), read by ``spladekit.evaluation.load_beir``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from _common import (
 )
 
 from spladekit import MemoryStore, SearchOptions, SpladeEncoder
-from spladekit.evaluate import bm25_rank, ranking_metrics
+from spladekit.evaluation import bm25_rank, ranking_metrics
 from spladekit.store.milvus import MilvusStore
 
 METRICS = ("nDCG@10", "MRR@10", "Recall@100")

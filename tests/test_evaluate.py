@@ -10,7 +10,7 @@ import pytest
 
 from spladekit import InvalidArgumentError
 from spladekit.corpus import Record
-from spladekit.evaluate import bm25_rank, load_beir, ranking_metrics, read_qrels
+from spladekit.evaluation import bm25_rank, load_beir, ranking_metrics, read_qrels
 
 
 def test_metrics_match_a_hand_computed_case() -> None:
@@ -121,7 +121,7 @@ def test_bm25_leaves_the_querys_own_id_out_and_still_gives_k() -> None:
 
 def test_a_retrievers_ranking_leaves_the_querys_own_id_out(tiny_encoder: object) -> None:
     from spladekit import MemoryStore, Retriever
-    from spladekit.evaluate import BeirDataset, run_queries
+    from spladekit.evaluation import BeirDataset, run_queries
     from spladekit.store import SearchOptions
 
     corpus = [

@@ -83,7 +83,7 @@ def reference_vectors(folder: Path, texts: list[str]) -> NDArray[np.float32]:
 
 
 def test_an_unregistered_backbone_is_refused_by_name(electra_dir: Path) -> None:
-    with pytest.raises(UnsupportedModelError, match="'electra'.*register_family"):
+    with pytest.raises(UnsupportedModelError, match=r"'electra'.*register_family"):
         SpladeEncoder(electra_dir)
 
 

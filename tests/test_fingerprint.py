@@ -52,8 +52,8 @@ def test_a_collection_recorded_with_the_earlier_sampled_fingerprint_still_matche
     model_copy: Path, tmp_path: Path
 ) -> None:
     from spladekit import MilvusStore
-    from spladekit.errors import ModelMismatchError
     from spladekit.checkpoint.identity import ModelIdentity
+    from spladekit.errors import ModelMismatchError
 
     current = ModelIdentity("splade-tiny", model_fingerprint(model_copy))
     earlier = fingerprint.earlier_fingerprint(current.fingerprint)

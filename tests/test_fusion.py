@@ -1,4 +1,5 @@
-"""Fusion and ranking as plain functions: RRF, Milvus's weighted fusion, BM25's sign, the hits.
+"""Fusion and ranking as plain functions: RRF, Milvus's weighted fusion; and Milvus's answers
+read as hits (BM25's sign, placeholders).
 
 No engine here: every expected figure is computed by hand from the definitions. That the
 engines agree with these functions is tests/test_hybrid.py's part.
@@ -12,8 +13,8 @@ import numpy as np
 import pytest
 
 from spladekit import Hit
-from spladekit.store import fusion, requests
-from spladekit.store.base import SearchOptions
+from spladekit.store import fusion, milvus_results, requests
+from spladekit.store.protocol import SearchOptions
 
 
 def hits(*pairs: tuple[str, float]) -> list[Hit]:
@@ -96,12 +97,12 @@ def test_milvus_answers_become_hits_placeholders_dropped_bm25_made_positive() ->
         {"id": "e", "distance": 1e-6, "entity": {"text": "", "metadata": {}, "empty": True}},
         {"id": "it\x1es", "distance": 0.5, "entity": {"empty": False}},  # a quote, as stored
     ]
-    assert fusion.is_placeholder(raws[1]) and not fusion.is_placeholder(raws[0])
-    splade = fusion.splade_hits(raws)
+    assert milvus_results.is_placeholder(raws[1]) and not milvus_results.is_placeholder(raws[0])
+    splade = milvus_results.splade_hits(raws)
     assert splade == [Hit("a", 1.5, "A", {"y": 1}), Hit("it's", 0.5, "", {})]
-    bm25 = fusion.bm25_hits([{"id": "b", "distance": -3.25, "entity": {}}])
+    bm25 = milvus_results.bm25_hits([{"id": "b", "distance": -3.25, "entity": {}}])
     assert bm25 == [Hit("b", 3.25)]
-    assert fusion.bm25_score(-2.0) == fusion.bm25_score(2.0) == 2.0
+    assert milvus_results.bm25_score(-2.0) == milvus_results.bm25_score(2.0) == 2.0
 
 
 def test_search_requests_carry_the_consistency_filter_and_fields() -> None:

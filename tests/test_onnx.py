@@ -16,8 +16,8 @@ pytest.importorskip("onnxscript")
 
 from spladekit import InvalidArgumentError, ModelNotAvailableError, SpladeEncoder
 from spladekit.backends.onnx_backend import OnnxBackend
-from spladekit.onnx import export as onnx_export
 from spladekit.checkpoint.onnx_folder import is_onnx_folder
+from spladekit.onnx import export as onnx_export
 
 # A dozen texts of very different lengths, so that batches are length-sorted and padded.
 TEXTS = [
@@ -339,8 +339,8 @@ def test_a_log1p_relu_export_applies_one_more_log1p(
     backbone_exports: dict[str, tuple[Path, Path]], tmp_path: Path
 ) -> None:
     from spladekit.backends.torch_backend import TorchBackend
-    from spladekit.checkpoint.spec import PoolingSpec
     from spladekit.checkpoint.loading import load_masked_lm, load_tokenizer
+    from spladekit.checkpoint.spec import PoolingSpec
     from spladekit.onnx.quantize import tokenize
 
     folder, _ = backbone_exports["xlm-roberta"]
@@ -363,8 +363,8 @@ def test_a_log1p_relu_export_applies_one_more_log1p(
 
 
 def test_sum_pooling_is_refused_at_export(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from spladekit.errors import UnsupportedModelError
     from spladekit.checkpoint.spec import PoolingSpec
+    from spladekit.errors import UnsupportedModelError
 
     with pytest.raises(UnsupportedModelError) as info:
         onnx_export.export_onnx(tiny_model_dir, tmp_path, pooling=PoolingSpec("sum"))

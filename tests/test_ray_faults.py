@@ -28,8 +28,9 @@ from scipy.sparse import csr_array, vstack
 
 from spladekit import RayOptions, SpladeEncoder, StoreError, index_on_ray
 from spladekit.distributed.blocks import encoded_table
-from spladekit.distributed.retry import RetryingStore, RetryPolicy, StoreSpec
+from spladekit.distributed.retry import RetryingStore, RetryPolicy
 from spladekit.distributed.sink import MilvusDatasink
+from spladekit.store.config import StoreConfig
 from spladekit.store.milvus import MilvusStore
 from support.milvus_server import MilvusServer
 
@@ -219,7 +220,7 @@ def encoded_rows(encoder: SpladeEncoder, prefix: str, n: int) -> Any:
 def test_the_sink_retries_a_paused_server_and_counts_what_a_gone_one_did_not_take(
     own_server: MilvusServer, tiny_encoder: SpladeEncoder
 ) -> None:
-    spec = StoreSpec(own_server.uri, "sink", timeout=0.5)
+    spec = StoreConfig(own_server.uri, "sink", timeout=0.5)
     with MilvusStore(own_server.uri, collection="sink"):
         pass
     sink = MilvusDatasink(spec, RetryPolicy(attempts=8, backoff=0.25), batch_rows=4)
@@ -251,11 +252,11 @@ def test_the_sink_retries_a_paused_server_and_counts_what_a_gone_one_did_not_tak
         assert store.count() == 20
 
     # Not transient (no such collection): raised at once, not retried.
-    missing = MilvusDatasink(StoreSpec(own_server.uri, "missing", timeout=5), RetryPolicy())
+    missing = MilvusDatasink(StoreConfig(own_server.uri, "missing", timeout=5), RetryPolicy())
     with pytest.raises(StoreError, match="does not exist"):
         missing.write([encoded_rows(tiny_encoder, "d", 1)], ctx=None)
     pauses: list[float] = []
-    direct = RetryingStore(StoreSpec(own_server.uri, "missing", timeout=5), RetryPolicy(),
+    direct = RetryingStore(StoreConfig(own_server.uri, "missing", timeout=5), RetryPolicy(),
                            sleep=pauses.append)
     with pytest.raises(StoreError, match="does not exist"):
         direct.call(lambda s: s.count())

@@ -43,7 +43,9 @@ class Recorder:
         self.fail_on = fail_on
         self.lock = threading.Lock()
 
-    def __call__(self, texts: list[str], key: Key) -> Any:
+    def __call__(self, pieces: list[tuple[list[str], int, int]], key: Key) -> Any:
+        # The service's work is tokenised texts; here it is the texts themselves.
+        texts = [text for work, lo, hi in pieces for text in work[lo:hi]]
         with self.lock:
             self.calls.append((key, list(texts)))
         if self.fail_on is not None and self.fail_on in texts:
@@ -55,7 +57,7 @@ def run(coro: Callable[[], Awaitable[Any]]) -> Any:
     return asyncio.run(coro())  # type: ignore[arg-type]
 
 
-async def submit(batcher: Batcher[Key], texts: list[str], key: Key) -> BatchResult:
+async def submit(batcher: Batcher[list[str], Key], texts: list[str], key: Key) -> BatchResult:
     with batcher.slot(len(texts)) as ticket:
         tokens = [16] * len(texts)
         return await batcher.submit(ticket, texts, tokens, key)
@@ -75,7 +77,7 @@ def _worker() -> Iterator[None]:
     WORKER.shutdown(wait=True)
 
 
-def make(recorder: Recorder, **kwargs: Any) -> Batcher[Key]:
+def make(recorder: Recorder, **kwargs: Any) -> Batcher[list[str], Key]:
     options: dict[str, Any] = {"max_batch_tokens": 16384, "max_texts": 512, "window": 0.0}
     options.update(kwargs)
     return Batcher(recorder, recorder.encoder.dim, WORKER, **options)
@@ -244,9 +246,9 @@ def test_queue_and_encode_times_are_read_from_the_batchers_clock(
     clock = FakeClock()
     recorder = Recorder(tiny_encoder)
 
-    def encode(texts: list[str], key: Key) -> Any:
+    def encode(pieces: list[tuple[list[str], int, int]], key: Key) -> Any:
         clock.now += 2.0
-        return recorder(texts, key)
+        return recorder(pieces, key)
 
     observer = Observer()
 

@@ -26,9 +26,10 @@ LAYERS = [
     {"pooling"},
     {"backends", "onnx"},
     {"routes", "inference_free"},
+    {"encoding"},
     {"encoder", "store"},
-    {"compat", "retrieval"},
-    {"evaluate"},
+    {"embedding_function", "retrieval"},
+    {"evaluation"},
     {"client", "serve", "distributed", "finetune"},
     {"cli", "integrations"},
 ]

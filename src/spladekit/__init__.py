@@ -5,12 +5,14 @@ neither torch nor transformers nor pymilvus until something that needs them is u
 
 Where things live:
 
-- encoding: :mod:`.encoder` (SpladeEncoder), :mod:`.compat` (SpladeEmbeddingFunction),
-  :mod:`.options` (EncoderConfig), :mod:`.pooling` (the SPLADE formula), :mod:`.backends`;
+- what a model is (its folder, family, identity, description): :mod:`.checkpoint`;
+- encoding: :mod:`.encoder` (SpladeEncoder), :mod:`.encoding` (what crosses the seam),
+  :mod:`.embedding_function` (SpladeEmbeddingFunction), :mod:`.options` (EncoderConfig),
+  :mod:`.pooling` (the SPLADE formula), :mod:`.backends`;
 - vectors: :mod:`.vectors` (SparseVectors, to_milvus_rows, decoding);
 - storing and searching: :mod:`.store` (MilvusStore, MemoryStore), :mod:`.retrieval`;
 - serving: :mod:`.serve` (the HTTP service), :mod:`.client` (SpladeClient, remote encoding);
-- evaluation: :mod:`.evaluate`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`;
+- evaluation: :mod:`.evaluation`; ONNX export: :mod:`.onnx`; the command line: :mod:`.cli`;
 - encoding profiles (plain, query, document): :mod:`.profiles`;
 - corpora (records, inputs, line shards, Parquet): :mod:`.corpus`; indexing on Ray:
   :mod:`.distributed`.
@@ -34,19 +36,18 @@ from .errors import (
     StoreError,
     UnsupportedModelError,
 )
-
-# Eager, and light (the standard library and spladekit.corpus): the function ``evaluate`` shares
-# its name with the module spladekit.evaluate, and importing that module later would otherwise
-# put the module where the function should be.
-from .evaluate import BeirDataset, EvalReport, evaluate, load_beir
 from .lazy import lazy_getattr
 
 _LAZY = {
+    "evaluate": "evaluation",
+    "load_beir": "evaluation",
+    "BeirDataset": "evaluation",
+    "EvalReport": "evaluation",
     "SpladeEncoder": "encoder",
-    "EncodeStats": "encoder",
-    "Encoded": "encoder",
+    "EncodeStats": "encoding",
+    "Encoded": "encoding",
     "EncoderConfig": "options",
-    "SpladeEmbeddingFunction": "compat",
+    "SpladeEmbeddingFunction": "embedding_function",
     "KNOWN_MODELS": "checkpoint.known",
     "DEFAULT_MODEL": "checkpoint.known",
     "ModelIdentity": "checkpoint.identity",
@@ -55,10 +56,11 @@ _LAZY = {
     "decode_rows": "vectors",
     "MilvusStore": "store.milvus",
     "MemoryStore": "store.memory",
-    "Store": "store.base",
-    "SearchOptions": "store.base",
-    "Hit": "store.base",
-    "StoredDocument": "store.base",
+    "Store": "store.protocol",
+    "StoreConfig": "store.config",
+    "SearchOptions": "store.protocol",
+    "Hit": "store.protocol",
+    "StoredDocument": "store.protocol",
     "Retriever": "retrieval",
     "IndexReport": "retrieval",
     "SpladeClient": "client",
@@ -77,7 +79,7 @@ _LAZY = {
     "Record": "corpus.records",
     "Explanation": "retrieval",
     "ExplainedHit": "retrieval",
-    "UpsertResult": "store.base",
+    "UpsertResult": "store.protocol",
     "EncodingProfile": "profiles",
     "ServeConfig": "serve.config",
     "create_app": "serve.app",
@@ -124,6 +126,7 @@ __all__ = [
     "SpladeEncoder",
     "SpladeError",
     "Store",
+    "StoreConfig",
     "StoreError",
     "StoredDocument",
     "UnsupportedModelError",
@@ -147,12 +150,14 @@ if TYPE_CHECKING:
     from .checkpoint.known import DEFAULT_MODEL, KNOWN_MODELS
     from .checkpoint.spec import PoolingSpec
     from .client import SpladeClient
-    from .compat import SpladeEmbeddingFunction
     from .corpus.records import Record
     from .distributed.jobs import RayEncodeReport, RayIndexReport, encode_on_ray, index_on_ray
     from .distributed.retry import RetryPolicy
     from .distributed.runtime import RayOptions
-    from .encoder import Encoded, EncodeStats, SpladeEncoder
+    from .embedding_function import SpladeEmbeddingFunction
+    from .encoder import SpladeEncoder
+    from .encoding import Encoded, EncodeStats
+    from .evaluation import BeirDataset, EvalReport, evaluate, load_beir
     from .inference_free import build_inference_free
     from .onnx.export import cached_export, export_onnx
     from .options import EncoderConfig
@@ -160,9 +165,10 @@ if TYPE_CHECKING:
     from .retrieval import ExplainedHit, Explanation, IndexReport, Retriever
     from .serve.app import create_app
     from .serve.config import ServeConfig
-    from .store.base import Hit, SearchOptions, Store, StoredDocument, UpsertResult
+    from .store.config import StoreConfig
     from .store.memory import MemoryStore
     from .store.milvus import MilvusStore
+    from .store.protocol import Hit, SearchOptions, Store, StoredDocument, UpsertResult
     from .vectors import SparseVectors, decode_rows, to_milvus_rows
 
 

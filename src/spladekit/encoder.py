@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +35,10 @@ from .checkpoint.loading import (
 )
 from .checkpoint.reader import read_spec
 from .checkpoint.spec import ModelSpec, RouteSpec, Side
+from .encoding import Encoded, EncodeStats, Tokenized
 from .errors import InvalidArgumentError, UnsupportedModelError
 from .options import EncoderConfig, Progress
-from .profiles import ProfileName, encoding_profiles
+from .profiles import EncodingProfile, ProfileName, encoding_profiles
 from .routes import Route, build_route
 from .tokenize import TRUNCATIONS, Truncation
 from .validation import (
@@ -54,24 +55,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 SIDES: tuple[Side, ...] = ("query", "document")
-
-
-@dataclass(frozen=True)
-class EncodeStats:
-    """What one encode call did: texts, model inputs (windows count apart), cut texts, tokens."""
-
-    texts: int
-    sequences: int
-    truncated: int
-    tokens: int
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """The vectors of one encode call and what it did."""
-
-    vectors: SparseVectors
-    stats: EncodeStats
 
 
 class SpladeEncoder:
@@ -185,6 +168,25 @@ class SpladeEncoder:
         prompt = self._prompts.get(side)
         return prompt if prompt is not None else self.spec.prompt(choice("side", side, SIDES))
 
+    def profiles(
+        self,
+        *,
+        query_instruction: str = "",
+        doc_instruction: str = "",
+        k_tokens_query: int | None = None,
+        k_tokens_document: int | None = None,
+    ) -> dict[ProfileName, EncodingProfile]:
+        """The ``plain``, ``query`` and ``document`` profiles of this model with these options
+        (:func:`~spladekit.profiles.encoding_profiles`: an empty instruction means the folder's
+        prompt)."""
+        return encoding_profiles(
+            self,
+            query_instruction=string("query_instruction", query_instruction),
+            doc_instruction=string("doc_instruction", doc_instruction),
+            k_tokens_query=optional_positive_int("k_tokens_query", k_tokens_query),
+            k_tokens_document=optional_positive_int("k_tokens_document", k_tokens_document),
+        )
+
     def encode_documents(
         self,
         texts: Sequence[str],
@@ -197,7 +199,8 @@ class SpladeEncoder:
 
         ``prompt`` replaces the folder's document prompt ("" for none).
         """
-        return self._encode_profile(texts, "document", top_k, prompt, progress)
+        profile = self._adjusted(encoding_profiles(self)["document"], top_k, prompt)
+        return self.encode_profile(texts, profile, progress=progress).vectors
 
     def encode_queries(
         self,
@@ -211,7 +214,8 @@ class SpladeEncoder:
 
         ``prompt`` replaces the folder's query prompt ("" for none).
         """
-        return self._encode_profile(texts, "query", top_k, prompt, progress)
+        profile = self._adjusted(encoding_profiles(self)["query"], top_k, prompt)
+        return self.encode_profile(texts, profile, progress=progress).vectors
 
     def encode(
         self,
@@ -252,19 +256,82 @@ class SpladeEncoder:
         progress: Progress | None = None,
     ) -> Encoded:
         """:meth:`encode`, with what the call did (texts truncated, windows, tokens)."""
-        route, items, limit = self._prepare(side, texts, max_length, prefix, truncation)
-        top_k = optional_positive_int("top_k", top_k)
-        if top_k is None:
-            top_k = self.default_top_k
-        thr = self.config.threshold if threshold is None else non_negative_number(
-            "threshold", threshold
+        profile = self.custom_profile(
+            side=side, max_length=max_length, top_k=top_k, threshold=threshold, prefix=prefix
         )
-        if not items:
+        return self.encode_profile(texts, profile, truncation=truncation, progress=progress)
+
+    def custom_profile(
+        self,
+        *,
+        side: Side = "document",
+        max_length: int | None = None,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        prefix: str = "",
+    ) -> EncodingProfile:
+        """A profile of :meth:`encode`'s options, checked (``None``: the model's defaults)."""
+        route = self.routes[choice("side", side, SIDES)]
+        limit = _capped(optional_max_length("max_length", max_length), route.max_length)
+        return EncodingProfile(
+            side, side, string("prefix", prefix), limit,
+            optional_positive_int("top_k", top_k),
+            None if threshold is None else non_negative_number("threshold", threshold),
+        )
+
+    def encode_profile(
+        self,
+        texts: Sequence[str],
+        profile: EncodingProfile,
+        *,
+        truncation: Truncation = "right",
+        progress: Progress | None = None,
+        what: str = "texts",
+    ) -> Encoded:
+        """Encode texts as ``profile`` says (:meth:`profiles`): its route, instruction, token
+        limit, top-k and threshold. ``what`` names the texts in errors (``queries``...)."""
+        return self.encode_tokenized(
+            self.tokenize(texts, profile, truncation=truncation, what=what), progress=progress
+        )
+
+    def tokenize(
+        self,
+        texts: Sequence[str],
+        profile: EncodingProfile,
+        *,
+        truncation: Truncation = "right",
+        what: str = "texts",
+    ) -> Tokenized:
+        """The token ids ``profile``'s route will run for each text (its instruction
+        prepended), checked and cut as ``truncation`` says; :meth:`encode_tokenized` encodes
+        them. A service tokenises each text once this way: the counts budget its batches, and
+        the ids are what it encodes."""
+        if not isinstance(profile, EncodingProfile):
+            raise InvalidArgumentError(
+                f"profile must be an EncodingProfile (see SpladeEncoder.profiles), got "
+                f"{type(profile).__name__}"
+            )
+        items = text_list(texts, what)
+        choice("truncation", truncation, TRUNCATIONS)
+        if profile.instruction:
+            items = [profile.instruction + text for text in items]
+        route = self.routes[profile.side]
+        return Tokenized(profile, route.tokenize(items, profile.max_length, truncation))
+
+    def encode_tokenized(
+        self, tokenized: Tokenized, *, progress: Progress | None = None
+    ) -> Encoded:
+        """Encode what :meth:`tokenize` made (whole, or sliced and joined across calls)."""
+        profile = tokenized.profile
+        tokens = tokenized.tokens
+        if not len(tokens):
             return Encoded(stack_arrays([], self.dim), EncodeStats(0, 0, 0, 0))
-        rows, stats = route.encode_rows(items, limit, truncation, top_k, thr, progress)
+        top_k = profile.top_k if profile.top_k is not None else self.default_top_k
+        threshold = self.config.threshold if profile.threshold is None else profile.threshold
+        rows, stats = self.routes[profile.side].encode_tokens(tokens, top_k, threshold, progress)
         return Encoded(
             stack_arrays(rows, self.dim),
-            EncodeStats(len(items), stats.sequences, stats.truncated, stats.tokens),
+            EncodeStats(len(tokens), stats.sequences, stats.truncated, stats.tokens),
         )
 
     def count_tokens(
@@ -280,11 +347,10 @@ class SpladeEncoder:
 
         Counted as :meth:`encode` with the same arguments would cut the text (all windows'
         tokens with ``long_documents="window"``); ``truncation="error"`` raises the same
-        :class:`~spladekit.errors.InvalidArgumentError` for a text over the limit. For
-        budgeting work before encoding it (a service's batches, say).
+        :class:`~spladekit.errors.InvalidArgumentError` for a text over the limit.
         """
-        route, items, limit = self._prepare(side, texts, max_length, prefix, truncation)
-        return route.count_tokens(items, limit, truncation) if items else []
+        profile = self.custom_profile(side=side, max_length=max_length, prefix=prefix)
+        return self.tokenize(texts, profile, truncation=truncation).tokens.counts
 
     def decode(self, vectors: object, top_k: int | None = None) -> list[list[tuple[str, float]]]:
         """(token, weight) pairs per row, heaviest first: what each vector means."""
@@ -292,39 +358,16 @@ class SpladeEncoder:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _encode_profile(
-        self,
-        texts: Sequence[str],
-        name: ProfileName,
-        top_k: int | None,
-        prompt: str | None,
-        progress: Progress | None,
-    ) -> SparseVectors:
-        """Encode on a profile (the folder's prompt unless ``prompt`` replaces it)."""
-        profile = encoding_profiles(self)[name]
-        prefix = profile.instruction if prompt is None else string("prompt", prompt)
-        return self.encode(
-            texts, side=profile.side, max_length=profile.max_length, top_k=top_k,
-            prefix=prefix, progress=progress,
+    @staticmethod
+    def _adjusted(
+        profile: EncodingProfile, top_k: int | None, prompt: str | None
+    ) -> EncodingProfile:
+        """``profile`` with the caller's top-k (``None``: the model's) and prompt."""
+        return replace(
+            profile,
+            top_k=optional_positive_int("top_k", top_k),
+            instruction=profile.instruction if prompt is None else string("prompt", prompt),
         )
-
-    def _prepare(
-        self,
-        side: Side,
-        texts: Sequence[str],
-        max_length: int | None,
-        prefix: str,
-        truncation: Truncation,
-    ) -> tuple[Route, list[str], int]:
-        """The route, checked texts (with ``prefix``) and the token limit per model input."""
-        route = self.routes[choice("side", side, SIDES)]
-        items = text_list(texts)
-        max_length = optional_max_length("max_length", max_length)
-        prefix = string("prefix", prefix)
-        choice("truncation", truncation, TRUNCATIONS)
-        if prefix:
-            items = [prefix + text for text in items]
-        return route, items, _capped(max_length, route.max_length)
 
 
 def _build_route(
@@ -366,4 +409,4 @@ def _vocabulary(tokenizer: PreTrainedTokenizerBase, dim: int) -> list[str]:
     return tokens
 
 
-__all__ = ["SIDES", "EncodeStats", "Encoded", "SpladeEncoder"]
+__all__ = ["SIDES", "SpladeEncoder"]

@@ -41,16 +41,19 @@ class ProfileSource(Protocol):
 
 @dataclass(frozen=True)
 class EncodingProfile:
-    """How one kind of text is encoded.
+    """How one kind of text is encoded: what :meth:`~spladekit.SpladeEncoder.encode_profile`
+    takes.
 
-    ``top_k`` ``None`` keeps the encoder's default (the model's ``max_active_dims``, if any).
+    ``top_k`` ``None`` keeps the encoder's default (the model's ``max_active_dims``, if any);
+    ``threshold`` ``None`` the encoder's.
     """
 
-    name: ProfileName
+    name: str
     side: Side
     instruction: str
     max_length: int
     top_k: int | None
+    threshold: float | None = None
 
 
 def encoding_profiles(

@@ -153,8 +153,7 @@ class Retriever:
         self.store = store
         identity = model_identity_of(encoder)
         if identity is not None:
-            store.check_model(identity, allow_other=allow_other_model)
-            store.record_model(identity)
+            store.adopt_model(identity, allow_other_model=allow_other_model)
 
     def index(
         self,

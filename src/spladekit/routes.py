@@ -11,7 +11,7 @@ Both hold only read-only state after construction, so any number of threads may 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,46 @@ _DEFAULTS = EncoderConfig()
 
 
 @dataclass(frozen=True)
+class TokenBatch:
+    """Texts tokenised for one route, one entry per text, as the route will run them.
+
+    ``ids``: a text's model input ([CLS] + tokens + [SEP]); with ``long_documents="window"``
+    all its content tokens (windowed when encoded); on an inference-free route the ids it looks
+    up. ``counts``: the tokens each text feeds the model (every window's); ``cut``: whether it
+    was truncated; ``limit``: the token limit per model input it was cut (or windowed) to.
+    Batches of one route and limit join and slice by text, so a service tokenises each text
+    once and encodes many requests' texts in one call.
+    """
+
+    ids: list[list[int]]
+    counts: list[int]
+    cut: list[bool]
+    limit: int
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def truncated(self) -> int:
+        return sum(self.cut)
+
+    def slice(self, lo: int, hi: int) -> TokenBatch:
+        return TokenBatch(self.ids[lo:hi], self.counts[lo:hi], self.cut[lo:hi], self.limit)
+
+    @staticmethod
+    def join(parts: Sequence[TokenBatch]) -> TokenBatch:
+        """One batch of every part's texts, in order (all cut to one limit)."""
+        if len(parts) == 1:
+            return parts[0]
+        if len({p.limit for p in parts}) > 1:
+            raise ValueError("only batches tokenised to one limit can be joined")
+        return TokenBatch(
+            [i for p in parts for i in p.ids], [c for p in parts for c in p.counts],
+            [c for p in parts for c in p.cut], parts[0].limit,
+        )
+
+
+@dataclass(frozen=True)
 class RouteStats:
     """What a route did for one call: model inputs (windows count apart), cut texts, tokens."""
 
@@ -86,43 +126,45 @@ class MlmRoute:
         # sentence-transformers' max_seq_length replaces the tokenizer's limit.
         self.max_length = spec.max_seq_length or model_limit
 
-    def encode_rows(
-        self,
-        texts: list[str],
-        limit: int,
-        truncation: Truncation,
-        top_k: int | None,
-        threshold: float,
-        progress: Progress | None,
-    ) -> tuple[Rows, RouteStats]:
-        """One (indices, values) row per text, in input order."""
-        if self.config.long_documents == "window":
-            return self._encode_windowed(texts, limit, top_k, threshold, progress)
-        sequences, truncated = self.tokens.truncated(texts, limit, truncation)
-        rows: Rows = [_EMPTY] * len(texts)
-        for batch, parts in self._iter_pruned(sequences, top_k, threshold):
-            for pos, row in zip(batch, split_arrays(parts), strict=True):
-                rows[pos] = row
-            if progress is not None:
-                progress(len(batch))
-        return rows, RouteStats(len(texts), truncated, sum(len(s) for s in sequences))
-
-    def count_tokens(self, texts: list[str], limit: int, truncation: Truncation) -> list[int]:
-        """Tokens each text feeds the model, as :meth:`encode_rows` cuts or windows it."""
+    def tokenize(self, texts: list[str], limit: int, truncation: Truncation) -> TokenBatch:
+        """Each text as this route will run it: [CLS] + tokens + [SEP] cut to ``limit``, or
+        (``long_documents="window"``) all its content tokens, windowed when encoded."""
         if self.config.long_documents != "window":
-            sequences, _ = self.tokens.truncated(texts, limit, truncation)
-            return [len(s) for s in sequences]
+            sequences, cut = self.tokens.truncated(texts, limit, truncation)
+            return TokenBatch(sequences, [len(s) for s in sequences], cut, limit)
         body = limit - 2
         stride = self._stride(body)
-        return [
+        contents = self.tokens.content(texts)
+        counts = [
             sum(min(body, len(ids) - begin) + 2 for begin in _window_starts(len(ids), body, stride))
-            for ids in self.tokens.content(texts)
+            for ids in contents
         ]
+        return TokenBatch(contents, counts, [False] * len(contents), limit)
+
+    def encode_tokens(
+        self, batch: TokenBatch, top_k: int | None, threshold: float, progress: Progress | None
+    ) -> tuple[Rows, RouteStats]:
+        """One (indices, values) row per text of ``batch``, in its order."""
+        if self.config.long_documents == "window":
+            return self._encode_windowed(batch.ids, batch.limit, top_k, threshold, progress)
+        rows: Rows = [_EMPTY] * len(batch)
+        for positions, parts in self._iter_pruned(batch.ids, top_k, threshold):
+            for pos, row in zip(positions, split_arrays(parts), strict=True):
+                rows[pos] = row
+            if progress is not None:
+                progress(len(positions))
+        return rows, RouteStats(len(batch), batch.truncated, sum(batch.counts))
 
     def _encode_windowed(
-        self, texts: list[str], limit: int, top_k: int | None, thr: float, progress: Progress | None
+        self,
+        contents: list[list[int]],
+        limit: int,
+        top_k: int | None,
+        thr: float,
+        progress: Progress | None,
     ) -> tuple[Rows, RouteStats]:
-        """Split long texts into overlapping windows and max-pool their vectors per text."""
+        """Split long texts (their content tokens) into overlapping windows and max-pool their
+        vectors per text."""
         cls, sep = self.tokens.cls_id, self.tokens.sep_id
         body = limit - 2
         stride = self._stride(body)
@@ -130,11 +172,11 @@ class MlmRoute:
         n_sequences = n_tokens = 0
         # Groups bound the dense (texts, vocab) buffer that the per-text max fills, by elements.
         group = max(1, min(4 * self.config.batch_size, _DENSE_ELEMENTS // self.vocab_size))
-        for g0 in range(0, len(texts), group):
-            chunk = texts[g0 : g0 + group]
+        for g0 in range(0, len(contents), group):
+            chunk = contents[g0 : g0 + group]
             sequences: list[list[int]] = []
             owner: list[int] = []
-            for text, content in enumerate(self.tokens.content(chunk)):
+            for text, content in enumerate(chunk):
                 for begin in _window_starts(len(content), body, stride):
                     sequences.append([cls, *content[begin : begin + body], sep])  # type: ignore[list-item]
                     owner.append(text)
@@ -237,31 +279,23 @@ class StaticRoute:
         self.max_length = spec.max_seq_length or model_max_length(self.tokenizer)
         self.backend_name = "lookup"
 
-    def encode_rows(
-        self,
-        texts: list[str],
-        limit: int,
-        truncation: Truncation,
-        top_k: int | None,
-        threshold: float,
-        progress: Progress | None,
-    ) -> tuple[Rows, RouteStats]:
-        rows: Rows = []
-        truncated = tokens = 0
+    def tokenize(self, texts: list[str], limit: int, truncation: Truncation) -> TokenBatch:
+        """Each text's token ids, without special tokens, cut to ``limit``."""
+        ids: list[list[int]] = []
+        cut: list[bool] = []
         for i, found in enumerate(self.tokens.content(texts)):
-            ids, was_cut = cut_tokens(found, limit, truncation, i)
-            truncated += was_cut
-            tokens += len(ids)
-            rows.append(self._row(ids, top_k, threshold))
-        if progress is not None and texts:
-            progress(len(texts))
-        return rows, RouteStats(len(texts), truncated, tokens)
+            kept, was_cut = cut_tokens(found, limit, truncation, i)
+            ids.append(kept)
+            cut.append(was_cut)
+        return TokenBatch(ids, [len(i) for i in ids], cut, limit)
 
-    def count_tokens(self, texts: list[str], limit: int, truncation: Truncation) -> list[int]:
-        return [
-            len(cut_tokens(ids, limit, truncation, i)[0])
-            for i, ids in enumerate(self.tokens.content(texts))
-        ]
+    def encode_tokens(
+        self, batch: TokenBatch, top_k: int | None, threshold: float, progress: Progress | None
+    ) -> tuple[Rows, RouteStats]:
+        rows = [self._row(ids, top_k, threshold) for ids in batch.ids]
+        if progress is not None and rows:
+            progress(len(rows))
+        return rows, RouteStats(len(batch), batch.truncated, sum(batch.counts))
 
     def _row(
         self, ids: list[int], top_k: int | None, threshold: float
@@ -325,4 +359,13 @@ def _window_starts(n: int, body: int, stride: int) -> range:
     return range(0, last + 1, stride)
 
 
-__all__ = ["MlmRoute", "Route", "RouteStats", "Rows", "StaticRoute", "model_max_length"]
+__all__ = [
+    "MlmRoute",
+    "Route",
+    "RouteStats",
+    "Rows",
+    "StaticRoute",
+    "TokenBatch",
+    "build_route",
+    "model_max_length",
+]

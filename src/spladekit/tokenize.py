@@ -121,8 +121,8 @@ class TokenIds:
 
     def truncated(
         self, texts: Sequence[str], limit: int, truncation: Truncation = "right"
-    ) -> tuple[list[list[int]], int]:
-        """([CLS] + at most ``limit - 2`` tokens + [SEP] per text, how many were cut).
+    ) -> tuple[list[list[int]], list[bool]]:
+        """([CLS] + at most ``limit - 2`` tokens + [SEP] per text, whether each was cut).
 
         ``right`` keeps the first tokens (as transformers truncates), ``left`` the last ones;
         ``error`` refuses a text over the limit.
@@ -137,10 +137,10 @@ class TokenIds:
         for i, ids in zip(rest, self._encode([texts[i] for i in rest], special=False), strict=True):
             contents[i] = ids
         out: list[list[int]] = []
-        cut = 0
+        cut: list[bool] = []
         for i, found in enumerate(contents):
             ids, was_cut = cut_tokens(found or [], body, truncation, i, special=2)
-            cut += was_cut
+            cut.append(was_cut)
             out.append([self.cls_id, *ids, self.sep_id])  # type: ignore[list-item]
         return out, cut
 

@@ -52,9 +52,9 @@ def test_is_a_base_embedding_function_whichever_is_imported_first(
     first: str, tiny_model_dir: Path
 ) -> None:
     imports = (
-        "import spladekit.compat, pymilvus.model"
+        "import spladekit.embedding_function, pymilvus.model"
         if first == "spladekit"
-        else "import pymilvus.model, spladekit.compat"
+        else "import pymilvus.model, spladekit.embedding_function"
     )
     answer = run(
         f"import json, sys\n{imports}\n"

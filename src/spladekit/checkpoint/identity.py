@@ -12,6 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
+from .fingerprint import earlier_fingerprint
 from .loading import resolve_model_dir
 from .reader import read_spec
 from .spec import ModelSpec
@@ -27,6 +28,14 @@ class ModelIdentity:
     def describe(self) -> str:
         return f"{self.name!r} (fingerprint {self.fingerprint})"
 
+    def accepts(self, fingerprint: str) -> bool:
+        """Whether a record carrying ``fingerprint`` names these weights: this identity's own
+        fingerprint, or the sampled one earlier versions gave the same weights
+        (:func:`~spladekit.checkpoint.fingerprint.earlier_fingerprint`, read from the files
+        only when a record differs)."""
+        return fingerprint == self.fingerprint or fingerprint == earlier_fingerprint(
+            self.fingerprint
+        )
 
 
 def spec_fingerprint(spec: ModelSpec) -> str:

@@ -17,17 +17,18 @@ from .options import (
     chunk_size_option,
     collection_option,
     encoder_options,
-    index_algo_option,
+    inverted_index_algo_option,
     progress_bar,
     quiet_option,
     ray_options,
     search_options,
+    store_config,
     store_options,
     with_bm25_options,
 )
 
 if TYPE_CHECKING:
-    from ..store import SearchOptions
+    from ..store import SearchOptions, StoreConfig
 
 SNIPPET = 120
 
@@ -35,11 +36,12 @@ SNIPPET = 120
 @click.command()
 @click.argument("corpus", nargs=-1, required=True)
 @format_option
+@store_config
 @store_options
 @collection_option
 @encoder_options
 @chunk_size_option
-@index_algo_option
+@inverted_index_algo_option
 @with_bm25_options
 @click.option("--reencode", is_flag=True, help="Encode and replace documents already stored too.")
 @allow_other_model_option
@@ -48,16 +50,10 @@ SNIPPET = 120
 def index(
     corpus: tuple[str, ...],
     fmt: str,
-    uri: str,
-    token: str | None,
-    collection: str,
+    store: StoreConfig,
     encoder: EncoderChoice,
     chunk_size: int,
-    index_algo: str | None,
-    bm25: bool,
-    analyzer: str | None,
     reencode: bool,
-    allow_other_model: bool,
     ray_address: str | None,
     workers: int,
     cpus_per_worker: float | None,
@@ -83,10 +79,8 @@ def index(
     options = ray_settings(ray_address, workers, cpus_per_worker, gpus_per_worker)
     if options is not None:
         index_with_ray(
-            corpus, fmt, uri=uri, token=token, collection=collection, encoder=encoder,
-            chunk_size=chunk_size, index_algo=index_algo, bm25=bm25, analyzer=analyzer,
-            reencode=reencode,
-            allow_other_model=allow_other_model, quiet=quiet, options=options,
+            corpus, fmt, store=store, encoder=encoder, chunk_size=chunk_size,
+            reencode=reencode, quiet=quiet, options=options,
         )
         return
     from ..retrieval import Retriever
@@ -95,13 +89,9 @@ def index(
     shards = [] if stdin else corpus_shards(corpus, fmt)
     total = None if stdin else sum(s.rows for s in shards)
     model = encoder.build()
-    store = open_store(
-        uri, token=token, collection=collection, model=model.model_identity,
-        allow_other_model=allow_other_model, inverted_index_algo=index_algo, bm25=bm25,
-        analyzer=analyzer,
-    )
+    opened = open_store(store, model=model.model_identity)
     try:
-        retriever = Retriever(model, store, allow_other_model=allow_other_model)
+        retriever = Retriever(model, opened, allow_other_model=store.allow_other_model)
         records = (
             read_records(sys.stdin, "stdin", fmt) if stdin
             else (record for shard in shards for record in read_shard(shard))
@@ -110,12 +100,12 @@ def index(
             report = retriever.index(
                 records, chunk_size=chunk_size, skip_existing=not reencode, progress=advance
             )
-        stored = store.count()
+        stored = opened.count()
     finally:
-        store.close()
+        opened.close()
     summary = {
-        "collection": collection,
-        "uri": uri,
+        "collection": store.collection,
+        "uri": store.uri,
         "seen": report.seen,
         "encoded": report.encoded,
         "skipped": report.skipped,
@@ -129,6 +119,7 @@ def index(
 
 @click.command()
 @click.argument("queries", nargs=-1, required=True)
+@store_config
 @store_options
 @collection_option
 @encoder_options
@@ -140,29 +131,23 @@ def index(
 @allow_other_model_option
 def search(
     queries: tuple[str, ...],
-    uri: str,
-    token: str | None,
-    collection: str,
+    store: StoreConfig,
     encoder: EncoderChoice,
     k: int,
     options: SearchOptions,
     width: int,
-    allow_other_model: bool,
 ) -> None:
     """Search the collection for each of QUERIES: one JSON line per hit, best first."""
     from ..retrieval import Retriever
 
     options = options.replace(with_text=width > 0)
     model = encoder.build()
-    store = open_store(
-        uri, token=token, collection=collection, model=model.model_identity,
-        allow_other_model=allow_other_model, create=False,
-    )
+    opened = open_store(store, model=model.model_identity, create=False)
     try:
-        retriever = Retriever(model, store, allow_other_model=allow_other_model)
+        retriever = Retriever(model, opened, allow_other_model=store.allow_other_model)
         results = retriever.search_many(list(queries), k, options=options)
     finally:
-        store.close()
+        opened.close()
     for query, hits in zip(queries, results, strict=True):
         for rank, hit in enumerate(hits, start=1):
             line: dict[str, Any] = {

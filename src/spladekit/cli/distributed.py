@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..corpus import corpus_shards
 from .options import DEBUG_ENV, EncoderChoice, progress_bar
+
+if TYPE_CHECKING:
+    from ..store import StoreConfig
 
 # Read by Ray's C++ core when it starts: its warnings would print on the command's stderr.
 _RAY_LOG_LEVEL_ENV = "RAY_BACKEND_LOG_LEVEL"
@@ -59,35 +62,27 @@ def index_with_ray(
     corpus: tuple[str, ...],
     fmt: str,
     *,
-    uri: str,
-    token: str | None,
-    collection: str,
+    store: StoreConfig,
     encoder: EncoderChoice,
     chunk_size: int,
-    index_algo: str | None,
-    bm25: bool,
-    analyzer: str | None,
     reencode: bool,
-    allow_other_model: bool,
     quiet: bool,
     options: Any,
 ) -> None:
     """Run the indexing job; print the report; exit 1 when documents could not be stored."""
     from ..distributed.jobs import DEFAULT_SHARD_BYTES, check_server_uri, index_on_ray
 
-    check_server_uri(uri)  # a Lite file is refused before anything is read or started
+    check_server_uri(store.uri)  # a Lite file is refused before anything is read or started
     _import_ray(options)
     shards = corpus_shards(corpus, fmt, shard_bytes=DEFAULT_SHARD_BYTES)
     with progress_bar(sum(s.rows for s in shards), "doc", not quiet) as advance:
         report = index_on_ray(
-            shards, uri=uri, collection=collection, token=token, model=encoder.model,
-            config=encoder.config, ray_options=options, fmt=fmt, batch_size=chunk_size,
-            skip_existing=not reencode, allow_other_model=allow_other_model,
-            index_algo=index_algo, bm25=bm25, analyzer=analyzer, progress=advance,
+            shards, store, model=encoder.model, config=encoder.config, ray_options=options,
+            fmt=fmt, batch_size=chunk_size, skip_existing=not reencode, progress=advance,
         )
     summary = {
-        "collection": collection,
-        "uri": uri,
+        "collection": store.collection,
+        "uri": store.uri,
         "seen": report.seen,
         "encoded": report.encoded,
         "skipped": report.skipped,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import IO, Any
 
 import click
 
 from ..corpus import Record, open_text, read_records
-from ..profiles import encoding_profiles
 from .options import EncoderChoice, encoder_options, progress_bar, quiet_option, ray_options
 
 # Texts encoded per step: bounds memory, and each step's lines are written before the next.
@@ -108,17 +108,15 @@ def _encode_lines(
 ) -> None:
     records = gather_records(texts, input_path, fmt)
     model = encoder.build()
-    profile = encoding_profiles(model)["query" if queries else "document"]
+    profile = model.profiles()["query" if queries else "document"]
+    if top_k is not None:
+        profile = replace(profile, top_k=top_k)
     limit = profile.max_length
     truncated = 0
     with progress_bar(len(records), "text", not quiet) as advance:
         for start in range(0, len(records), ENCODE_CHUNK):
             chunk = records[start : start + ENCODE_CHUNK]
-            result = model.encode_with_stats(
-                [r.text for r in chunk], side=profile.side, max_length=limit,
-                top_k=top_k if top_k is not None else profile.top_k,
-                prefix=profile.instruction, progress=advance,
-            )
+            result = model.encode_profile([r.text for r in chunk], profile, progress=advance)
             truncated += result.stats.truncated
             tokens = model.decode(result.vectors) if explain else None
             for i, (record, row) in enumerate(zip(chunk, result.vectors, strict=True)):

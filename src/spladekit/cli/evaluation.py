@@ -22,7 +22,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..store.base import Fusion
+    from ..store.protocol import Fusion
 
 
 def fusion_options(func: Any) -> Any:
@@ -89,7 +89,7 @@ def eval_command(
     MRR@10 and Recall@100 beside a BM25 baseline computed in the same run, with documents/s and
     queries/s.
     """
-    from ..evaluate import METRICS, evaluate, load_beir
+    from ..evaluation import METRICS, evaluate, load_beir
     from ..retrieval import Retriever
     from ..store import SearchOptions
 

@@ -1,7 +1,9 @@
 """Options shared by several commands, derived from the library's own declarations.
 
 Encoder choices come from :class:`~spladekit.options.EncoderConfig`'s ``Literal`` types and its
-defaults; store and search options from the store's. Every option has an environment fallback
+defaults, store options from :class:`~spladekit.store.config.StoreConfig`'s (a command gets them
+as one ``store`` argument: :func:`store_config`), search options from
+:class:`~spladekit.store.protocol.SearchOptions`'. Every option has an environment fallback
 where one helps (``SPLADEKIT_MODEL``, ``SPLADEKIT_URI``, ``MILVUS_TOKEN``...).
 """
 
@@ -11,7 +13,7 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -24,10 +26,8 @@ from ..options import (
     Progress,
     backend_names,
 )
-from ..store.base import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
-from ..store.connection import DEFAULT_URI
-from ..store.milvus import DEFAULT_COLLECTION
-from ..store.schema import INDEX_ALGOS
+from ..store.config import INDEX_ALGOS, StoreConfig
+from ..store.protocol import DEFAULT_RRF_K, FUSIONS, MAX_K, SEARCH_MODES
 from ..validation import MIN_MAX_LENGTH
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ DEBUG_ENV = "SPLADEKIT_DEBUG"
 # Inputs at least this long get a progress bar on stderr.
 PROGRESS_MIN = 64
 _DEFAULTS = EncoderConfig()
+_STORE_DEFAULTS = StoreConfig()
 
 
 def apply(func: F, options: list[Callable[[F], F]]) -> F:
@@ -134,13 +135,28 @@ class EncoderChoice:
 # -- store and search ------------------------------------------------------------------------
 
 
+def store_config(func: F) -> F:
+    """Hand the store options a command declares (``StoreConfig``'s fields: --uri, --token,
+    --collection, --inverted-index-algo, --bm25, --analyzer, --allow-other-model) to it as one
+    ``store: StoreConfig`` argument; None when its --collection is None (a command for which
+    no collection means no store). Place it above those options."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in StoreConfig.field_names() if name in kwargs}
+        store = None if values.get("collection", "") is None else StoreConfig(**values)
+        return func(*args, store=store, **kwargs)
+
+    return cast(F, wrapper)
+
+
 def store_options(func: F) -> F:
     """--uri, --token: where the Milvus collection lives."""
     return apply(
         func,
         [
             click.option(
-                "--uri", envvar="SPLADEKIT_URI", default=DEFAULT_URI, show_default=True,
+                "--uri", envvar="SPLADEKIT_URI", default=_STORE_DEFAULTS.uri, show_default=True,
                 help="Milvus Lite file (*.db), server address such as http://localhost:19530, or "
                 "memory:// (exact, in memory, for eval) [env: SPLADEKIT_URI].",
             ),
@@ -153,7 +169,8 @@ def store_options(func: F) -> F:
 
 
 collection_option = click.option(
-    "--collection", envvar="SPLADEKIT_COLLECTION", default=DEFAULT_COLLECTION, show_default=True,
+    "--collection", envvar="SPLADEKIT_COLLECTION", default=_STORE_DEFAULTS.collection,
+    show_default=True,
     help="Collection name [env: SPLADEKIT_COLLECTION].",
 )
 
@@ -167,9 +184,9 @@ chunk_size_option = click.option(
     help="Documents encoded and written per step; each written step survives a crash.",
 )
 
-index_algo_option = click.option(
-    "--index-algo", type=click.Choice(INDEX_ALGOS), default=None,
-    help="inverted_index_algo for a new collection [default: DAAT_MAXSCORE].",
+inverted_index_algo_option = click.option(
+    "--inverted-index-algo", type=click.Choice(INDEX_ALGOS), default=None,
+    help=f"The index algorithm of a new collection [default: {INDEX_ALGOS[0]}].",
 )
 
 
@@ -316,19 +333,18 @@ def quiet_option(help_text: str = "No progress bar or summary on stderr.") -> Ca
 
 __all__ = [
     "DEBUG_ENV",
-    "DEFAULT_COLLECTION",
-    "DEFAULT_URI",
     "EncoderChoice",
     "allow_other_model_option",
     "chunk_size_option",
     "collection_option",
     "encoder_options",
     "fusion_option_list",
-    "index_algo_option",
+    "inverted_index_algo_option",
     "progress_bar",
     "quiet_option",
     "ray_options",
     "search_options",
+    "store_config",
     "store_options",
     "with_bm25_options",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +12,13 @@ from .options import (
     EncoderChoice,
     allow_other_model_option,
     encoder_options,
+    store_config,
     store_options,
     with_bm25_options,
 )
+
+if TYPE_CHECKING:
+    from ..store import StoreConfig
 
 # Defaults come from the service's own declaration.
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServeConfig)}
@@ -21,9 +26,11 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServeConfig)}
 
 @click.command()
 @encoder_options
+@store_config
 @store_options
 @click.option(
     "--collection", envvar="SPLADEKIT_COLLECTION", default=None,
+    callback=lambda ctx, param, value: value or None,  # "" too: encoding only
     help="Collection behind /search and /documents; none: encoding only "
     "[env: SPLADEKIT_COLLECTION].",
 )
@@ -113,12 +120,7 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(ServeConfig)}
 )
 def serve(
     encoder: EncoderChoice,
-    uri: str,
-    token: str | None,
-    collection: str | None,
-    allow_other_model: bool,
-    bm25: bool,
-    analyzer: str | None,
+    store: StoreConfig | None,
     host: str,
     port: int,
     api_key: str | None,
@@ -154,12 +156,7 @@ def serve(
         doc_instruction=doc_instruction,
         k_tokens_query=k_tokens_query,
         k_tokens_document=k_tokens_document,
-        uri=uri,
-        token=token,
-        collection=collection or None,
-        allow_other_model=allow_other_model,
-        bm25=bm25,
-        analyzer=analyzer,
+        store=store,
         api_key=api_key or None,
         host=host,
         port=port,

@@ -24,7 +24,7 @@ import pyarrow as pa
 from scipy.sparse import csr_array
 
 from ..corpus import Record, Shard, read_shard
-from ..store.base import fit_text
+from ..store.input_checks import fit_text
 from ..store.schema import stored_matrix
 from ..vectors import arrow_to_csr, arrow_vector_type, empty_rows, to_arrow
 

@@ -27,12 +27,11 @@ from ..checkpoint.loading import resolve_model_dir
 from ..corpus import Shard, corpus_shards
 from ..errors import InputTypeError, InvalidArgumentError
 from ..options import EncoderConfig, Progress
-from ..store import MEMORY_URI
-from ..store.connection import check_uri
+from ..store.config import MEMORY_URI, StoreConfig, check_uri
 from ..store.lite import is_lite_uri
-from ..store.milvus import DEFAULT_COLLECTION, MilvusStore
+from ..store.milvus import MilvusStore
 from ..validation import positive_int
-from .retry import RetryPolicy, StoreSpec
+from .retry import RetryPolicy, open_existing
 from .runtime import (
     LOCAL,
     RayOptions,
@@ -48,6 +47,9 @@ from .runtime import (
 DEFAULT_SHARD_BYTES = 16 * 1024 * 1024
 # Documents per encoder batch: one encode call, one block to write.
 DEFAULT_BATCH_SIZE = 256
+# Seconds each Milvus call of a job may take when the store's settings name no timeout: a
+# write task waiting forever on a server that went away would hold the job.
+DEFAULT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -100,41 +102,42 @@ Inputs = Sequence[str | os.PathLike[str]] | Sequence[Shard]
 
 def index_on_ray(
     inputs: Inputs,
+    store: StoreConfig | None = None,
     *,
-    uri: str,
-    collection: str = DEFAULT_COLLECTION,
-    token: str | None = None,
     model: str | os.PathLike[str] = DEFAULT_MODEL,
     config: EncoderConfig | None = None,
     ray_options: RayOptions | None = None,
     fmt: str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
     skip_existing: bool = True,
-    allow_other_model: bool = False,
-    index_algo: str | None = None,
-    bm25: bool = False,
-    analyzer: str | None = None,
     retry: RetryPolicy | None = None,
-    timeout: float | None = 60.0,
     shard_bytes: int = DEFAULT_SHARD_BYTES,
     progress: Progress | None = None,
+    **settings: Any,
 ) -> RayIndexReport:
     """Encode ``inputs`` (files, globs, BEIR folders, Parquet; or the shards
-    :func:`spladekit.corpus.corpus_shards` planned) on Ray and upsert them into ``collection``
-    on the Milvus server at ``uri``.
+    :func:`spladekit.corpus.corpus_shards` planned) on Ray and upsert them into the collection
+    ``store`` names on a Milvus server: a :class:`~spladekit.store.config.StoreConfig`, and/or
+    its settings as keywords (``uri=``, ``collection=``, ``token=``, ``bm25=``...).
 
     Records, ids and vectors are those of ``spladekit index`` (:class:`~spladekit.Retriever`).
     ``ray_options`` says where and how wide (:class:`RayOptions`: ``local`` by default, one
     worker); ``batch_size`` documents go through an actor at a time. Ids stored when the job
     starts are skipped (read once, 16 bytes each in Ray's object store); ``skip_existing=False``
     encodes and replaces stored documents too. Upserts that fail transiently are tried again
-    per ``retry`` (each Milvus call waits at most ``timeout`` seconds). ``progress`` is called
-    on this process with the number of documents just done. ``index_algo``, ``bm25`` and
-    ``analyzer`` apply when the collection is created, as for :class:`MilvusStore`. Milvus Lite
-    cannot take a distributed job (one process holds its file): ``uri`` must be a server.
+    per ``retry`` (each Milvus call waits at most the store's ``timeout`` seconds, 60 when it
+    names none). ``progress`` is called on this process with the number of documents just done.
+    The store's ``inverted_index_algo``, ``bm25`` and ``analyzer`` apply when the collection is
+    created, as for :class:`MilvusStore`. Milvus Lite cannot take a distributed job (one
+    process holds its file): the store's ``uri`` must be a server.
     """
     options = _options(ray_options)
-    check_server_uri(uri)
+    if store is not None and not isinstance(store, StoreConfig):
+        raise InputTypeError(f"store must be a StoreConfig, got {type(store).__name__}")
+    store = StoreConfig.build(store or StoreConfig(), settings)
+    if store.timeout is None:
+        store = store.replace(timeout=DEFAULT_TIMEOUT)
+    check_server_uri(store.uri)
     ray_module(options.address)  # a missing Ray is said before anything else is done
     config = worker_config(config, options)
     batch_size = positive_int("batch_size", batch_size)
@@ -143,20 +146,15 @@ def index_on_ray(
         raise InputTypeError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
     shards = plan(inputs, fmt, shard_bytes)
     identity = model_identity(model)
-    spec = StoreSpec(uri, collection, token, timeout)
     from .sink import MilvusDatasink, WriteCounts
     from .snapshot import StoredIds
 
     started = time.perf_counter()
     # The driver creates the collection and records (or checks) the model before any worker
     # writes, as single-process indexing does, and reads the ids stored so far (see .snapshot).
-    with MilvusStore(
-        uri, token=token, collection=collection, model=identity,
-        allow_other_model=allow_other_model, inverted_index_algo=index_algo, timeout=timeout,
-        bm25=bm25, analyzer=analyzer,
-    ) as store:
-        snapshot = StoredIds.from_store(store) if skip_existing and store.count() else None
-    sink = MilvusDatasink(spec, retry)
+    with MilvusStore(store, model=identity) as opened:
+        snapshot = StoredIds.from_store(opened) if skip_existing and opened.count() else None
+    sink = MilvusDatasink(store, retry)
     if shards:
         with connected(options) as ray, progress_reports(ray, progress) as counter:
             dataset = _encoded_dataset(
@@ -168,8 +166,8 @@ def index_on_ray(
             ))
     seconds = time.perf_counter() - started
     totals: WriteCounts = sink.totals
-    with spec.open() as store:
-        count = store.count()
+    with open_existing(store) as opened:
+        count = opened.count()
     return RayIndexReport(
         seen=totals.seen, encoded=totals.seen - totals.skipped, skipped=totals.skipped,
         empty=totals.empty, stored=count, failed=totals.failed, retries=totals.retries,
@@ -392,6 +390,7 @@ def _parquet_counts(folder: str) -> tuple[int, int, int]:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_SHARD_BYTES",
+    "DEFAULT_TIMEOUT",
     "RayEncodeReport",
     "RayIndexReport",
     "block_bytes",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ..errors import StoreError
+from ..store.config import StoreConfig
 from ..store.milvus import MilvusStore
 from ..validation import non_negative_number, positive_int
 
@@ -74,21 +75,10 @@ class RetryPolicy:
         ]
 
 
-@dataclass(frozen=True)
-class StoreSpec:
-    """Where a worker writes: enough to open the collection in any process (picklable)."""
-
-    uri: str
-    collection: str
-    token: str | None = None
-    timeout: float | None = 60.0
-
-    def open(self) -> MilvusStore:
-        """Open the existing collection (the driver created it and recorded the model)."""
-        return MilvusStore(
-            self.uri, token=self.token, collection=self.collection, create=False,
-            timeout=self.timeout,
-        )
+def open_existing(store: StoreConfig) -> MilvusStore:
+    """Open the existing collection ``store`` names (the driver created it and recorded the
+    model): where a worker writes, opened in any process (a StoreConfig pickles)."""
+    return MilvusStore(store.existing(), create=False)
 
 
 class RetryingStore:
@@ -100,9 +90,9 @@ class RetryingStore:
     """
 
     def __init__(
-        self, spec: StoreSpec, policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
+        self, store: StoreConfig, policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep
     ) -> None:
-        self.spec = spec
+        self.store = store
         self.policy = policy
         self.retries = 0
         self._sleep = sleep
@@ -114,7 +104,7 @@ class RetryingStore:
         for attempt in range(self.policy.attempts):
             try:
                 if self._store is None:
-                    self._store = self.spec.open()
+                    self._store = open_existing(self.store)
                 return operation(self._store)
             except (StoreError, ConnectionError, TimeoutError) as exc:
                 if not is_transient(exc) or attempt == len(pauses):
@@ -130,4 +120,4 @@ class RetryingStore:
             store.close()
 
 
-__all__ = ["RetryPolicy", "RetryingStore", "StoreSpec", "is_transient"]
+__all__ = ["RetryPolicy", "RetryingStore", "is_transient", "open_existing"]

@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 from ray.data import Datasink
 
 from ..errors import StoreError
+from ..store.config import StoreConfig
 from ..vectors import MAX_DIMENSION
 from .blocks import SKIPPED, stored_rows
-from .retry import RetryingStore, RetryPolicy, StoreSpec, is_transient
+from .retry import RetryingStore, RetryPolicy, is_transient
 
 # Rows per upsert call.
 WRITE_BATCH = 500
@@ -45,18 +46,18 @@ class WriteCounts:
 
 
 class MilvusDatasink(Datasink):  # type: ignore[misc]
-    """Upserts the encoder's rows into ``spec``'s collection; ``totals`` holds the sum of every
+    """Upserts the encoder's rows into ``store``'s collection; ``totals`` holds the sum of every
     write task's :class:`WriteCounts` once the job is done (on the driver). ``dim`` bounds the
     vectors' indices (Milvus's own limit when not known)."""
 
     def __init__(
         self,
-        spec: StoreSpec,
+        store: StoreConfig,
         retry: RetryPolicy | None = None,
         batch_rows: int = WRITE_BATCH,
         dim: int = MAX_DIMENSION,
     ) -> None:
-        self.spec = spec
+        self.store = store
         self.dim = dim
         self.retry = retry or RetryPolicy()
         self.batch_rows = batch_rows
@@ -64,7 +65,7 @@ class MilvusDatasink(Datasink):  # type: ignore[misc]
 
     def write(self, blocks: Iterable[Any], ctx: Any) -> WriteCounts:
         """Write one task's blocks (Arrow tables from the encoder actors)."""
-        store = RetryingStore(self.spec, self.retry)
+        store = RetryingStore(self.store, self.retry)
         seen = skipped = written = empty = failed = 0
         giving_up = False
         try:

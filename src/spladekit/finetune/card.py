@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..checkpoint.description import FINETUNE_RECORD
-from ..evaluate import METRICS
+from ..evaluation import METRICS
 
 CARD = "README.md"
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..corpus import open_text
 from ..errors import InvalidArgumentError
-from ..evaluate import Qrels, read_qrels
+from ..evaluation import Qrels, read_qrels
 
 CORPUS = "corpus.jsonl"
 QUERIES = "queries.jsonl"

@@ -29,7 +29,7 @@ from ..checkpoint.description import FINETUNE_RECORD
 from ..checkpoint.identity import ModelIdentity, model_identity
 from ..encoder import SpladeEncoder
 from ..errors import InvalidArgumentError, MissingDependencyError
-from ..evaluate import EvalReport, evaluate, load_beir
+from ..evaluation import EvalReport, evaluate, load_beir
 from ..retrieval import Retriever
 from ..store import SearchOptions
 from ..store.connection import DEFAULT_URI

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from ..errors import InvalidArgumentError
 from ..retrieval import Retriever
 from ..store import Hit, SearchOptions
-from ..store.base import MAX_K
+from ..store.protocol import MAX_K
 from ..validation import positive_int
 from .data import Pair
 

@@ -45,7 +45,7 @@ from transformers import EarlyStoppingCallback, TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 
 from ..errors import InvalidArgumentError
-from ..evaluate import ranking_metrics
+from ..evaluation import ranking_metrics
 from .budget import ControllerState, SparsityBudget, adjust, dev_score
 from .data import Pair
 from .fused import fused_heads

@@ -10,18 +10,19 @@ per list of texts: the encoder batches inside the call.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ..checkpoint.known import DEFAULT_MODEL
 from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
 from ..retrieval import DocumentEncoder
-from ..store.schema import stored_vector
+from ..store.schema import SPARSE_METRIC, stored_vector
+from ..validation import text_list
 from ..vectors import Row, to_milvus_rows
 
 # What Milvus Lite 3.x accepts for a sparse (SPLADE) field searched by inner product: no
 # ``drop_ratio_search`` and no ``drop_ratio_build``, which the frameworks' defaults carry.
-SPARSE_SEARCH_PARAMS: dict[str, Any] = {"metric_type": "IP", "params": {}}
+SPARSE_SEARCH_PARAMS: dict[str, Any] = {"metric_type": SPARSE_METRIC, "params": {}}
 
 ModelLike = str | os.PathLike[str] | DocumentEncoder
 
@@ -55,18 +56,9 @@ def resolve_encoder(model: object, options: Mapping[str, Any]) -> DocumentEncode
     )
 
 
-def _texts(texts: object, what: str) -> list[str]:
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InputTypeError(f"{what} must be a list of str, got {type(texts).__name__}")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputTypeError(f"{what} must be a list of str, got {type(text).__name__} at {i}")
-    return list(texts)
-
-
 def query_rows(encoder: DocumentEncoder, queries: object) -> list[Row]:
     """``{index: weight}`` rows of the queries, in order (one ``encode_queries`` call)."""
-    texts = _texts(queries, "queries")
+    texts = text_list(queries, "queries")
     if not texts:
         return []
     return to_milvus_rows(encoder.encode_queries(texts), "query vectors")
@@ -76,7 +68,7 @@ def document_rows(encoder: DocumentEncoder, documents: object) -> list[Row]:
     """``{index: weight}`` rows of the documents, in order (one ``encode_documents`` call);
     a document without any weight gets the collection placeholder MilvusStore stores
     (:func:`spladekit.store.schema.stored_vector`), since Milvus Lite refuses empty vectors."""
-    texts = _texts(documents, "documents")
+    texts = text_list(documents, "documents")
     if not texts:
         return []
     rows = to_milvus_rows(encoder.encode_documents(texts), "document vectors")

@@ -41,7 +41,6 @@ from ..checkpoint.reader import read_spec
 from ..checkpoint.spec import PoolingSpec
 from ..errors import InvalidArgumentError, MissingDependencyError, UnsupportedModelError
 from ..validation import text_list
-from .families import export_family
 from .graph import (
     check_against_torch,
     check_pooling,
@@ -49,6 +48,7 @@ from .graph import (
     pooling_module,
     torch_export,
 )
+from .mirror import export_layout
 from .quantize import (
     CALIBRATION_TEXTS,
     INT8_SCHEME,
@@ -134,14 +134,15 @@ def export_onnx(
                 model_kwargs, onnx, ort,
             )
 
-        export_family(spec, out, one)
+        export_layout(spec, out, one)
         if not (out / METADATA_FILE).is_file():
-            _write_family_marker(out, model_name_or_path, spec.layout)
+            _write_layout_marker(out, model_name_or_path, spec.layout)
         return out
     out.mkdir(parents=True, exist_ok=True)
+    mlms = spec.document.masked_lms()
     _export_masked_lm(
         model_dir, out, model_name_or_path, quantize, opset, texts,
-        check_pooling(pooling or getattr(spec.document, "pooling", None)), model_kwargs, onnx,
+        check_pooling(pooling or (mlms[0].pooling if mlms else None)), model_kwargs, onnx,
         ort,
     )
     return out
@@ -261,7 +262,7 @@ def _write_metadata(
     (out / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_family_marker(out: Path, source: str | os.PathLike[str], layout: str) -> None:
+def _write_layout_marker(out: Path, source: str | os.PathLike[str], layout: str) -> None:
     """Mark a Router export's root (its graphs live in the route folders) as a finished export."""
     from .._version import __version__
 

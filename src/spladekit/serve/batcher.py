@@ -1,13 +1,15 @@
 """The dynamic batcher: concurrent requests merged into encode calls under a token budget.
 
-Requests wait in an asyncio queue; one dispatcher task on the event loop takes them in arrival
-order, fills a batch up to ``max_batch_tokens`` (a request larger than the room left is split
-across batches; a lone text over the budget is encoded alone), and hands the batch to a worker
-thread (the caller's executor), so the event loop never encodes. Texts that must be encoded
-differently (their settings
-key differs) share the batch but not an encode call: each settings key gets its own call, and
-SPLADE vectors do not depend on what else is in a call, so every request gets exactly the rows
-that encoding it alone in the process would give, in its own order.
+Requests arrive as work already prepared for the model (the service's tokenised texts, with
+each text's token count) and wait in an asyncio queue; one dispatcher task on the event loop
+takes them in arrival order, fills a batch up to ``max_batch_tokens`` (a request larger than
+the room left is split across batches; a lone text over the budget is encoded alone), and hands
+the batch to a worker thread (the caller's executor), so the event loop never encodes. Texts
+that must be encoded differently (their settings key differs) share the batch but not an
+encode call: each settings key gets one call, given the pieces ``(work, lo, hi)`` of every
+request in it, and returns one row per text. Each request's rows are then a row range of that
+result, taken without copying; SPLADE vectors do not depend on what else is in a call, so every
+request gets exactly the rows that encoding it alone in the process would give, in its order.
 
 When requests are waiting, a batch waits up to ``window`` seconds (a few milliseconds) for more,
 since more are on their way; a lone request is encoded at once. Admission is bounded:
@@ -26,11 +28,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from scipy.sparse import csr_array
-
-from ..vectors import RowArrays, SparseVectors, csr_parts, split_arrays, stack_arrays
+from ..vectors import SparseVectors, join_rows, stack_arrays
 
 K = TypeVar("K", bound=Hashable)
+W = TypeVar("W")
+
+Piece = tuple[W, int, int]
+"""Texts ``lo`` to ``hi`` of one request's work."""
 
 
 class Overloaded(Exception):
@@ -72,36 +76,37 @@ class BatchResult:
 
 
 @dataclass(eq=False)
-class _Job(Generic[K]):
-    texts: list[str]
+class _Job(Generic[W, K]):
+    work: W
     tokens: list[int]
     key: K
     future: asyncio.Future[BatchResult]
     enqueued: float
-    rows: list[RowArrays | None] = field(default_factory=list)
+    parts: list[SparseVectors] = field(default_factory=list)  # row ranges, in text order
     taken: int = 0  # texts handed to a batch so far
     finished: int = 0
     started: float | None = None
     encode_seconds: float = 0.0
 
 
-Slice = tuple[_Job[K], int, int]
+Slice = tuple[_Job[W, K], int, int]
 
 
-class Batcher(Generic[K]):
+class Batcher(Generic[W, K]):
     """Merges concurrent encode requests into batches run by one worker thread.
 
-    ``encode(texts, key)`` is called on ``executor`` (one worker thread: batches run one at a
-    time) and must return a (len(texts), dim) matrix. Create the batcher, ``await start()`` it
-    on the event loop that will submit, and ``await stop()`` it to finish what was submitted;
-    the executor stays the caller's to shut down. ``clock`` (seconds, monotonic) times the
-    waits and encode calls that :class:`BatchResult` and the observer report; the gathering
-    window runs on the event loop's own clock.
+    ``encode(pieces, key)`` is called on ``executor`` (one worker thread: batches run one at a
+    time) with the ``(work, lo, hi)`` pieces of one settings key, and must return one row per
+    text of the pieces, in their order: a (texts, dim) :class:`SparseVectors`. Create the
+    batcher, ``await start()`` it on the event loop that will submit, and ``await stop()`` it
+    to finish what was submitted; the executor stays the caller's to shut down. ``clock``
+    (seconds, monotonic) times the waits and encode calls that :class:`BatchResult` and the
+    observer report; the gathering window runs on the event loop's own clock.
     """
 
     def __init__(
         self,
-        encode: Callable[[list[str], K], csr_array],
+        encode: Callable[[list[Piece[W]], K], SparseVectors],
         dim: int,
         executor: Executor,
         *,
@@ -121,7 +126,7 @@ class Batcher(Generic[K]):
         self._load = 0  # texts admitted by slot() and not yet released
         self._arriving = 0  # of those, texts not yet submitted (being tokenised)
         self._closing = False
-        self._queue: asyncio.Queue[_Job[K] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Job[W, K] | None] = asyncio.Queue()
         self._executor = executor
         self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
@@ -169,21 +174,18 @@ class Batcher(Generic[K]):
             self._arriving -= ticket.arriving
             self._report()
 
-    async def submit(
-        self, ticket: Ticket, texts: list[str], tokens: list[int], key: K
-    ) -> BatchResult:
-        """Encode ``texts`` (whose token counts are ``tokens``) with settings ``key``, batched
-        with other requests; ``ticket`` is the :meth:`slot` that admitted them."""
-        if len(texts) != len(tokens) or len(texts) != ticket.texts:
+    async def submit(self, ticket: Ticket, work: W, tokens: list[int], key: K) -> BatchResult:
+        """Encode ``work`` (texts whose token counts are ``tokens``) with settings ``key``,
+        batched with other requests; ``ticket`` is the :meth:`slot` that admitted them."""
+        if len(tokens) != ticket.texts:
             raise ValueError("submit the texts the slot admitted, with one token count each")
         if self._closing or self._failure is not None or self._task is None:
             raise Stopped("the service is shutting down")
         self._arriving -= ticket.arriving
         ticket.arriving = 0
         loop = asyncio.get_running_loop()
-        job: _Job[K] = _Job(texts, tokens, key, loop.create_future(), self._clock())
-        job.rows = [None] * len(texts)
-        if not texts:
+        job: _Job[W, K] = _Job(work, tokens, key, loop.create_future(), self._clock())
+        if not tokens:
             return BatchResult(stack_arrays([], self._dim), 0, 0.0, 0.0)
         self._queue.put_nowait(job)
         return await job.future
@@ -195,7 +197,7 @@ class Batcher(Generic[K]):
             self._observer.queued(self._load)
 
     async def _run(self) -> None:
-        pending: deque[_Job[K]] = deque()
+        pending: deque[_Job[W, K]] = deque()
         closing = False
         try:
             while True:
@@ -222,7 +224,7 @@ class Batcher(Generic[K]):
             if not isinstance(exc, Exception):
                 raise
 
-    def _drain(self, pending: deque[_Job[K]]) -> bool:
+    def _drain(self, pending: deque[_Job[W, K]]) -> bool:
         """Move every queued job to ``pending``; True when the stop marker was among them."""
         closing = False
         while not self._queue.empty():
@@ -233,7 +235,7 @@ class Batcher(Generic[K]):
                 pending.append(job)
         return closing
 
-    async def _gather(self, pending: deque[_Job[K]]) -> bool:
+    async def _gather(self, pending: deque[_Job[W, K]]) -> bool:
         """Wait up to the window for more jobs while the batch has room; True on stop."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._window
@@ -252,9 +254,9 @@ class Batcher(Generic[K]):
             room -= sum(job.tokens)
         return False
 
-    def _take(self, pending: deque[_Job[K]]) -> list[Slice[K]]:
+    def _take(self, pending: deque[_Job[W, K]]) -> list[Slice[W, K]]:
         """The next batch: texts in arrival order up to the token budget (one at least)."""
-        batch: list[Slice[K]] = []
+        batch: list[Slice[W, K]] = []
         used = 0
         while pending:
             job = pending[0]
@@ -263,19 +265,19 @@ class Batcher(Generic[K]):
                 continue
             start = end = job.taken
             budget = self._max_tokens
-            while end < len(job.texts) and (used == 0 or used + job.tokens[end] <= budget):
+            while end < len(job.tokens) and (used == 0 or used + job.tokens[end] <= budget):
                 used += job.tokens[end]
                 end += 1
             if end > start:
                 batch.append((job, start, end))
                 job.taken = end
-            if end < len(job.texts):
+            if end < len(job.tokens):
                 break  # the budget is spent inside this job; the rest goes in the next batch
             pending.popleft()
         return batch
 
-    async def _encode_batch(self, batch: list[Slice[K]]) -> None:
-        groups: dict[K, list[Slice[K]]] = {}
+    async def _encode_batch(self, batch: list[Slice[W, K]]) -> None:
+        groups: dict[K, list[Slice[W, K]]] = {}
         for piece in batch:
             groups.setdefault(piece[0].key, []).append(piece)
         now = self._clock()
@@ -289,42 +291,42 @@ class Batcher(Generic[K]):
             self._deliver(pieces, result, seconds)
 
     def _encode_groups(
-        self, work: list[tuple[K, list[Slice[K]]]]
-    ) -> list[tuple[csr_array | BaseException, float]]:
+        self, work: list[tuple[K, list[Slice[W, K]]]]
+    ) -> list[tuple[SparseVectors | BaseException, float]]:
         """On the worker thread: one encode call per settings key."""
-        outcomes: list[tuple[csr_array | BaseException, float]] = []
+        outcomes: list[tuple[SparseVectors | BaseException, float]] = []
         for key, pieces in work:
-            texts = [t for job, lo, hi in pieces for t in job.texts[lo:hi]]
             started = self._clock()
             try:
-                result: csr_array | BaseException = self._encode(texts, key)
+                result: SparseVectors | BaseException = self._encode(
+                    [(job.work, lo, hi) for job, lo, hi in pieces], key
+                )
             except Exception as exc:  # answered to the requests of this group
                 result = exc
             outcomes.append((result, self._clock() - started))
         return outcomes
 
     def _deliver(
-        self, pieces: list[Slice[K]], result: csr_array | BaseException, seconds: float
+        self, pieces: list[Slice[W, K]], result: SparseVectors | BaseException, seconds: float
     ) -> None:
         if isinstance(result, BaseException):
             for job, _, _ in pieces:
                 if not job.future.done():
                     job.future.set_exception(result)
             return
-        # The call's rows, in the order the pieces' texts were joined; each job keeps its own.
-        rows = split_arrays(csr_parts(result))
+        # The call's rows, in the order of the pieces; each job takes its row range (a view),
+        # and a job split across batches gets its ranges in text order (batches run in order).
         row = 0
         tokens = 0
         for job, lo, hi in pieces:
             tokens += sum(job.tokens[lo:hi])
             job.encode_seconds += seconds
-            job.rows[lo:hi] = rows[row : row + hi - lo]
+            job.parts.append(result.rows(row, row + hi - lo))
             row += hi - lo
             job.finished += hi - lo
-            if job.finished == len(job.texts) and not job.future.done():
-                done = [r for r in job.rows if r is not None]
+            if job.finished == len(job.tokens) and not job.future.done():
                 job.future.set_result(BatchResult(
-                    stack_arrays(done, self._dim),
+                    join_rows(job.parts),
                     sum(job.tokens),
                     (job.started or job.enqueued) - job.enqueued,
                     job.encode_seconds,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
 from ..options import EncoderConfig
-from ..store.connection import DEFAULT_URI
+from ..store.config import StoreConfig
 from ..validation import non_negative_number, optional_positive_int, positive_int, string
 
 INSTALL = 'pip install "spladekit[serve]"'
@@ -43,10 +43,10 @@ class ServeConfig:
     - ``query_instruction`` / ``doc_instruction``, ``k_tokens_query`` / ``k_tokens_document``:
       as for :class:`~spladekit.SpladeEmbeddingFunction`, applied to ``prompt_name`` ``query``
       and ``document``;
-    - ``uri`` / ``token`` / ``collection``: the Milvus collection behind ``/search`` and
-      ``/documents`` (none when ``collection`` is None); ``allow_other_model`` as for
+    - ``store``: the collection behind ``/search`` and ``/documents``, a
+      :class:`~spladekit.store.config.StoreConfig` (its ``allow_other_model`` as for
       :class:`~spladekit.Retriever`; ``bm25`` / ``analyzer``: a new collection also gets
-      Milvus's BM25 (the ``bm25`` and ``hybrid`` search modes), as for ``MilvusStore``;
+      Milvus's BM25, for the ``bm25`` and ``hybrid`` search modes); None: encoding only;
     - ``api_key``: when set, every route but ``/health``, ``/metrics`` and the page's files
       needs ``Authorization: Bearer <key>``;
     - ``max_batch_tokens``: tokens per merged encode call; ``max_client_batch_size``: inputs
@@ -68,12 +68,7 @@ class ServeConfig:
     doc_instruction: str = ""
     k_tokens_query: int | None = None
     k_tokens_document: int | None = None
-    uri: str = DEFAULT_URI
-    token: str | None = None
-    collection: str | None = None
-    allow_other_model: bool = False
-    bm25: bool = False
-    analyzer: str | None = None
+    store: StoreConfig | None = None
     api_key: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -100,9 +95,10 @@ class ServeConfig:
         string("doc_instruction", self.doc_instruction)
         optional_positive_int("k_tokens_query", self.k_tokens_query)
         optional_positive_int("k_tokens_document", self.k_tokens_document)
-        string("uri", self.uri)
-        if self.collection is not None and not string("collection", self.collection):
-            raise InvalidArgumentError("collection must be a non-empty name, or None")
+        if self.store is not None and not isinstance(self.store, StoreConfig):
+            raise InputTypeError(
+                f"store must be a StoreConfig or None, got {type(self.store).__name__}"
+            )
         if self.api_key is not None and not string("api_key", self.api_key).strip():
             raise InvalidArgumentError("api_key is blank; give a secret, or None for no key")
         string("host", self.host)
@@ -130,9 +126,13 @@ class ServeConfig:
                     f"allowed_hosts holds {name!r}, which is not a host name; give names such "
                     "as search.example.com (no scheme, port or path), or * for any"
                 )
-        for name in ("auto_truncate", "allow_other_model"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if not isinstance(self.auto_truncate, bool):
+            raise InputTypeError(f"auto_truncate must be a bool, got {self.auto_truncate!r}")
+
+    @property
+    def collection(self) -> str | None:
+        """The collection's name, or None when the service only encodes."""
+        return self.store.collection if self.store is not None else None
 
     @property
     def public(self) -> bool:

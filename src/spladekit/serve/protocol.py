@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..profiles import PROMPT_NAMES, PromptName
-from ..store.base import SearchOptions, check_ids
+from ..store.input_checks import check_ids
+from ..store.protocol import SearchOptions
 from ..validation import check_unicode, int_in_range, query_text
 from .batcher import Overloaded, Stopped
 from .errors import (

@@ -20,17 +20,16 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from scipy.sparse import csr_array
-
 from .._version import __version__
 from ..checkpoint.identity import ModelIdentity
-from ..compat import SpladeEmbeddingFunction
 from ..corpus import Record
+from ..embedding_function import SpladeEmbeddingFunction
+from ..encoder import SpladeEncoder
+from ..encoding import Tokenized
 from ..options import Progress
 from ..profiles import PROMPT_NAMES, EncodingProfile, ProfileName, profile_for
 from ..retrieval import Retriever
 from ..store import Store, open_store
-from ..store.base import SEARCH_MODES
 from ..tokenize import Truncation
 from ..vectors import SparseVectors
 from .batcher import Batcher, BatchResult
@@ -43,14 +42,6 @@ T = TypeVar("T")
 
 # Requests with more characters than this are tokenised off the event loop.
 _INLINE_CHARS = 16384
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    """How a group of texts is encoded; requests share an encode call only when these match."""
-
-    profile: EncodingProfile
-    truncation: Truncation
 
 
 @dataclass(frozen=True)
@@ -75,8 +66,8 @@ class Service:
         self.error: BaseException | None = None
         self._on_failure = on_failure
         self._loaded: _Loaded | None = None
-        self._batcher: Batcher[EncodeSettings] | None = None
-        self._settings: dict[tuple[ProfileName, Truncation], EncodeSettings] = {}
+        self._batcher: Batcher[Tokenized, EncodingProfile] | None = None
+        self._profiles: dict[ProfileName, EncodingProfile] = {}
         self._vocabulary = b"[]"
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spladekit-model")
         self._store_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spladekit-store")
@@ -97,10 +88,10 @@ class Service:
                 await asyncio.to_thread(_close, loaded.store)
                 return
             encoder = function.encoder
-            self._settings = _settings_table(function)
+            self._profiles = function.profiles
             self._vocabulary = json.dumps(encoder.vocabulary).encode("utf-8")
-            batcher: Batcher[EncodeSettings] = Batcher(
-                _encode_with(function),
+            batcher: Batcher[Tokenized, EncodingProfile] = Batcher(
+                _encode_with(encoder),
                 encoder.dim,
                 self._model_thread,
                 max_batch_tokens=self.config.max_batch_tokens,
@@ -137,18 +128,16 @@ class Service:
 
     def _open_collection(self, function: SpladeEmbeddingFunction) -> _Loaded:
         """On a background thread: the collection (if any), checked against the model."""
-        cfg = self.config
-        if cfg.collection is None:
+        settings = self.config.store
+        if settings is None:
             return _Loaded(function, None, None)
-        store = open_store(
-            cfg.uri, token=cfg.token, collection=cfg.collection, create=True,
-            model=function.model_identity, allow_other_model=cfg.allow_other_model,
-            bm25=cfg.bm25, analyzer=cfg.analyzer,
-        )
+        # Opening reads the collection once and adopts the model; the retriever's adoption of
+        # the same model then reads nothing.
+        store = open_store(settings, model=function.model_identity)
         try:
             retriever = Retriever(
                 _OnModelThread(function, self._model_thread), store,
-                allow_other_model=cfg.allow_other_model,
+                allow_other_model=settings.allow_other_model,
             )
         except BaseException:
             _close(store)
@@ -189,31 +178,32 @@ class Service:
     # -- requests ----------------------------------------------------------------------------
 
     async def embed(self, request: EmbedRequest) -> BatchResult:
-        """Encode a request's texts through the batcher."""
+        """Tokenise a request's texts once and encode the token ids through the batcher.
+
+        Requests of one profile share encode calls whatever their truncation: it was applied
+        when they were tokenised."""
         self._ready()
         assert self._batcher is not None  # set with _loaded
         truncation: Truncation = request.direction if request.truncate else "error"
-        settings = self._settings[(profile_for(request.prompt_name), truncation)]
+        profile = self._profiles[profile_for(request.prompt_name)]
         try:
             with self._batcher.slot(len(request.texts)) as ticket:
-                tokens = await self._count(request.texts, settings)
-                return await self._batcher.submit(ticket, request.texts, tokens, settings)
+                tokenized = await self._tokenize(request.texts, profile, truncation)
+                return await self._batcher.submit(ticket, tokenized, tokenized.counts, profile)
         except Exception as exc:
             raise api_error(exc, "encoding failed: ")  # noqa: B904 (api_error sets the cause)
 
-    async def _count(self, texts: list[str], settings: EncodeSettings) -> list[int]:
+    async def _tokenize(
+        self, texts: list[str], profile: EncodingProfile, truncation: Truncation
+    ) -> Tokenized:
         encoder = self._ready().function.encoder
 
-        def count() -> list[int]:
-            profile = settings.profile
-            return encoder.count_tokens(
-                texts, side=profile.side, max_length=profile.max_length,
-                prefix=profile.instruction, truncation=settings.truncation,
-            )
+        def tokenize() -> Tokenized:
+            return encoder.tokenize(texts, profile, truncation=truncation)
 
         if sum(len(t) for t in texts) <= _INLINE_CHARS:
-            return count()  # a few short texts: cheaper than a thread hop
-        return await asyncio.to_thread(count)
+            return tokenize()  # a few short texts: cheaper than a thread hop
+        return await asyncio.to_thread(tokenize)
 
     async def search(self, request: SearchRequest) -> dict[str, Any]:
         """Encode the query, search the collection, and explain each hit."""
@@ -315,7 +305,7 @@ class Service:
         store = self._ready().store
         if store is None:
             return []
-        return list(SEARCH_MODES) if getattr(store, "bm25_analyzer", None) else ["splade"]
+        return list(store.search_modes)
 
     def vocabulary(self) -> bytes:
         """The model's tokens by index, as a JSON list (for clients' ``decode``)."""
@@ -351,29 +341,14 @@ class _OnModelThread:
         return self._function.model_identity
 
 
-def _settings_table(
-    function: SpladeEmbeddingFunction,
-) -> dict[tuple[ProfileName, Truncation], EncodeSettings]:
-    """Every (profile, truncation) a request can ask for, resolved once."""
-    truncations: tuple[Truncation, ...] = ("right", "left", "error")
-    return {
-        (name, t): EncodeSettings(profile, t)
-        for name, profile in function.profiles.items()
-        for t in truncations
-    }
-
-
 def _encode_with(
-    function: SpladeEmbeddingFunction,
-) -> Callable[[list[str], EncodeSettings], csr_array]:
-    encoder = function.encoder
+    encoder: SpladeEncoder,
+) -> Callable[[list[tuple[Tokenized, int, int]], EncodingProfile], SparseVectors]:
+    """The batcher's encode call: the pieces' token ids joined, encoded in one pass."""
 
-    def encode(texts: list[str], s: EncodeSettings) -> csr_array:
-        p = s.profile
-        return encoder.encode(
-            texts, side=p.side, max_length=p.max_length, top_k=p.top_k, prefix=p.instruction,
-            truncation=s.truncation,
-        )
+    def encode(pieces: list[tuple[Tokenized, int, int]], _: EncodingProfile) -> SparseVectors:
+        joined = Tokenized.join([work.slice(lo, hi) for work, lo, hi in pieces])
+        return encoder.encode_tokenized(joined).vectors
 
     return encode
 
@@ -387,4 +362,4 @@ def _close(store: Store | None) -> None:
         store.close()
 
 
-__all__ = ["EncodeSettings", "Service"]
+__all__ = ["Service"]

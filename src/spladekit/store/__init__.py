@@ -1,10 +1,16 @@
 """Stores: where vectors live. A small protocol, Milvus behind it, an exact in-memory one beside it.
 
-- :mod:`~spladekit.store.base`: the :class:`Store` protocol, results, search options, checks;
+- :mod:`~spladekit.store.config`: :class:`StoreConfig`, the store settings declared once;
+- :mod:`~spladekit.store.protocol`: the :class:`Store` protocol, its results and search options;
+- :mod:`~spladekit.store.input_checks`: the checks of what a store is given (ids, texts,
+  metadata, the documents of an upsert), the same in every store;
+- :mod:`~spladekit.store.model_record`: the rule by which every store takes a model's vectors;
 - :mod:`~spladekit.store.milvus`: :class:`MilvusStore` (a Milvus Lite file or a server URI),
   which builds the search requests and runs them;
-- :mod:`~spladekit.store.fusion`: ranking, RRF and weighted fusion, BM25's sign and hit building,
-  as plain functions both stores use;
+- :mod:`~spladekit.store.milvus_results`: pymilvus's answers read as hits (BM25's sign,
+  placeholder documents, ids as stored);
+- :mod:`~spladekit.store.fusion`: ranking, RRF and weighted fusion, as plain functions both
+  stores use;
 - :mod:`~spladekit.store.connection`: the Milvus client a :class:`MilvusStore` holds, errors
   translated;
 - :mod:`~spladekit.store.schema`: the collection's fields, the empty-vector placeholder rule and
@@ -20,37 +26,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Hit, ModelIdentity, SearchOptions, Store, StoredDocument, UpsertResult
+from .config import MEMORY_URI, StoreConfig
+from .protocol import (
+    SEARCH_MODES,
+    Hit,
+    ModelIdentity,
+    SearchOptions,
+    Store,
+    StoredDocument,
+    UpsertResult,
+)
 
-MEMORY_URI = "memory://"
 
-
-def open_store(uri: str, **kwargs: Any) -> Store:
+def open_store(
+    uri: str | StoreConfig, *, create: bool = True, model: ModelIdentity | None = None,
+    **settings: Any,
+) -> Store:
     """A :class:`MemoryStore` for ``memory://``, else a :class:`MilvusStore` on ``uri``.
 
-    ``kwargs`` are :class:`MilvusStore`'s; a memory store takes only ``model`` and
-    ``allow_other_model`` of them (it has one collection and no index to tune).
+    ``uri`` is a :class:`StoreConfig`, or a URI with the config's settings as keywords
+    (``collection=``, ``token=``, ``bm25=``...). ``model`` is adopted by the store
+    (:meth:`Store.adopt_model`, with the config's ``allow_other_model``); ``create=False``
+    refuses a missing collection. A memory store uses only ``allow_other_model`` of the
+    settings (it has one collection and no index to tune).
     """
-    if uri == MEMORY_URI:
+    config = StoreConfig.build(uri, settings)
+    if config.uri == MEMORY_URI:
         from .memory import MemoryStore
 
         store = MemoryStore()
-        model = kwargs.get("model")
         if model is not None:
-            store.check_model(model, allow_other=bool(kwargs.get("allow_other_model")))
-            store.record_model(model)
+            store.adopt_model(model, allow_other_model=config.allow_other_model)
         return store
     from .milvus import MilvusStore
 
-    return MilvusStore(uri, **kwargs)
+    return MilvusStore(config, create=create, model=model)
 
 
 __all__ = [
     "MEMORY_URI",
+    "SEARCH_MODES",
     "Hit",
     "ModelIdentity",
     "SearchOptions",
     "Store",
+    "StoreConfig",
     "StoredDocument",
     "UpsertResult",
     "open_store",

@@ -3,24 +3,23 @@
 The rule: spladekit never drops or rewrites a collection. Adopting one that exists is
 read-only: its fields must be exactly spladekit's (no other field, no dynamic field), its
 index must exist (or, for a collection spladekit created and was interrupted creating, is
-added), and its recorded model is checked (:func:`check_model`, which only reads). The only
-write to an existing collection is the model's record (:func:`record_model`), added to the
-properties of a collection that has none, where the engine keeps properties; where it cannot,
-the store goes on without a record and warns. Opens of one
-collection from several threads of a process are serialised; a creation that races another
-process's is taken as that process's collection.
+added). Opening reads the collection's description once (:func:`open_collection` returns it),
+and the store keeps from it what later steps need: its BM25 analyzer and its model record,
+which the store checks by the rule of :mod:`spladekit.store.model_record`. The only write to an
+existing collection is the model's record (:func:`record_model`), added to the properties of a
+collection that has none, where the engine keeps properties; where it cannot, the store goes
+on without a record and warns. Opens of one collection from several threads of a process are
+serialised; a creation that races another process's is taken as that process's collection.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import warnings
 from typing import Any
 
-from ..checkpoint.fingerprint import earlier_fingerprint
-from ..errors import ModelMismatchError, StoreError
-from .base import ModelIdentity
+from ..checkpoint.identity import ModelIdentity
+from ..errors import StoreError
 from .connection import MilvusConnection, pymilvus_module
 from .schema import (
     CREATED_PROPERTY,
@@ -52,9 +51,9 @@ def open_collection(
     create: bool,
     model: ModelIdentity | None,
     analyzer: str | None,
-) -> str | None:
-    """Adopt collection ``name``, or create it (when ``create``); its BM25 analyzer (None:
-    it has no BM25 field)."""
+) -> tuple[dict[str, Any], str | None]:
+    """Adopt collection ``name``, or create it (when ``create``): (its description, read once,
+    its BM25 analyzer or None when it has no BM25 field)."""
     with _opening_lock(conn.lock_key, name):
         if conn.call("has_collection", "has_collection", name):
             return adopt(conn, name, index_type, algo, analyzer)
@@ -70,7 +69,8 @@ def open_collection(
             if not conn.call("has_collection", "has_collection", name):
                 raise
             return adopt(conn, name, index_type, algo, analyzer)
-        return analyzer
+        # What the engine kept of the new collection (its model record, where it keeps one).
+        return describe(conn, name), analyzer
 
 
 def adopt(
@@ -79,8 +79,9 @@ def adopt(
     index_type: str | None,
     algo: str | None,
     analyzer: str | None,
-) -> str | None:
-    """Check an existing collection and load it; its BM25 analyzer (None: no BM25 field)."""
+) -> tuple[dict[str, Any], str | None]:
+    """Check an existing collection and load it: (its description, its BM25 analyzer or None
+    when it has no BM25 field)."""
     described = describe(conn, name)
     check_fields(described, pymilvus_module(), conn.where)
     have = bm25_analyzer(described)
@@ -110,7 +111,7 @@ def adopt(
     state = conn.call("get_load_state", "get_load_state", name)
     if "Loaded" not in str(state.get("state", "")):
         conn.call("load_collection", "load_collection", name)
-    return have
+    return described, have
 
 
 def _create(
@@ -179,78 +180,41 @@ def _check_index(
             )
 
 
-def check_model(
-    conn: MilvusConnection, name: str, model: ModelIdentity, allow_other: bool
-) -> None:
-    """Refuse a collection recorded with another model, unless ``allow_other``. Reads only.
-
-    A record made by an earlier version, whose fingerprint sampled the same weights, names
-    the same model; a collection without a record passes.
-    """
-    _refuse_other(conn, recorded_model(describe(conn, name)), model, allow_other)
-
-
-def record_model(conn: MilvusConnection, name: str, model: ModelIdentity) -> None:
-    """Record ``model`` in the properties of a collection that has no record of its own (or
-    only an earlier version's fingerprint of the same model), where the engine keeps them;
-    a collection recorded with a model stays as it is. A record that cannot be added is said
-    in a warning, and the store goes on without one."""
-    _record(conn, name, recorded_model(describe(conn, name)), model, stacklevel=5)
-
-
-def adopt_model(
-    conn: MilvusConnection, name: str, model: ModelIdentity, allow_other: bool
-) -> None:
-    """:func:`check_model`, then :func:`record_model`, on one read of the collection."""
-    recorded = recorded_model(describe(conn, name))
-    _refuse_other(conn, recorded, model, allow_other)
-    _record(conn, name, recorded, model, stacklevel=4)
-
-
-def _refuse_other(
-    conn: MilvusConnection, recorded: ModelIdentity | None, model: ModelIdentity,
-    allow_other: bool,
-) -> None:
-    if recorded is None or recorded.fingerprint == model.fingerprint:
-        return
-    if recorded.fingerprint == earlier_fingerprint(model.fingerprint):
-        return
-    if not allow_other:
-        raise ModelMismatchError(
-            f"{conn.where} was built with model {recorded.describe()}, not "
-            f"{model.describe()}; vectors of two models do not mix. Use the same "
-            "model, another collection, or allow_other_model=True to mix anyway"
-        )
-
-
-def _record(
+def record_model(
     conn: MilvusConnection,
     name: str,
     recorded: ModelIdentity | None,
     model: ModelIdentity,
     *,
     stacklevel: int,
-) -> None:
+) -> ModelIdentity | None:
+    """Write ``model``'s record into the properties of a collection that records ``recorded``,
+    where the engine keeps them; the record the collection holds afterwards.
+
+    A ``recorded`` model is an earlier version's fingerprint of the same weights, which the
+    full one replaces where the engine allows (else the earlier one stays, and still names the
+    model). Without one, a record that cannot be added is said in a warning (at
+    ``stacklevel``, as :func:`warnings.warn` counts from here), and the store goes on without
+    a record.
+    """
     properties = {MODEL_PROPERTY: encode_model(model)}
-    if recorded is not None and recorded.fingerprint != model.fingerprint and (
-        recorded.fingerprint == earlier_fingerprint(model.fingerprint)
-    ):
-        # The same model: record the full fingerprint where the engine keeps properties.
-        with contextlib.suppress(StoreError):
+    if recorded is not None:
+        try:
             conn.call(
                 "alter_collection_properties", "alter_collection_properties", name,
                 properties=properties,
             )
-        return
-    if recorded is not None:
-        return
+        except StoreError:
+            return recorded
+        return model
     try:
         conn.call(
             "alter_collection_properties", "alter_collection_properties", name,
             properties=properties,
         )
-        if recorded_model(describe(conn, name)) is not None:
-            return
+        recorded = recorded_model(describe(conn, name))
+        if recorded is not None:
+            return recorded
         reason = "the engine did not keep the property"
     except StoreError as exc:
         reason = str(exc)
@@ -260,12 +224,11 @@ def _record(
         "another model would not be noticed. Index into a new collection to get one",
         stacklevel=stacklevel,  # the warning points at the code that opened the store
     )
+    return None
 
 
 __all__ = [
     "adopt",
-    "adopt_model",
-    "check_model",
     "describe",
     "describe_index",
     "open_collection",

@@ -13,32 +13,18 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputTypeError, InvalidArgumentError, StoreError, one_line
+from ..errors import StoreError, one_line
 from . import lite
+from .config import DEFAULT_URI, SERVER_SCHEMES, check_uri
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
-
-DEFAULT_URI = "spladekit.db"
-SERVER_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
 
 def pymilvus_module() -> Any:
     import pymilvus
 
     return pymilvus
-
-
-def check_uri(uri: object) -> str:
-    """A Milvus Lite file (``*.db``) or a server address."""
-    if not isinstance(uri, str) or not uri:
-        raise InputTypeError(f"uri must be a non-empty str, got {uri!r}")
-    if not lite.is_lite_uri(uri) and not uri.startswith(SERVER_SCHEMES):
-        raise InvalidArgumentError(
-            f"uri must be a Milvus Lite file ending in .db (such as {DEFAULT_URI}) or a "
-            f"server address such as http://localhost:19530; got {uri!r}"
-        )
-    return uri
 
 
 class MilvusConnection:

@@ -4,9 +4,9 @@ Scores mean the same on every engine:
 
 - a SPLADE score is the inner product of the query's and the document's vectors; a document
   stored under the empty-vector placeholder (:func:`~spladekit.store.schema.stored_vector`) has
-  no SPLADE score and is never a SPLADE hit (:func:`is_placeholder`);
-- a BM25 score is positive, larger is better (:func:`bm25_score`: Milvus Lite 3.2 returns it
-  negated);
+  no SPLADE score and is never a SPLADE hit;
+- a BM25 score is positive, larger is better (what Milvus answers is made so by
+  :mod:`spladekit.store.milvus_results`);
 - a hybrid score is Milvus's fusion of the two legs: reciprocal rank fusion
   ``sum 1 / (rrf_k + rank)`` over the legs a document appears in, ranks from 1 (:func:`rrf`), or
   a weighted sum of scores normalised by arctan, ``0.5 + atan(s) / pi`` for SPLADE's inner
@@ -14,7 +14,8 @@ Scores mean the same on every engine:
 
 Rankings are best first, only positive scores count, and ties keep the order in which the
 documents were found (:func:`top_k`). :class:`~spladekit.store.milvus.MilvusStore` and
-:class:`~spladekit.store.memory.MemoryStore` rank and build their hits with these functions.
+:class:`~spladekit.store.memory.MemoryStore` rank and build their hits with these functions;
+turning pymilvus's answers into hits is :mod:`spladekit.store.milvus_results`'.
 """
 
 from __future__ import annotations
@@ -26,12 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import Hit, SearchOptions
-from .keys import given_id
-from .schema import EMPTY_FIELD, METADATA_FIELD, TEXT_FIELD
-
-Raw = Mapping[str, Any]
-"""One hit as pymilvus returns it: ``id``, ``distance`` and the ``entity``'s fields."""
+from .protocol import Hit, SearchOptions
 
 
 def top_k(scores: NDArray[np.floating[Any]], k: int) -> NDArray[np.intp]:
@@ -54,41 +50,15 @@ def hit(
     return Hit(doc_id, float(score), str(text or ""), dict(metadata or {}))
 
 
-def raw_hit(raw: Raw, score: float) -> Hit:
-    """The hit a pymilvus result stands for, with ``score``."""
-    entity = raw.get("entity") or {}
-    # No valid id holds U+001E, so mapping it back is safe on Lite too (spladekit.store.keys).
-    return hit(given_id(raw["id"], True), score, entity.get(TEXT_FIELD), entity.get(METADATA_FIELD))
-
-
-def is_placeholder(raw: Raw) -> bool:
-    """Whether a pymilvus result is a document stored under the empty-vector placeholder."""
-    return bool((raw.get("entity") or {}).get(EMPTY_FIELD))
-
-
-def bm25_score(distance: float) -> float:
-    """A BM25 score as spladekit reports it: positive (Milvus Lite 3.2 returns it negated)."""
-    return abs(float(distance))
-
-
-def splade_hits(raws: Sequence[Raw]) -> list[Hit]:
-    """A SPLADE leg's hits: its results without placeholder documents."""
-    return [raw_hit(r, float(r["distance"])) for r in raws if not is_placeholder(r)]
-
-
-def bm25_hits(raws: Sequence[Raw]) -> list[Hit]:
-    """A BM25 leg's hits, scores made positive."""
-    return [raw_hit(r, bm25_score(r["distance"])) for r in raws]
-
-
 def norm_ip(score: float) -> float:
     """Milvus's normalisation of an inner product for weighted fusion."""
     return 0.5 + math.atan(score) / math.pi
 
 
 def norm_bm25(score: float) -> float:
-    """Milvus's normalisation of a (positive) BM25 score for weighted fusion."""
-    return 2.0 * math.atan(bm25_score(score)) / math.pi
+    """Milvus's normalisation of a BM25 score for weighted fusion (of its magnitude: a negated
+    score, as Milvus Lite 3.2 answers, normalises as the positive one)."""
+    return 2.0 * math.atan(abs(float(score))) / math.pi
 
 
 def _ranked(scores: dict[str, float], first: Mapping[str, Hit], k: int) -> list[Hit]:
@@ -138,17 +108,11 @@ def fuse(splade: Sequence[Hit], bm25: Sequence[Hit], opts: SearchOptions, k: int
 
 
 __all__ = [
-    "Raw",
-    "bm25_hits",
-    "bm25_score",
     "fuse",
     "hit",
-    "is_placeholder",
     "norm_bm25",
     "norm_ip",
-    "raw_hit",
     "rrf",
-    "splade_hits",
     "top_k",
     "weighted",
 ]

@@ -3,9 +3,10 @@
 Scores are exact inner products (scipy), ties keep insertion order; nothing is persisted.
 Queries are scored in chunks, and each keeps only its top k (:func:`spladekit.store.fusion.top_k`):
 a search holds the sparse scores of one chunk at a time, never a dense queries x documents
-matrix. It follows the :class:`~spladekit.store.base.Store` protocol as Milvus does, empty vectors
-included, except that it evaluates no Milvus filter expressions and is exact by definition
-(``drop_ratio_search`` must be 0).
+matrix. It follows the :class:`~spladekit.store.protocol.Store` protocol as Milvus does, empty
+vectors and the model rule (:mod:`spladekit.store.model_record`) included, except that it
+evaluates no Milvus filter expressions and is exact by definition (``drop_ratio_search`` must
+be 0).
 """
 
 from __future__ import annotations
@@ -18,22 +19,16 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_array
 
-from ..errors import InvalidArgumentError, ModelMismatchError
+from ..errors import InvalidArgumentError
 from ..vectors import Row, rows_to_csr, to_milvus_rows
 from . import fusion
-from .base import (
-    Hit,
-    ModelIdentity,
-    SearchOptions,
-    StoredDocument,
-    UpsertResult,
-    check_ids,
-    check_k,
-    check_upsert,
-)
+from .input_checks import check_ids, check_k, check_upsert
+from .model_record import adoption
+from .protocol import Hit, ModelIdentity, SearchMode, SearchOptions, StoredDocument, UpsertResult
 
 # Queries x documents scored per chunk, at most (a chunk has one query at least).
 SCORE_CHUNK_CELLS = 1 << 22
+_WHERE = "this in-memory collection"
 
 
 @dataclass(frozen=True)
@@ -165,21 +160,29 @@ class MemoryStore:
                 out.append(hits)
         return out
 
+    def adopt_model(self, model: ModelIdentity, *, allow_other_model: bool = False) -> None:
+        """Take ``model``'s vectors by the rule of :mod:`spladekit.store.model_record`, as
+        every store does: record it on first use, refuse another model unless
+        ``allow_other_model`` (the record stays)."""
+        with self._lock:
+            if adoption(self._model, model, allow_other_model=allow_other_model,
+                        where=_WHERE) != "keep":
+                self._model = model
+
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
         """Refuse another model than the one recorded, unless ``allow_other``. Reads only."""
         with self._lock:
             recorded = self._model
-        if recorded is not None and recorded.fingerprint != model.fingerprint and not allow_other:
-            raise ModelMismatchError(
-                f"this in-memory collection holds vectors of model {recorded.describe()}, "
-                f"not {model.describe()}; use the same model, or a new store"
-            )
+        adoption(recorded, model, allow_other_model=allow_other, where=_WHERE)
 
     def record_model(self, model: ModelIdentity) -> None:
-        """Record the model on first use; a recorded model stays."""
-        with self._lock:
-            if self._model is None:
-                self._model = model
+        """Record the model on first use, as :meth:`adopt_model` does; a recorded model stays."""
+        self.adopt_model(model, allow_other_model=True)
+
+    @property
+    def search_modes(self) -> tuple[SearchMode, ...]:
+        """``splade`` only: a memory store has no BM25 index."""
+        return ("splade",)
 
     def flush(self) -> None:
         """Nothing to do: writes are visible at once."""

@@ -15,13 +15,12 @@ vectors) and on a server alike. Its true SPLADE score against any query is 0, so
 search, and the SPLADE leg of a hybrid one, never reports it; BM25 finds it by its words;
 ``get`` and ``count`` see it.
 
-Searches: this class builds each mode's requests (from :mod:`spladekit.store.requests`'s
-builders) and runs them; what the answers mean (BM25's sign, the fusion of two legs, the hits)
-is :mod:`spladekit.store.fusion`'s. A hybrid search is
-one Milvus call, but for one exception: a Milvus 2.5 server's WeightedRanker takes BM25 for a
-distance (a higher BM25 score lowers the fused score; measured against the 2.5.1 engine), so
+Searches: this class builds each mode's requests (:mod:`spladekit.store.requests`) and runs
+them; what the answers mean is :mod:`spladekit.store.milvus_results`', the fusion of two legs
+:mod:`spladekit.store.fusion`'s. A hybrid search is one Milvus call, except that a Milvus 2.5
+server's WeightedRanker takes BM25 for a distance (measured against the 2.5.1 engine), so
 weighted fusion on a server runs the two legs and fuses them with
-:func:`spladekit.store.fusion.weighted`, which is what Milvus Lite computes in its single call.
+:func:`spladekit.store.fusion.weighted`, as Milvus Lite computes in its single call.
 Searches run at the options' ``consistency`` (``Bounded`` by default); reads by id and counts
 at ``Strong``, so that what was just written is seen (resumable indexing relies on it).
 """
@@ -33,31 +32,29 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..errors import InputTypeError, InvalidArgumentError, StoreError, one_line
-from ..validation import choice, query_text
+from ..errors import InvalidArgumentError, StoreError, one_line
+from ..validation import query_text, text_list
 from ..vectors import Row, to_milvus_rows
 from . import collection as adoption
 from . import fusion, keys, lite, requests
-from .base import (
+from .config import DEFAULT_COLLECTION, DEFAULT_URI, LITE_INDEX_TYPES, StoreConfig
+from .connection import MilvusConnection, pymilvus_module
+from .input_checks import check_ids, check_k, check_upsert, fit_text
+from .milvus_results import Raw, bm25_hits, hybrid_hits, splade_hits
+from .model_record import adoption as model_adoption
+from .protocol import (
+    SEARCH_MODES,
     Hit,
     ModelIdentity,
+    SearchMode,
     SearchOptions,
     StoredDocument,
     UpsertResult,
-    check_ids,
-    check_k,
-    check_upsert,
-    fit_text,
 )
-from .connection import DEFAULT_URI, MilvusConnection, check_uri, pymilvus_module
-from .fusion import Raw
 from .schema import (
     EMPTY_FIELD,
     EMPTY_PLACEHOLDER_WEIGHT,
     ID_FIELD,
-    INDEX_ALGOS,
-    INDEX_TYPES,
-    LITE_INDEX_TYPES,
     METADATA_FIELD,
     TEXT_FIELD,
     VECTOR_FIELD,
@@ -65,8 +62,6 @@ from .schema import (
     recorded_model,
     stored_vector,
 )
-
-DEFAULT_COLLECTION = "spladekit"
 
 # Rows per insert/upsert call and ids per query by id: bounded gRPC messages.
 WRITE_CHUNK = 1000
@@ -82,59 +77,53 @@ READ_YOUR_WRITES = "Strong"
 class MilvusStore:
     """A Milvus collection of SPLADE vectors, created on first use.
 
-    ``index_type`` (``SPARSE_INVERTED_INDEX``, or ``SPARSE_WAND`` on a server) and
-    ``inverted_index_algo`` (``DAAT_MAXSCORE`` default, ``DAAT_WAND``, ``TAAT_NAIVE``; Milvus
-    Lite searches exactly whichever is named) apply when the collection is created; ``None``
-    means the default then, and whatever the existing collection has otherwise. ``model``
-    records the encoder that fills a new collection and is checked against an existing one
-    (see :meth:`check_model` and :meth:`record_model`). With ``create=False`` a missing
-    collection (or Lite file) is an error instead.
+    Where it lives and how it is created: a :class:`~spladekit.store.config.StoreConfig`, or
+    a URI with its settings as keywords (``collection=``, ``token=``, ``inverted_index_algo=``,
+    ``bm25=``...). ``model`` records the encoder that fills a new collection and is adopted by
+    an existing one (:meth:`adopt_model`). With ``create=False`` a missing collection (or Lite
+    file) is an error instead. Opening reads the collection's description once and keeps its
+    BM25 analyzer and model record.
     """
 
     def __init__(
         self,
-        uri: str = DEFAULT_URI,
+        uri: str | StoreConfig = DEFAULT_URI,
         *,
-        token: str | None = None,
-        collection: str = DEFAULT_COLLECTION,
-        index_type: str | None = None,
-        inverted_index_algo: str | None = None,
         create: bool = True,
-        timeout: float | None = None,
         model: ModelIdentity | None = None,
-        allow_other_model: bool = False,
-        bm25: bool = False,
-        analyzer: str | None = None,
+        **settings: Any,
     ) -> None:
-        if not isinstance(collection, str) or not collection:
-            raise InputTypeError(f"collection must be a non-empty str, got {collection!r}")
-        if index_type is not None:
-            choice("index_type", index_type, INDEX_TYPES)
-        if inverted_index_algo is not None:
-            choice("inverted_index_algo", inverted_index_algo, INDEX_ALGOS)
-        check_uri(uri)
-        self.collection = collection
-        if lite.is_lite_uri(uri) and index_type is not None and index_type not in LITE_INDEX_TYPES:
+        config = StoreConfig.build(uri, settings)
+        self.config = config
+        self.collection = config.collection
+        is_lite = lite.is_lite_uri(config.uri)
+        if is_lite and config.index_type not in (None, *LITE_INDEX_TYPES):
             raise StoreError(
-                f"Milvus Lite supports only the SPARSE_INVERTED_INDEX index, not {index_type}; "
-                "use a Milvus server (uri http://host:19530) for SPARSE_WAND"
+                f"Milvus Lite supports only the SPARSE_INVERTED_INDEX index, not "
+                f"{config.index_type}; use a Milvus server (uri http://host:19530) for "
+                "SPARSE_WAND"
             )
-        if lite.is_lite_uri(uri) and not create and not os.path.exists(uri):
+        if is_lite and not create and not os.path.exists(config.uri):
             raise StoreError(
-                f"no Milvus Lite file at {uri!r}; index documents into it first, or check the uri"
+                f"no Milvus Lite file at {config.uri!r}; index documents into it first, or "
+                "check the uri"
             )
         self.connection = MilvusConnection(
-            uri, token=token, timeout=timeout, where=f"collection {collection!r} at {uri!r}"
+            config.uri, token=config.token, timeout=config.timeout, where=config.where
         )
         self.bm25_analyzer: str | None = None
+        # The collection's model record as read when it was opened, kept up to date by this
+        # store's own writes: what adopt_model checks, without reading the collection again.
+        self._recorded: ModelIdentity | None = None
         try:
-            wanted = choose_analyzer(self.is_lite, bm25, analyzer)
-            self.bm25_analyzer = adoption.open_collection(
-                self.connection, collection, index_type, inverted_index_algo, create, model,
-                wanted,
+            wanted = choose_analyzer(self.is_lite, config.bm25, config.analyzer)
+            described, self.bm25_analyzer = adoption.open_collection(
+                self.connection, self.collection, config.index_type, config.inverted_index_algo,
+                create, model, wanted,
             )
+            self._recorded = recorded_model(described)
             if model is not None:
-                adoption.adopt_model(self.connection, collection, model, allow_other_model)
+                self._adopt(model, config.allow_other_model, stacklevel=3)
         except BaseException:
             self.close()
             raise
@@ -177,22 +166,41 @@ class MilvusStore:
     # -- schema and model ------------------------------------------------------------------
 
     def recorded_model(self) -> ModelIdentity | None:
-        """The model recorded when the collection was created (None for older collections)."""
-        return recorded_model(adoption.describe(self.connection, self.collection))
+        """The model the collection records now (None for older collections); reads it."""
+        self._recorded = recorded_model(adoption.describe(self.connection, self.collection))
+        return self._recorded
+
+    def adopt_model(self, model: ModelIdentity, *, allow_other_model: bool = False) -> None:
+        """Take ``model``'s vectors by the rule of :mod:`spladekit.store.model_record`, against
+        the record read when the store was opened: a collection without a record records
+        ``model`` (in its properties, where the engine keeps them; where it cannot, a warning
+        says so and the store goes on without a record); one recorded with another model
+        refuses it, unless ``allow_other_model``. A collection is never dropped or
+        re-created (see :mod:`spladekit.store.collection`)."""
+        self._adopt(model, allow_other_model, stacklevel=4)  # past the Retriever that adopts
 
     def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
-        """Refuse a collection recorded with another model, unless ``allow_other``.
-
-        Reads only: a collection without a record passes (:meth:`record_model` adds one).
-        """
-        adoption.check_model(self.connection, self.collection, model, allow_other)
+        """Refuse a collection recorded with another model, unless ``allow_other``; reads the
+        record and writes nothing (:meth:`record_model` records one)."""
+        model_adoption(
+            self.recorded_model(), model, allow_other_model=allow_other, where=self.where
+        )
 
     def record_model(self, model: ModelIdentity) -> None:
-        """Record ``model`` for a collection without a record, in its properties, where the
-        engine keeps them; where it cannot, a warning says so and the store goes on without a
-        record. A recorded model stays; a collection is never dropped or re-created (see
-        :mod:`spladekit.store.collection`)."""
-        adoption.record_model(self.connection, self.collection, model)
+        """Record ``model`` for a collection without a record (read again first), as
+        :meth:`adopt_model` does; a recorded model stays."""
+        self.recorded_model()
+        self._adopt(model, True, stacklevel=4)
+
+    def _adopt(self, model: ModelIdentity, allow_other_model: bool, *, stacklevel: int) -> None:
+        recorded = self._recorded
+        action = model_adoption(
+            recorded, model, allow_other_model=allow_other_model, where=self.where
+        )
+        if action != "keep":
+            self._recorded = adoption.record_model(
+                self.connection, self.collection, recorded, model, stacklevel=stacklevel + 1
+            )
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -238,6 +246,11 @@ class MilvusStore:
         """Delete the documents with these ids (ids not stored are ignored)."""
         for _, expr in self._id_chunks(check_ids(ids, unique=False)):
             self.connection.write_call("delete", "delete", self.collection, filter=expr)
+
+    @property
+    def search_modes(self) -> tuple[SearchMode, ...]:
+        """Every mode with the collection's BM25 field, else ``splade`` only."""
+        return SEARCH_MODES if self.bm25_analyzer is not None else ("splade",)
 
     def flush(self) -> None:
         """Seal what was written into segments (faster searches on Milvus Lite).
@@ -346,14 +359,14 @@ class MilvusStore:
         be None in mode ``bm25``). Returns one list of hits per query. All queries go to Milvus
         in one call (up to 1024 per call): each call has a fixed cost, large on Milvus Lite.
         Only documents with a positive score are returned, so a list may be shorter than
-        ``k``; an empty query gets no hits. Options: :class:`~spladekit.store.base.
+        ``k``; an empty query gets no hits. Options: :class:`~spladekit.store.protocol.
         SearchOptions`, as an object or as keywords (``filter=``, ``mode=``, ``fusion=``...).
         """
         k = check_k(k)
         opts = SearchOptions.build(options, changes)
         rows = to_milvus_rows(vectors, "query vectors") if vectors is not None else None
         queries = None if texts is None else [
-            query_text(t, f"texts[{i}]") for i, t in enumerate(_text_sequence(texts))
+            query_text(t, f"texts[{i}]") for i, t in enumerate(text_list(texts))
         ]
         if rows is not None and queries is not None and len(rows) != len(queries):
             raise InvalidArgumentError(
@@ -371,9 +384,9 @@ class MilvusStore:
             part_texts = [] if queries is None else queries[start : start + SEARCH_CHUNK]
             if opts.mode == "splade":
                 legs = self._splade_leg(part_rows, k, opts, opts.filter)
-                results += map(fusion.splade_hits, legs)
+                results += map(splade_hits, legs)
             elif opts.mode == "bm25":
-                results += map(fusion.bm25_hits, self._bm25_leg(part_texts, k, opts))
+                results += map(bm25_hits, self._bm25_leg(part_texts, k, opts))
             else:
                 results += self._hybrid(part_rows, part_texts, k, opts)
         return results
@@ -404,7 +417,7 @@ class MilvusStore:
             splade = self._splade_leg(rows, limit, opts, requests.documents_only(opts.filter))
             bm25 = self._bm25_leg(texts, limit, opts)
             return [
-                fusion.fuse(fusion.splade_hits(s), fusion.bm25_hits(b), opts, k)
+                fusion.fuse(splade_hits(s), bm25_hits(b), opts, k)
                 for s, b in zip(splade, bm25, strict=True)
             ]
         results: list[list[Hit]] = [[] for _ in rows]
@@ -417,20 +430,14 @@ class MilvusStore:
                 "hybrid search", "hybrid_search", self.collection, **args
             )
             for i, hits in zip(full, found, strict=True):
-                results[i] = [fusion.raw_hit(h, float(h["distance"])) for h in hits]
+                results[i] = hybrid_hits(hits)
         empty = [i for i, row in enumerate(rows) if not row]
         if empty:
             # A query without SPLADE weights has one leg: fuse it alone, as Milvus would.
             single = self._bm25_leg([texts[i] for i in empty], limit, opts)
             for i, hits in zip(empty, single, strict=True):
-                results[i] = fusion.fuse([], fusion.bm25_hits(hits), opts, k)
+                results[i] = fusion.fuse([], bm25_hits(hits), opts, k)
         return results
-
-
-def _text_sequence(texts: object) -> Sequence[str]:
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InputTypeError(f"texts must be a list of str, got {type(texts).__name__}")
-    return texts
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """What each search asks Milvus: the arguments of its search calls, built from the options.
 
 Plain functions, no calls: :class:`~spladekit.store.milvus.MilvusStore` runs what they build and
-reads the answers with :mod:`spladekit.store.fusion`. Each search runs at the options'
+reads the answers with :mod:`spladekit.store.milvus_results`. Each search runs at the options'
 ``consistency``; the SPLADE leg of a hybrid search leaves placeholder documents out by
 expression (BM25 may still find them by their words).
 """
@@ -13,9 +13,16 @@ from typing import Any
 
 from ..errors import InvalidArgumentError, StoreError
 from ..vectors import Row
-from .base import SearchOptions
 from .connection import pymilvus_module
-from .schema import BM25_FIELD, EMPTY_FIELD, METADATA_FIELD, TEXT_FIELD, VECTOR_FIELD
+from .protocol import SearchOptions
+from .schema import (
+    BM25_FIELD,
+    EMPTY_FIELD,
+    METADATA_FIELD,
+    SPARSE_METRIC,
+    TEXT_FIELD,
+    VECTOR_FIELD,
+)
 
 BM25_PARAM: dict[str, Any] = {"metric_type": "BM25"}
 
@@ -31,7 +38,7 @@ def output_fields(opts: SearchOptions) -> list[str]:
 
 
 def splade_param(opts: SearchOptions) -> dict[str, Any]:
-    return {"metric_type": "IP", "params": {"drop_ratio_search": opts.drop_ratio_search}}
+    return {"metric_type": SPARSE_METRIC, "params": {"drop_ratio_search": opts.drop_ratio_search}}
 
 
 def documents_only(expr: str | None) -> str:

@@ -25,9 +25,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_array
 
-from ..errors import InputTypeError, InvalidArgumentError, StoreError
+from ..checkpoint.identity import ModelIdentity
+from ..errors import StoreError
+from ..validation import MAX_ID_BYTES
 from ..vectors import Row, empty_rows
-from .base import MAX_ID_BYTES, MAX_TEXT_BYTES, ModelIdentity
+from .config import INDEX_ALGOS, INDEX_TYPES
+from .input_checks import MAX_TEXT_BYTES
 
 ID_FIELD = "id"
 VECTOR_FIELD = "vector"
@@ -43,9 +46,8 @@ LITE_ANALYZERS = ("standard", "jieba")
 DEFAULT_LITE_ANALYZER = "standard"
 DEFAULT_SERVER_ANALYZER = "english"
 
-INDEX_TYPES = ("SPARSE_INVERTED_INDEX", "SPARSE_WAND")
-INDEX_ALGOS = ("DAAT_MAXSCORE", "DAAT_WAND", "TAAT_NAIVE")
-LITE_INDEX_TYPES = ("SPARSE_INVERTED_INDEX",)
+# The metric of the SPLADE field: SPLADE scores are inner products.
+SPARSE_METRIC = "IP"
 
 MODEL_PROPERTY = "spladekit.model"
 # Set on every collection spladekit creates (properties survive on Lite 3 and servers).
@@ -114,7 +116,7 @@ def build_index(client: Any, index_type: str | None, algo: str | None, bm25: boo
     index_params.add_index(
         field_name=VECTOR_FIELD,
         index_type=index_type or INDEX_TYPES[0],
-        metric_type="IP",
+        metric_type=SPARSE_METRIC,
         params={"inverted_index_algo": algo or INDEX_ALGOS[0]},
     )
     if bm25:
@@ -182,15 +184,12 @@ def created_by_spladekit(described: dict[str, Any]) -> bool:
 
 
 def choose_analyzer(is_lite: bool, bm25: bool, analyzer: str | None) -> str | None:
-    """The analyzer a new collection's BM25 field gets (None: no BM25 field)."""
-    if analyzer is not None and not bm25:
-        raise InvalidArgumentError("analyzer applies to the BM25 field: pass bm25=True with it")
+    """The analyzer a new collection's BM25 field gets (None: no BM25 field); ``bm25`` and
+    ``analyzer`` as :class:`~spladekit.store.config.StoreConfig` checked them."""
     if not bm25:
         return None
     if analyzer is None:
         return DEFAULT_LITE_ANALYZER if is_lite else DEFAULT_SERVER_ANALYZER
-    if not isinstance(analyzer, str) or not analyzer:
-        raise InputTypeError(f"analyzer must be a non-empty str, got {analyzer!r}")
     if is_lite and analyzer not in LITE_ANALYZERS:
         raise StoreError(
             f"Milvus Lite's BM25 supports the analyzers {', '.join(LITE_ANALYZERS)}, not "
@@ -228,12 +227,10 @@ __all__ = [
     "EMPTY_FIELD",
     "EMPTY_PLACEHOLDER_WEIGHT",
     "ID_FIELD",
-    "INDEX_ALGOS",
-    "INDEX_TYPES",
     "LITE_ANALYZERS",
-    "LITE_INDEX_TYPES",
     "METADATA_FIELD",
     "MODEL_PROPERTY",
+    "SPARSE_METRIC",
     "TEXT_FIELD",
     "VECTOR_FIELD",
     "bm25_analyzer",

@@ -31,6 +31,7 @@ from .matrix import (
     RowArrays,
     SparseVectors,
     empty_rows,
+    join_rows,
     prune_dense,
 )
 from .terms import contributions, decode_rows
@@ -50,6 +51,7 @@ __all__ = [
     "csr_parts",
     "decode_rows",
     "empty_rows",
+    "join_rows",
     "prune_dense",
     "rows_to_csr",
     "split_arrays",

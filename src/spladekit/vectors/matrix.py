@@ -68,6 +68,38 @@ class SparseVectors(csr_array):  # type: ignore[misc]
         out.has_sorted_indices = self.has_sorted_indices
         return out
 
+    def rows(self, lo: int, hi: int) -> SparseVectors:
+        """Rows ``lo`` to ``hi`` (exclusive, ``0 <= lo <= hi <= n``) as a matrix whose data and
+        indices are views of this one's: no entry is copied."""
+        if not 0 <= lo <= hi <= self.shape[0]:
+            raise IndexError(f"rows {lo}:{hi} are out of range for {self.shape[0]} rows")
+        start, end = int(self.indptr[lo]), int(self.indptr[hi])
+        out = SparseVectors(
+            (self.data[start:end], self.indices[start:end], self.indptr[lo : hi + 1] - start),
+            shape=(hi - lo, self.shape[1]),
+        )
+        out.has_sorted_indices = self.has_sorted_indices
+        return out
+
+
+def join_rows(parts: list[SparseVectors]) -> SparseVectors:
+    """The rows of ``parts`` (of one width), in order, as one matrix."""
+    if not parts:
+        raise ValueError("join_rows needs at least one matrix")
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [p.nnz for p in parts])
+    indptr = np.concatenate(
+        [parts[0].indptr[:1]] + [p.indptr[1:] + off for p, off in zip(parts, offsets, strict=False)]
+    )
+    out = SparseVectors(
+        (np.concatenate([p.data for p in parts]), np.concatenate([p.indices for p in parts]),
+         indptr),
+        shape=(sum(p.shape[0] for p in parts), parts[0].shape[1]),
+    )
+    out.has_sorted_indices = all(p.has_sorted_indices for p in parts)
+    return out
+
 
 def empty_rows(vectors: csr_array) -> NDArray[np.bool_]:
     """Which rows of a matrix have no weight at all (an empty text, or one pruned to nothing)."""
@@ -120,5 +152,6 @@ __all__ = [
     "RowArrays",
     "SparseVectors",
     "empty_rows",
+    "join_rows",
     "prune_dense",
 ]

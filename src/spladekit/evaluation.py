@@ -16,7 +16,6 @@ metrics ignore it, so figures compare with published ones.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -215,9 +214,6 @@ class EvalReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
 
 def run_queries(
     retriever: Retriever, dataset: BeirDataset, k: int, options: SearchOptions
@@ -227,7 +223,7 @@ def run_queries(
     Each query asks for ``k + 1`` hits and keeps ``k`` without its own id (BEIR's rule). The
     search is ``Strong``: it follows the indexing, whose every document it must see.
     """
-    from .store.base import MAX_K
+    from .store.protocol import MAX_K
 
     qids = list(dataset.queries)
     started = time.perf_counter()

@@ -13,9 +13,9 @@ from .checkpoint.identity import ModelIdentity
 from .checkpoint.known import DEFAULT_MODEL
 from .encoder import SpladeEncoder
 from .options import Progress
-from .profiles import EncodingProfile, ProfileName, encoding_profiles
+from .profiles import EncodingProfile, ProfileName
 from .reference_base import ReferenceBase, adopt_reference_base
-from .validation import optional_positive_int, string, text_list
+from .validation import optional_positive_int, string
 from .vectors import SparseVectors
 
 
@@ -76,21 +76,24 @@ class SpladeEmbeddingFunction(ReferenceBase):
         **kwargs: Any,
     ) -> None:
         self.model_name = model_name
-        query_instruction = string("query_instruction", query_instruction)
-        doc_instruction = string("doc_instruction", doc_instruction)
+        string("query_instruction", query_instruction)
+        string("doc_instruction", doc_instruction)
         self.k_tokens_query = optional_positive_int("k_tokens_query", k_tokens_query)
         self.k_tokens_document = optional_positive_int("k_tokens_document", k_tokens_document)
         self.encoder = SpladeEncoder(model_name, batch_size=batch_size, device=device, **kwargs)
-        # The instructions in force: the caller's, else the folder's prompts.
-        self.query_instruction = query_instruction or self.encoder.prompt("query")
-        self.doc_instruction = doc_instruction or self.encoder.prompt("document")
+        # The instructions in force: the caller's, else the folder's prompts (the profiles'
+        # rule).
+        profiles = self.encoder.profiles(
+            query_instruction=query_instruction, doc_instruction=doc_instruction
+        )
+        self.query_instruction = profiles["query"].instruction
+        self.doc_instruction = profiles["document"].instruction
 
     @property
     def profiles(self) -> dict[ProfileName, EncodingProfile]:
         """How ``__call__`` (``plain``), queries and documents are encoded, from the
         attributes in force (:func:`~spladekit.profiles.encoding_profiles`)."""
-        return encoding_profiles(
-            self.encoder,
+        return self.encoder.profiles(
             query_instruction=self.query_instruction,
             doc_instruction=self.doc_instruction,
             k_tokens_query=self.k_tokens_query,
@@ -99,29 +102,28 @@ class SpladeEmbeddingFunction(ReferenceBase):
 
     def __call__(self, texts: Sequence[str]) -> SparseVectors:
         """Encode with neither instruction nor top-k, at the documents' max length."""
-        return self._encode(text_list(texts), "plain", None)
+        return self._encode(texts, "plain", None, "texts")
 
     def encode_documents(
         self, documents: Sequence[str], *, progress: Progress | None = None
     ) -> SparseVectors:
         """Encode documents: ``doc_instruction`` prepended, top ``k_tokens_document`` kept."""
-        return self._encode(text_list(documents, "documents"), "document", progress)
+        return self._encode(documents, "document", progress, "documents")
 
     def encode_queries(
         self, queries: Sequence[str], *, progress: Progress | None = None
     ) -> SparseVectors:
         """Encode queries on the query route: ``query_instruction`` prepended, top
         ``k_tokens_query`` kept."""
-        return self._encode(text_list(queries, "queries"), "query", progress)
+        return self._encode(queries, "query", progress, "queries")
 
     def _encode(
-        self, texts: list[str], name: ProfileName, progress: Progress | None
+        self, texts: Sequence[str], name: ProfileName, progress: Progress | None, what: str
     ) -> SparseVectors:
-        profile = self.profiles[name]
-        return self.encoder.encode(
-            texts, side=profile.side, max_length=profile.max_length, top_k=profile.top_k,
-            prefix=profile.instruction, progress=progress,
-        )
+        # The texts are checked once, by the encoder, and named as the caller passed them.
+        return self.encoder.encode_profile(
+            texts, self.profiles[name], progress=progress, what=what
+        ).vectors
 
     @property
     def device(self) -> str:

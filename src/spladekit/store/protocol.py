@@ -1,14 +1,15 @@
-"""What every store is: the :class:`Store` protocol, its results, and its input checks.
+"""What every store is: the :class:`Store` protocol and the plain data it takes and returns
+(:class:`SearchOptions`, :class:`Hit`, :class:`StoredDocument`, :class:`UpsertResult`).
 
 Two stores implement it: :class:`~spladekit.store.milvus.MilvusStore` (a Milvus Lite file or a
 Milvus server) and :class:`~spladekit.store.memory.MemoryStore` (exact scipy dot products in
-memory, for tests, benchmarks and evaluation). The retriever takes either.
+memory, for tests, benchmarks and evaluation). The retriever takes either. The checks of what
+the stores are given are :mod:`spladekit.store.input_checks`'.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,20 +17,8 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from ..checkpoint.identity import ModelIdentity
 from ..errors import InputTypeError, InvalidArgumentError
-from ..validation import (
-    MAX_ID_BYTES,
-    MAX_METADATA_DEPTH,
-    check_depth,
-    check_unicode,
-    choice,
-    document_id,
-    fraction,
-    int_in_range,
-    positive_int,
-)
-from ..vectors import Row, to_milvus_rows
+from ..validation import check_unicode, choice, fraction, int_in_range, positive_int
 
-MAX_TEXT_BYTES = 65535
 MAX_K = 16384  # Milvus's limit on top-k
 
 SearchMode = Literal["splade", "bm25", "hybrid"]
@@ -168,7 +157,14 @@ class SearchOptions:
 
 @runtime_checkable
 class Store(Protocol):
-    """A collection of SPLADE vectors with their ids, texts and metadata."""
+    """A collection of SPLADE vectors with their ids, texts and metadata.
+
+    ``search_modes``: the :data:`SEARCH_MODES` it serves (``bm25`` and ``hybrid`` need a BM25
+    field; a store without one serves ``splade`` only).
+    """
+
+    @property
+    def search_modes(self) -> tuple[SearchMode, ...]: ...
 
     def upsert(
         self,
@@ -216,13 +212,13 @@ class Store(Protocol):
         """
         ...
 
-    def check_model(self, model: ModelIdentity, *, allow_other: bool = False) -> None:
-        """Refuse a collection recorded with another model, unless ``allow_other``; reads
-        only (a collection without a record passes)."""
-        ...
-
-    def record_model(self, model: ModelIdentity) -> None:
-        """Record the model of a collection that has no record yet (a record stays)."""
+    def adopt_model(self, model: ModelIdentity, *, allow_other_model: bool = False) -> None:
+        """Take ``model``'s vectors, by the rule every store follows
+        (:func:`spladekit.store.model_record.adoption`): a collection without a record records
+        ``model``; one recorded with ``model`` (or with the fingerprint an earlier version gave
+        the same weights, which is replaced by the full one) takes it; one recorded with
+        another model refuses it with a ``ModelMismatchError`` naming both, unless
+        ``allow_other_model`` (the record stays)."""
         ...
 
     def flush(self) -> None:
@@ -234,140 +230,20 @@ class Store(Protocol):
         ...
 
 
-# -- input checks shared by every store ------------------------------------------------------------
-
-
-def check_k(k: object) -> int:
-    return int_in_range("k", k, 1, MAX_K)
-
-
-def check_ids(ids: object, *, unique: bool = True) -> list[str]:
-    """A list of document ids: 1..512 UTF-8 bytes, no control characters."""
-    if isinstance(ids, str) or not isinstance(ids, Sequence):
-        raise InputTypeError(f"ids must be a list of str, got {type(ids).__name__}")
-    seen: dict[str, int] = {}
-    for i, doc_id in enumerate(ids):
-        if not isinstance(doc_id, str):
-            raise InputTypeError(
-                f"ids must be a list of str, got {type(doc_id).__name__} at position {i}"
-            )
-        check_unicode(f"ids[{i}]", doc_id)
-        document_id(doc_id, f"id at position {i}")
-        if unique and doc_id in seen:
-            raise InvalidArgumentError(
-                f"ids must be unique within one call; {doc_id!r} is at positions "
-                f"{seen[doc_id]} and {i}"
-            )
-        seen.setdefault(doc_id, i)
-    return list(ids)
-
-
-def check_texts(texts: object, n: int) -> list[str]:
-    """One valid Unicode text per id ("" for all when ``texts`` is None)."""
-    if texts is None:
-        return [""] * n
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InputTypeError(f"texts must be a list of str or None, got {type(texts).__name__}")
-    if len(texts) != n:
-        raise InvalidArgumentError(f"got {n} ids but {len(texts)} texts; give one text per id")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputTypeError(
-                f"texts must be a list of str, got {type(text).__name__} at position {i}"
-            )
-        check_unicode(f"texts[{i}]", text)
-    return list(texts)
-
-
-def check_metadata(metadata: object, n: int) -> list[dict[str, Any]]:
-    """One JSON-serialisable dict (or None) per id."""
-    if metadata is None:
-        return [{} for _ in range(n)]
-    if not isinstance(metadata, Sequence) or isinstance(metadata, (str, Mapping)):
-        raise InputTypeError(
-            f"metadata must be a list with one dict (or None) per id, got {type(metadata).__name__}"
-        )
-    if len(metadata) != n:
-        raise InvalidArgumentError(f"got {n} ids but {len(metadata)} metadata entries")
-    out: list[dict[str, Any]] = []
-    for i, meta in enumerate(metadata):
-        if meta is None:
-            out.append({})
-            continue
-        if not isinstance(meta, Mapping):
-            raise InputTypeError(
-                f"metadata at position {i} must be a dict or None, got {type(meta).__name__}"
-            )
-        check_depth(meta, f"metadata at position {i}")
-        try:
-            json.dumps(meta, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentError(
-                f"metadata at position {i} is not JSON-serialisable: {exc}"
-            ) from exc
-        out.append(dict(meta))
-    return out
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    """One document of an upsert, checked: id, vector row ({} when empty), text, metadata."""
-
-    id: str
-    row: Row
-    text: str
-    metadata: dict[str, Any]
-
-
-def check_upsert(
-    ids: object, vectors: object, texts: object, metadata: object
-) -> list[NewDocument]:
-    """The documents of an upsert, every argument checked against the others."""
-    id_list = check_ids(ids)
-    rows = to_milvus_rows(vectors)
-    if len(rows) != len(id_list):
-        raise InvalidArgumentError(
-            f"got {len(id_list)} ids but {len(rows)} vectors; give one vector per id"
-        )
-    text_list = check_texts(texts, len(id_list))
-    meta_list = check_metadata(metadata, len(id_list))
-    return [
-        NewDocument(*parts) for parts in zip(id_list, rows, text_list, meta_list, strict=True)
-    ]
-
-
-def fit_text(text: str) -> str:
-    """The text cut at a character boundary to what a VARCHAR field holds."""
-    data = text.encode("utf-8")
-    if len(data) <= MAX_TEXT_BYTES:
-        return text
-    return data[:MAX_TEXT_BYTES].decode("utf-8", errors="ignore")
-
-
 __all__ = [
     "CONSISTENCY_LEVELS",
     "DEFAULT_RRF_K",
     "FUSIONS",
-    "MAX_ID_BYTES",
     "MAX_K",
-    "MAX_METADATA_DEPTH",
-    "MAX_TEXT_BYTES",
+    "MIN_CANDIDATES",
     "SEARCH_MODES",
     "Consistency",
     "Fusion",
     "Hit",
     "ModelIdentity",
-    "NewDocument",
     "SearchMode",
     "SearchOptions",
     "Store",
     "StoredDocument",
     "UpsertResult",
-    "check_depth",
-    "check_ids",
-    "check_k",
-    "check_metadata",
-    "check_texts",
-    "check_upsert",
-    "fit_text",
 ]

@@ -1,11 +1,11 @@
-"""Export a model of any family: the folder's layout kept, each masked-LM replaced by its graph.
+"""Export a model of any layout: the folder mirrored, each masked-LM replaced by its graph.
 
 A sentence-transformers folder, a Router (query and document routes) or an OpenSearch folder
 with ``idf.json`` is copied file by file into the output folder, except the masked-LMs' torch
 weights: each masked-LM module folder becomes a spladekit ONNX export (``model.onnx``,
 ``spladekit_onnx.json``, its config and tokenizer) with that route's pooling in the graph.
-:func:`spladekit.checkpoint.reader.read_spec` then reads the output as it read the source, and each
-masked-LM route runs on ONNX Runtime; inference-free query routes stay lookups.
+:func:`spladekit.checkpoint.reader.read_spec` then reads the output as it read the source, and
+each masked-LM route runs on ONNX Runtime; inference-free query routes stay lookups.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def mlm_routes(spec: ModelSpec) -> dict[Path, MlmRouteSpec]:
     return found
 
 
-def export_family(spec: ModelSpec, out: Path, export_one: ExportOne) -> None:
+def export_layout(spec: ModelSpec, out: Path, export_one: ExportOne) -> None:
     """Mirror ``spec.folder`` into ``out``, exporting every masked-LM module to ONNX."""
     root = spec.folder.resolve()
     mlms = mlm_routes(spec)
@@ -47,4 +47,4 @@ def export_family(spec: ModelSpec, out: Path, export_one: ExportOne) -> None:
         export_one(route.folder, out / folder.relative_to(root), route.pooling)
 
 
-__all__ = ["ExportOne", "export_family", "mlm_routes"]
+__all__ = ["ExportOne", "export_layout", "mlm_routes"]
