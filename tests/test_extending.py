@@ -1,17 +1,19 @@
-"""Extending spladekit without touching its source: a new backbone family and a new backend,
-each registered from here and used end to end (docs/ARCHITECTURE.md names these steps)."""
+"""Extending spladekit without touching its source: a new backbone family, a new backend, a new
+store and a framework adapter, each built here and used end to end (docs/ARCHITECTURE.md names
+these steps)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from numpy.typing import NDArray
 
-from spladekit import SpladeEmbeddingFunction, SpladeEncoder
+from spladekit import Record, Retriever, SpladeEmbeddingFunction, SpladeEncoder
 from spladekit.backends import (
     Backend,
     BackendRequest,
@@ -25,9 +27,20 @@ from spladekit.checkpoint import (
     supported_model_types,
     unregister_family,
 )
-from spladekit.errors import InvalidArgumentError, UnsupportedModelError
+from spladekit.checkpoint.identity import ModelIdentity
+from spladekit.errors import InvalidArgumentError, ModelMismatchError, UnsupportedModelError
+from spladekit.integrations.common import document_rows, query_rows, resolve_encoder
 from spladekit.pooling import reference_pool
-from spladekit.vectors import CsrParts, prune_dense
+from spladekit.store.input_checks import check_upsert
+from spladekit.store.model_record import adoption
+from spladekit.store.protocol import (
+    Hit,
+    SearchMode,
+    SearchOptions,
+    StoredDocument,
+    UpsertResult,
+)
+from spladekit.vectors import CsrParts, prune_dense, to_milvus_rows
 
 TEXTS = ["sparse retrieval with learned term weights", "a second, longer text about proteins"]
 
@@ -180,3 +193,117 @@ def test_a_backend_registered_from_outside_encodes_end_to_end(
 def test_an_unknown_backend_is_refused_with_the_registered_names(tiny_model_dir: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="backend must be one of torch, onnx"):
         SpladeEncoder(tiny_model_dir, backend="definition")
+
+
+class DictStore:
+    """A store written outside spladekit: documents in a dict, exact inner-product search.
+
+    The model rule and the upsert checks are spladekit's own (``adoption``, ``check_upsert``),
+    so this store refuses what every store refuses."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[dict[int, float], str, dict[str, Any]]] = {}
+        self.recorded: ModelIdentity | None = None
+
+    @property
+    def search_modes(self) -> tuple[SearchMode, ...]:
+        return ("splade",)
+
+    def adopt_model(self, model: ModelIdentity, *, allow_other_model: bool = False) -> None:
+        action = adoption(self.recorded, model, allow_other_model=allow_other_model,
+                          where="the dict store")
+        if action != "keep":
+            self.recorded = model
+
+    def upsert(self, ids: Any, vectors: object, texts: Any = None,
+               metadata: Any = None) -> UpsertResult:
+        new = check_upsert(ids, vectors, texts, metadata)
+        for doc in new:
+            self.rows[doc.id] = (dict(doc.row), doc.text, dict(doc.metadata))
+        return UpsertResult(len(new), [d.id for d in new if not d.row])
+
+    def existing_ids(self, ids: Any) -> set[str]:
+        return {i for i in ids if i in self.rows}
+
+    def get(self, ids: Any) -> list[StoredDocument]:
+        return [StoredDocument(i, self.rows[i][1], self.rows[i][2], not self.rows[i][0])
+                for i in ids if i in self.rows]
+
+    def get_vectors(self, ids: Any) -> dict[str, dict[int, float]]:
+        return {i: self.rows[i][0] for i in ids if i in self.rows}
+
+    def count(self) -> int:
+        return len(self.rows)
+
+    def delete(self, ids: Any) -> None:
+        for i in ids:
+            self.rows.pop(i, None)
+
+    def search(self, vectors: object, k: int = 10, *, texts: Any = None,
+               options: SearchOptions | None = None, **changes: Any) -> list[list[Hit]]:
+        results = []
+        for query in to_milvus_rows(vectors):
+            scored = sorted(
+                ((sum(w * row.get(t, 0.0) for t, w in query.items()), i)
+                 for i, (row, _, _) in self.rows.items() if row),
+                key=lambda pair: (-pair[0], pair[1]),
+            )
+            results.append([Hit(i, s, self.rows[i][1], self.rows[i][2])
+                            for s, i in scored[:k] if s > 0])
+        return results
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_store_written_outside_spladekit_indexes_and_searches_through_a_retriever(
+    tiny_model_dir: Path,
+) -> None:
+    function = SpladeEmbeddingFunction(str(tiny_model_dir))
+    store = DictStore()
+    retriever = Retriever(function, store)
+    corpus = [
+        Record("bones", "Vitamin D deficiency is associated with fractures in older adults."),
+        Record("graphene", "Graphene conducts electricity better than copper."),
+        Record("empty", ""),
+    ]
+    report = retriever.index(corpus)
+    assert (report.encoded, store.count()) == (3, 3)
+    assert report.empty == sum(1 for row, _, _ in store.rows.values() if not row)
+    hits = retriever.search("vitamin D and bone fractures", k=2)
+    assert hits and hits[0].id == "bones"
+    # Indexing again skips what is stored, and another model is refused by the shared rule.
+    assert retriever.index(corpus).skipped == 3
+    with pytest.raises(ModelMismatchError):
+        store.adopt_model(ModelIdentity("another", "0" * 16))
+
+
+def test_a_framework_adapter_built_on_the_common_helpers_gives_the_functions_vectors(
+    tiny_model_dir: Path,
+) -> None:
+    class Adapter:
+        """What an integration module holds: an encoder resolved once, rows per call."""
+
+        def __init__(self, model: object) -> None:
+            self.encoder = resolve_encoder(model, {})
+
+        def embed_query(self, text: str) -> dict[int, float]:
+            return query_rows(self.encoder, [text])[0]
+
+        def embed_documents(self, texts: list[str]) -> list[dict[int, float]]:
+            return document_rows(self.encoder, texts)
+
+    adapter = Adapter(str(tiny_model_dir))
+    function = SpladeEmbeddingFunction(str(tiny_model_dir))
+    want_query = to_milvus_rows(function.encode_queries([TEXTS[0]]))[0]
+    assert adapter.embed_query(TEXTS[0]).keys() == want_query.keys()
+    got = adapter.embed_documents(TEXTS)
+    want = to_milvus_rows(function.encode_documents(TEXTS))
+    for row, expected in zip(got, want, strict=True):
+        assert row.keys() == expected.keys()
+        np.testing.assert_allclose(
+            [row[t] for t in sorted(row)], [expected[t] for t in sorted(expected)], rtol=1e-6
+        )
