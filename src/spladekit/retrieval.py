@@ -47,7 +47,8 @@ class IndexReport:
 
     ``seen``: records read; ``encoded``: encoded and written; ``skipped``: already stored (or
     repeated in the input: the first occurrence wins); ``empty``: written with an empty vector
-    (see :mod:`spladekit.store.milvus`); ``seconds``: wall time.
+    (the placeholder rule: :func:`spladekit.store.schema.stored_vector`); ``seconds``: wall
+    time.
     """
 
     seen: int

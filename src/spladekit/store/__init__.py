@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .config import MEMORY_URI, StoreConfig
@@ -51,16 +52,30 @@ def open_store(
     settings (it has one collection and no index to tune).
     """
     config = StoreConfig.build(uri, settings)
-    if config.uri == MEMORY_URI:
-        from .memory import MemoryStore
+    opener = next((open_ for accepts, open_ in _OPENERS if accepts(config.uri)), _milvus)
+    return opener(config, create, model)
 
-        store = MemoryStore()
-        if model is not None:
-            store.adopt_model(model, allow_other_model=config.allow_other_model)
-        return store
+
+def _memory(config: StoreConfig, create: bool, model: ModelIdentity | None) -> Store:
+    from .memory import MemoryStore
+
+    store = MemoryStore()
+    if model is not None:
+        store.adopt_model(model, allow_other_model=config.allow_other_model)
+    return store
+
+
+def _milvus(config: StoreConfig, create: bool, model: ModelIdentity | None) -> Store:
     from .milvus import MilvusStore
 
     return MilvusStore(config, create=create, model=model)
+
+
+# The stores a URI can open, as data: the first whose test accepts the URI opens it; Milvus
+# (Lite for a file, else a server) takes every other URI.
+_OPENERS: tuple[
+    tuple[Callable[[str], bool], Callable[[StoreConfig, bool, ModelIdentity | None], Store]], ...
+] = ((lambda uri: uri == MEMORY_URI, _memory),)
 
 
 __all__ = [
