@@ -23,7 +23,7 @@ from .corpus import Record
 from .errors import InputTypeError
 from .options import Progress
 from .store import Hit, SearchOptions, Store
-from .validation import check_unicode, positive_int, query_text
+from .validation import check_unicode, positive_int, query_list
 from .vectors import contributions, rows_to_csr, to_milvus_rows
 
 DEFAULT_CHUNK_SIZE = 256
@@ -230,10 +230,8 @@ class Retriever:
         A blank query is refused: it has no words to match."""
         if isinstance(queries, str) or not isinstance(queries, Sequence):
             raise InputTypeError(f"queries must be a list of str, got {type(queries).__name__}")
-        texts = [
-            query_text(q, f"query {i}" if len(queries) > 1 else "query")
-            for i, q in enumerate(queries)
-        ]
+        # Checked once here; the encoder and the store take the checked list as it is.
+        texts = query_list(queries, lambda i: f"query {i}" if len(queries) > 1 else "query")
         opts = SearchOptions.build(options, changes)
         if not texts:
             return []
@@ -262,10 +260,11 @@ class Retriever:
                 f"explain needs an encoder with decode(), got {type(self.encoder).__name__}"
             )
         terms = positive_int("terms", terms)
-        text = query_text(query)
+        texts = query_list([query], lambda _: "query")
+        text = texts[0]
         opts = SearchOptions.build(options, changes)
-        vector = self.encoder.encode_queries([text])
-        hits = self.store.search(vector, k, texts=[text], options=opts)[0]
+        vector = self.encoder.encode_queries(texts)
+        hits = self.store.search(vector, k, texts=texts, options=opts)[0]
         [query_row] = to_milvus_rows(vector)
         stored = self.store.get_vectors([h.id for h in hits])
         shares = [contributions(query_row, stored.get(h.id, {})) for h in hits]

@@ -5,8 +5,9 @@ tokenizer at every call (state that concurrent calls race on) and costs ~0.15 ms
 call, which a single query feels. :class:`TokenIds` keeps its own copy of the Rust tokenizer,
 configured once with neither truncation nor padding, and only reads it afterwards.
 
-Every supported family wraps one text as ``cls + content + sep`` (BERT's ``[CLS] ... [SEP]``,
-ModernBERT's too, the RoBERTa family's ``<s> ... </s>``); :class:`TokenIds` checks at
+Every supported family wraps one text as ``cls + content + sep`` (its ``tokens`` field in
+:mod:`spladekit.checkpoint.families`: BERT's ``[CLS] ... [SEP]``, the RoBERTa family's
+``<s> ... </s>``); :class:`TokenIds` checks at
 construction that the tokenizer's own template says so, which is what sentence-transformers and
 transformers feed the model, and refuses a tokenizer whose template differs.
 """
@@ -76,8 +77,8 @@ class TokenIds:
         if require_special and (self.cls_id is None or self.sep_id is None):
             raise UnsupportedModelError(
                 "the tokenizer has no [CLS] or [SEP] (<s>, </s>) token; spladekit supports "
-                "BERT, DistilBERT, RoBERTa, XLM-RoBERTa, CamemBERT and ModernBERT masked-LM "
-                "checkpoints"
+                "masked-LM checkpoints whose tokenizer wraps a text in them (every family of "
+                "spladekit.checkpoint.supported_model_types())"
             )
         if require_special:  # routes without special tokens never add them
             self._check_template()
@@ -91,8 +92,8 @@ class TokenIds:
             raise UnsupportedModelError(
                 f"the tokenizer wraps a text as {self._describe(got, want)}, not as its cls "
                 "token + the text + its sep token, which spladekit feeds the model; spladekit "
-                "supports tokenizers with that template (BERT, DistilBERT, RoBERTa, "
-                "XLM-RoBERTa, CamemBERT, ModernBERT)"
+                "supports tokenizers with that template (each family's `tokens` in "
+                "spladekit.checkpoint.families)"
             )
 
     def _describe(self, got: list[int], want: list[int]) -> str:

@@ -8,7 +8,7 @@ what was expected, what was got and, where it helps, what to do.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from .errors import InputTypeError, InvalidArgumentError
@@ -114,8 +114,20 @@ def check_unicode(name: str, text: str) -> str:
     return text
 
 
+class CheckedTexts(list[str]):
+    """Texts that passed :func:`text_list` at a public boundary: checking them again (a
+    retriever's queries reaching the encoder, a request's inputs reaching the encoder) returns
+    them as they are, so each text is checked once on its way through."""
+
+
+class CheckedQueries(CheckedTexts):
+    """Texts that passed :func:`query_list`: each a str with a non-blank character."""
+
+
 def text_list(value: object, what: str = "texts") -> list[str]:
     """A list of valid Unicode strings; errors name the offending position."""
+    if isinstance(value, CheckedTexts):
+        return value
     if isinstance(value, (str, bytes)):
         raise InputTypeError(
             f"{what} must be a list of str, got a single {type(value).__name__}; wrap it: [text]"
@@ -129,7 +141,15 @@ def text_list(value: object, what: str = "texts") -> list[str]:
                 f"{what} must be a list of str, got {type(text).__name__} at position {i}"
             )
         check_unicode(f"{what}[{i}]", text)
-    return out
+    return CheckedTexts(out)
+
+
+def ordered_text_list(value: object, what: str) -> list[str]:
+    """:func:`text_list` of a sequence (a list or tuple: items paired by position with other
+    arguments, so an unordered set is refused)."""
+    if not isinstance(value, (str, bytes)) and not isinstance(value, Sequence):
+        raise InputTypeError(f"{what} must be a list of str, got {type(value).__name__}")
+    return text_list(value, what)
 
 
 def query_text(value: object, what: str = "query") -> str:
@@ -140,6 +160,14 @@ def query_text(value: object, what: str = "query") -> str:
             f"{what} is {'empty' if not text else 'blank'}; give the words to search for"
         )
     return text
+
+
+def query_list(value: Sequence[object], name: Callable[[int], str]) -> CheckedQueries:
+    """Search queries (a sequence of :func:`query_text`), ``name(i)`` naming the i-th in
+    errors; queries checked before come back as they are."""
+    if isinstance(value, CheckedQueries):
+        return value
+    return CheckedQueries(query_text(q, name(i)) for i, q in enumerate(value))
 
 
 # The document id rule, the same for every store and for corpus files.
@@ -188,6 +216,8 @@ __all__ = [
     "MAX_ID_BYTES",
     "MAX_METADATA_DEPTH",
     "MIN_MAX_LENGTH",
+    "CheckedQueries",
+    "CheckedTexts",
     "check_depth",
     "check_unicode",
     "choice",
@@ -197,7 +227,9 @@ __all__ = [
     "non_negative_number",
     "optional_max_length",
     "optional_positive_int",
+    "ordered_text_list",
     "positive_int",
+    "query_list",
     "query_text",
     "string",
     "text_list",

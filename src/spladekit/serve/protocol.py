@@ -22,7 +22,7 @@ from ..errors import InputTypeError, InvalidArgumentError, StoreError
 from ..profiles import PROMPT_NAMES, PromptName
 from ..store.input_checks import check_ids
 from ..store.protocol import SearchOptions
-from ..validation import check_unicode, int_in_range, query_text
+from ..validation import CheckedTexts, check_unicode, int_in_range, query_text
 from .batcher import Overloaded, Stopped
 from .errors import (
     STATUS,
@@ -235,7 +235,7 @@ class EmbedRequest:
                 f"prompt_name must be \"query\", \"document\" or absent, got {json.dumps(prompt)}",
             )
         return cls(
-            texts=items,
+            texts=CheckedTexts(items),  # checked here, at the service's boundary: once
             truncate=_bool(body, "truncate", auto_truncate),
             direction="left" if direction is not None and _DIRECTIONS[direction] == "left"
             else "right",

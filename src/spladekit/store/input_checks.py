@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputTypeError, InvalidArgumentError
-from ..validation import check_depth, check_unicode, document_id, int_in_range
+from ..validation import check_depth, document_id, int_in_range, ordered_text_list
 from ..vectors import Row, to_milvus_rows
 from .protocol import MAX_K
 
@@ -24,15 +24,9 @@ def check_k(k: object) -> int:
 
 def check_ids(ids: object, *, unique: bool = True) -> list[str]:
     """A list of document ids: 1..512 UTF-8 bytes, no control characters."""
-    if isinstance(ids, str) or not isinstance(ids, Sequence):
-        raise InputTypeError(f"ids must be a list of str, got {type(ids).__name__}")
+    id_list = ordered_text_list(ids, "ids")
     seen: dict[str, int] = {}
-    for i, doc_id in enumerate(ids):
-        if not isinstance(doc_id, str):
-            raise InputTypeError(
-                f"ids must be a list of str, got {type(doc_id).__name__} at position {i}"
-            )
-        check_unicode(f"ids[{i}]", doc_id)
+    for i, doc_id in enumerate(id_list):
         document_id(doc_id, f"id at position {i}")
         if unique and doc_id in seen:
             raise InvalidArgumentError(
@@ -40,24 +34,19 @@ def check_ids(ids: object, *, unique: bool = True) -> list[str]:
                 f"{seen[doc_id]} and {i}"
             )
         seen.setdefault(doc_id, i)
-    return list(ids)
+    return id_list
 
 
 def check_texts(texts: object, n: int) -> list[str]:
     """One valid Unicode text per id ("" for all when ``texts`` is None)."""
     if texts is None:
         return [""] * n
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise InputTypeError(f"texts must be a list of str or None, got {type(texts).__name__}")
-    if len(texts) != n:
-        raise InvalidArgumentError(f"got {n} ids but {len(texts)} texts; give one text per id")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputTypeError(
-                f"texts must be a list of str, got {type(text).__name__} at position {i}"
-            )
-        check_unicode(f"texts[{i}]", text)
-    return list(texts)
+    text_list = ordered_text_list(texts, "texts")
+    if len(text_list) != n:
+        raise InvalidArgumentError(
+            f"got {n} ids but {len(text_list)} texts; give one text per id"
+        )
+    return text_list
 
 
 def check_metadata(metadata: object, n: int) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidArgumentError, StoreError, one_line
-from ..validation import query_text, text_list
+from ..validation import query_list, text_list
 from ..vectors import Row, to_milvus_rows
 from . import collection as adoption
 from . import fusion, keys, lite, requests
@@ -365,9 +365,7 @@ class MilvusStore:
         k = check_k(k)
         opts = SearchOptions.build(options, changes)
         rows = to_milvus_rows(vectors, "query vectors") if vectors is not None else None
-        queries = None if texts is None else [
-            query_text(t, f"texts[{i}]") for i, t in enumerate(text_list(texts))
-        ]
+        queries = None if texts is None else query_list(text_list(texts), "texts[{}]".format)
         if rows is not None and queries is not None and len(rows) != len(queries):
             raise InvalidArgumentError(
                 f"got {len(rows)} query vectors but {len(queries)} query texts; give one of "
