@@ -52,6 +52,7 @@ ELECTRA = BackboneFamily(
     ),
     ("generator_predictions.", "generator_lm_head."),
     onnx=False,
+    masked_lm="ElectraForMaskedLM",
 )
 
 

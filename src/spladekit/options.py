@@ -10,7 +10,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Self, get_args
 
 from .errors import InputTypeError, InvalidArgumentError
 from .validation import (
@@ -73,8 +73,35 @@ def cuda_index(device: str) -> int:
     return int(index) if index else 0
 
 
+class OptionSet:
+    """What every frozen dataclass of options shares (:class:`EncoderConfig`,
+    :class:`~spladekit.store.config.StoreConfig`): its names, taking its keywords out of a
+    mixed set, and validated copies."""
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """The option names, in declaration order."""
+        return tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+    @classmethod
+    def split(
+        cls, kwargs: Mapping[str, Any], base: Self | None = None
+    ) -> tuple[Self, dict[str, Any]]:
+        """(config from the option keywords over ``base``, the remaining keywords)."""
+        names = set(cls.field_names())
+        options = {k: v for k, v in kwargs.items() if k in names}
+        rest = {k: v for k, v in kwargs.items() if k not in names}
+        if base is not None:
+            return dataclasses.replace(base, **options), rest  # type: ignore[type-var]
+        return cls(**options), rest
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some options changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True)
-class EncoderConfig:
+class EncoderConfig(OptionSet):
     """How a :class:`~spladekit.SpladeEncoder` encodes.
 
     - ``device``: ``cpu``, ``cuda`` or ``cuda:N``.
@@ -121,25 +148,6 @@ class EncoderConfig:
         if self.activation is not None:
             choice("activation", self.activation, ACTIVATIONS)
 
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """The option names, in declaration order."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def split(
-        cls, kwargs: Mapping[str, Any], base: EncoderConfig | None = None
-    ) -> tuple[EncoderConfig, dict[str, Any]]:
-        """(config from the option keywords over ``base``, the remaining keywords)."""
-        names = set(cls.field_names())
-        options = {k: v for k, v in kwargs.items() if k in names}
-        rest = {k: v for k, v in kwargs.items() if k not in names}
-        config = dataclasses.replace(base, **options) if base is not None else cls(**options)
-        return config, rest
-
-    def replace(self, **changes: Any) -> EncoderConfig:
-        """A copy with some options changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 __all__ = [
@@ -151,6 +159,7 @@ __all__ = [
     "BackendName",
     "EncoderConfig",
     "LongDocuments",
+    "OptionSet",
     "Precision",
     "Progress",
     "add_backend_name",

@@ -56,7 +56,9 @@ class BackboneFamily:
     - ``positions_after_padding``: position ids start after the padding id (RoBERTa), which
       shortens the longest input by ``pad_token_id + 1``;
     - ``onnx``: whether the ONNX exporter traces the family;
-    - ``tokens``: the special-token template of its tokenizer, for messages and docs.
+    - ``tokens``: the special-token template of its tokenizer, for messages and docs;
+    - ``masked_lm``: the name of the transformers class that loads it (``None``:
+      ``AutoModelForMaskedLM`` picks the class the config names).
     """
 
     name: str
@@ -68,6 +70,7 @@ class BackboneFamily:
     positions_after_padding: bool = False
     onnx: bool = True
     tokens: str = "[CLS] text [SEP]"
+    masked_lm: str | None = None
 
 
 _BUILT_IN = (

@@ -192,7 +192,8 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
     transformers would fill the head with random weights and every text would get tens of
     thousands of meaningless non-zero weights.
     """
-    from transformers import AutoConfig, AutoModelForMaskedLM
+    import transformers
+    from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     if config.model_type not in supported_model_types():
@@ -202,9 +203,15 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
             "one spladekit.checkpoint.register_family call)"
         )
     family = family_of_type(config.model_type)
+    loader = getattr(transformers, family.masked_lm or "AutoModelForMaskedLM", None)
+    if loader is None:
+        raise UnsupportedModelError(
+            f"the {family.name} family loads with transformers.{family.masked_lm}, which this "
+            f"transformers {transformers.__version__} lacks; upgrade transformers"
+        )
     try:
         with _quiet_loading():
-            model, info = AutoModelForMaskedLM.from_pretrained(
+            model, info = loader.from_pretrained(
                 str(folder), trust_remote_code=False, output_loading_info=True, **model_kwargs
             )
     except TypeError as exc:

@@ -9,12 +9,12 @@ choices and defaults from it. Each setting has one name, Milvus's own where Milv
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from ..errors import InputTypeError, InvalidArgumentError
+from ..options import OptionSet
 from ..validation import choice, non_negative_number
 from .lite import is_lite_uri
 
@@ -43,7 +43,7 @@ def check_uri(uri: object) -> str:
 
 
 @dataclass(frozen=True)
-class StoreConfig:
+class StoreConfig(OptionSet):
     """Where a collection lives, and how it is created and adopted.
 
     - ``uri``: a Milvus Lite file (``*.db``), a server address (``http://host:19530``), or
@@ -107,22 +107,6 @@ class StoreConfig:
         return StoreConfig(self.uri, self.collection, self.token, self.timeout)
 
     @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """The setting names, in declaration order."""
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def split(
-        cls, kwargs: Mapping[str, Any], base: StoreConfig | None = None
-    ) -> tuple[StoreConfig, dict[str, Any]]:
-        """(config from the setting keywords over ``base``, the remaining keywords)."""
-        names = set(cls.field_names())
-        settings = {k: v for k, v in kwargs.items() if k in names}
-        rest = {k: v for k, v in kwargs.items() if k not in names}
-        config = dataclasses.replace(base, **settings) if base is not None else cls(**settings)
-        return config, rest
-
-    @classmethod
     def build(cls, uri: str | StoreConfig, settings: Mapping[str, Any]) -> StoreConfig:
         """A config from a URI (or a config) and keyword settings over it; unknown names are
         refused, listing the valid ones."""
@@ -136,10 +120,6 @@ class StoreConfig:
                 f"{', '.join(cls.field_names())}"
             )
         return config
-
-    def replace(self, **changes: Any) -> StoreConfig:
-        """A copy with some settings changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 __all__ = [
