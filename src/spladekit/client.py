@@ -21,9 +21,13 @@ Needs ``httpx``: ``pip install "spladekit[serve]"``.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +40,7 @@ from .errors import (
 )
 from .options import Progress
 from .profiles import ProfileName, prompt_name_of
-from .validation import optional_positive_int, string, text_list
+from .validation import optional_positive_int, positive_int, string, text_list
 from .vectors import RowArrays, SparseVectors, decode_rows, stack_arrays, tei_json_arrays
 
 try:
@@ -48,6 +52,9 @@ except ImportError as _exc:  # pragma: no cover - depends on the installation
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TIMEOUT = 30.0
+# The largest answer read: 512 texts of 2,000 non-zeros each in TEI's JSON are ~36 MiB.
+DEFAULT_MAX_ANSWER_BYTES = 64 << 20
+_CHUNK = 1 << 16
 # Connecting to a live server takes milliseconds; waiting longer only delays the error.
 _CONNECT_TIMEOUT = 5.0
 
@@ -67,7 +74,10 @@ class SpladeClient:
     ``__call__``, ``dim``, ``decode``, returning :class:`~spladekit.SparseVectors`.
 
     - ``url``: the service, ``http://host:port``; ``api_key``: sent as a Bearer token;
-    - ``timeout``: seconds per HTTP request (connecting: at most 5);
+    - ``timeout``: seconds each HTTP request may take, whole answer included: a server that
+      sends its answer slowly fails the call at the deadline (connecting: at most 5);
+    - ``max_answer_bytes``: the largest answer read (default 64 MiB); a larger or endless one
+      fails the call without being held in memory;
     - ``truncate``: sent with every request (None: the server's default);
     - ``dim`` / ``vocabulary``: for a TEI server, which publishes neither;
     - ``prompts``: send ``prompt_name`` ``query``/``document`` (default: to spladekit servers);
@@ -83,6 +93,7 @@ class SpladeClient:
         *,
         api_key: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         truncate: bool | None = None,
         dim: int | None = None,
         vocabulary: Sequence[str] | None = None,
@@ -124,6 +135,7 @@ class SpladeClient:
             transport=transport,
         )
         self._timeout = float(timeout)
+        self._max_answer_bytes = positive_int("max_answer_bytes", max_answer_bytes)
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._remote_vocabulary: list[str] | None = None
@@ -273,9 +285,23 @@ class SpladeClient:
         return self._send("POST", path, body)
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        """One request, bounded in time (``timeout``, the whole answer included) and in size
+        (``max_answer_bytes``); the answer's JSON."""
+        deadline = time.monotonic() + self._timeout
+        outcome: Future[tuple[int, bytes]] = Future()
+
+        def fetch() -> None:
+            try:
+                outcome.set_result(self._fetch(method, path, body, deadline))
+            except BaseException as exc:  # handed to the caller
+                outcome.set_exception(exc)
+
+        # The read runs on its own thread so that the caller's wait ends at the deadline even
+        # while a read is blocked; the thread stops at its next chunk (or its read timeout).
+        threading.Thread(target=fetch, name="spladekit-client", daemon=True).start()
         try:
-            response = self._http.request(method, path, json=body)
-        except httpx.TimeoutException:
+            status, content = outcome.result(timeout=max(0.0, deadline - time.monotonic()))
+        except (FutureTimeout, httpx.TimeoutException, _Late):
             raise ServiceError(
                 f"the SPLADE service at {self.url} did not answer {method} {path} within "
                 f"{self._timeout:g} s; it may be overloaded, or give a longer timeout"
@@ -285,17 +311,45 @@ class SpladeClient:
                 f"cannot reach the SPLADE service at {self.url} ({type(exc).__name__}: {exc}); "
                 "check that it is running and the address"
             ) from None
-        if response.status_code >= 400:
-            raise ServiceError(self._error_message(method, path, response))
+        if status >= 400:
+            raise ServiceError(self._error_message(method, path, status, content))
         try:
-            return response.json()
+            return json.loads(content)
         except ValueError:
-            raise self._unexpected(path, "JSON", response.text[:200]) from None
+            raise self._unexpected(
+                path, "JSON", content[:200].decode("utf-8", errors="replace")
+            ) from None
 
-    def _error_message(self, method: str, path: str, response: httpx.Response) -> str:
-        detail = response.text[:500]
+    def _fetch(
+        self, method: str, path: str, body: dict[str, Any] | None, deadline: float
+    ) -> tuple[int, bytes]:
+        """(status, body) read chunk by chunk, refused past the size limit or the deadline."""
+        with self._http.stream(method, path, json=body) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_answer_bytes:
+                raise self._too_large(method, path, f"it declares {int(declared)} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes(_CHUNK):
+                size += len(chunk)
+                if size > self._max_answer_bytes:
+                    raise self._too_large(method, path, "it went on past that")
+                if time.monotonic() > deadline:
+                    raise _Late
+                chunks.append(chunk)
+            return response.status_code, b"".join(chunks)
+
+    def _too_large(self, method: str, path: str, why: str) -> ServiceError:
+        return ServiceError(
+            f"the answer of the SPLADE service at {self.url} to {method} {path} is larger than "
+            f"max_answer_bytes ({self._max_answer_bytes} bytes): {why}; send fewer texts per "
+            "request (batch_size=) or raise max_answer_bytes"
+        )
+
+    def _error_message(self, method: str, path: str, status: int, content: bytes) -> str:
+        detail = content[:500].decode("utf-8", errors="replace")
         try:
-            data = response.json()
+            data = json.loads(content)
             if isinstance(data, dict) and "error" in data:
                 detail = f"{data.get('error_type', 'error')}: {data['error']}"
         except ValueError:
@@ -305,10 +359,10 @@ class SpladeClient:
             413: "; send fewer or shorter texts per request (batch_size=)",
             429: "; the service is overloaded, retry shortly",
             503: "; the service is loading or stopping, retry shortly",
-        }.get(response.status_code, "")
+        }.get(status, "")
         return (
             f"the SPLADE service at {self.url} answered {method} {path} with "
-            f"{response.status_code} ({detail}){hint}"
+            f"{status} ({detail}){hint}"
         )
 
     def _unexpected(self, path: str, wanted: str, got: object) -> ServiceError:
@@ -319,4 +373,8 @@ class SpladeClient:
         )
 
 
-__all__ = ["DEFAULT_URL", "SpladeClient"]
+class _Late(Exception):
+    """The answer was still arriving at the call's deadline."""
+
+
+__all__ = ["DEFAULT_MAX_ANSWER_BYTES", "DEFAULT_URL", "SpladeClient"]
