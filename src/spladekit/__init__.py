@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import (
+    BrokenCheckpointError,
     ClusterError,
     InputTypeError,
     InvalidArgumentError,
@@ -89,6 +90,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
     "BeirDataset",
+    "BrokenCheckpointError",
     "ClusterError",
     "EncodeStats",
     "Encoded",

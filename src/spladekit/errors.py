@@ -41,6 +41,13 @@ class UnsupportedModelError(SpladeError, ValueError):
     """A checkpoint was found but is not a masked-LM that SPLADE pooling can use."""
 
 
+class BrokenCheckpointError(UnsupportedModelError):
+    """A checkpoint's files are damaged or disagree with each other (a tokenizer that cannot be
+    read or does not cover the model's vocabulary, weights that do not cover the architecture,
+    absurd shapes, pickle-only weights, a path that leaves the folder); the message names the
+    file."""
+
+
 class MissingDependencyError(SpladeError, ImportError):
     """An optional dependency is not installed; the message carries the install command."""
 
@@ -76,6 +83,7 @@ def first_line(message: object, empty: str = "") -> str:
     return text.splitlines()[0].strip() if text else empty
 
 __all__ = [
+    "BrokenCheckpointError",
     "ClusterError",
     "InputTypeError",
     "InvalidArgumentError",

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from .backends import Backend, make_backend
 from .checkpoint.loading import load_static_weights
+from .checkpoint.sanity import check_tokenizer
 from .checkpoint.spec import MlmRouteSpec, RouteSpec, StaticRouteSpec
 from .heap import release_free_memory
 from .options import EncoderConfig, Progress
@@ -122,6 +123,7 @@ class MlmRoute:
             model_kwargs=dict(model_kwargs), pooling=spec.pooling,
         )
         self.vocab_size = self.backend.vocab_size
+        check_tokenizer(len(self.tokenizer), self.vocab_size, spec.folder)
         model_limit = model_max_length(self.tokenizer)
         # sentence-transformers' max_seq_length replaces the tokenizer's limit.
         self.max_length = spec.max_seq_length or model_limit

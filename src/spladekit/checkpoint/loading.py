@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import (
+    BrokenCheckpointError,
     InvalidArgumentError,
     ModelNotAvailableError,
     UnsupportedModelError,
@@ -22,6 +24,7 @@ from ..errors import (
 from ..options import Precision
 from .families import family_of_type, supported_model_types
 from .known import DEFAULT_MODEL
+from .sanity import check_coverage, check_shapes
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -169,6 +172,13 @@ def load_tokenizer(folder: Path) -> PreTrainedTokenizerBase:
             f"could not load a tokenizer from {str(folder)!r}: {exc}. The folder needs "
             "tokenizer.json (or vocab.txt) and tokenizer_config.json"
         ) from exc
+    except Exception as exc:  # a damaged file fails anywhere inside the tokenizer libraries
+        files = sorted(p.name for p in folder.glob("*") if p.name.startswith(_TOKENIZER_FILES))
+        raise BrokenCheckpointError(
+            f"the tokenizer files in {str(folder)!r} ({', '.join(files) or 'none'}) cannot be "
+            f"read ({type(exc).__name__}: {first_line(exc, 'no detail')}); they are damaged: "
+            "use the tokenizer files saved with the model"
+        ) from exc
 
 
 @contextmanager
@@ -196,6 +206,7 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+    check_shapes(config, folder)
     if config.model_type not in supported_model_types():
         raise UnsupportedModelError(
             f"{str(folder)!r} is a {config.model_type!r} model; spladekit supports masked-LM "
@@ -221,6 +232,14 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
             f"could not load weights from {str(folder)!r}: {exc}. The folder needs "
             "model.safetensors (or pytorch_model.bin)"
         ) from exc
+    except (pickle.UnpicklingError, RuntimeError) as exc:
+        if not isinstance(exc, pickle.UnpicklingError) and "weights_only" not in str(exc):
+            raise
+        raise BrokenCheckpointError(
+            f"the pickled weights in {str(folder)!r} ({', '.join(_pickles(folder))}) hold more "
+            "than tensors, and torch refuses to unpickle them safely; convert them to "
+            "model.safetensors where they were made (save_pretrained(safe_serialization=True))"
+        ) from None
     missing = sorted(
         k for k in info.get("missing_keys", ()) if k.startswith(family.head_prefixes)
     )
@@ -232,8 +251,20 @@ def load_masked_lm(folder: Path, **model_kwargs: Any) -> PreTrainedModel:
             "would be), which would give random weights; use a SPLADE checkpoint saved as a "
             "masked-LM"
         )
+    check_coverage(
+        info.get("missing_keys", ()), info.get("unexpected_keys", ()), folder, config.model_type
+    )
     model.eval()
     return model
+
+
+def _pickles(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.bin")) or ["pytorch_model.bin"]
+
+
+# The names tokenizer files start with (tokenizer.json, tokenizer_config.json, vocab.txt,
+# merges.txt, special_tokens_map.json, sentencepiece models).
+_TOKENIZER_FILES = ("tokenizer", "vocab", "merges", "special_tokens", "added_tokens", "spiece")
 
 
 _DTYPE_PRECISIONS: dict[str, Precision] = {

@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import ModelNotAvailableError, UnsupportedModelError
 from ..options import ACTIVATIONS, Activation
 from .onnx_folder import is_onnx_folder, read_metadata
+from .sanity import inside
 from .spec import (
     DEFAULT_POOLING,
     IDF_FILE,
@@ -60,6 +61,19 @@ def read_spec(folder: Path, *, activation: Activation | None = None) -> ModelSpe
     ``activation`` overrides the activation of every MLM route: for plain folders, which cannot
     say (OpenSearch's v3 models want ``log1p_relu``), and for experiments.
     """
+    spec = _read(folder, activation)
+    # Every file a route reads (weights, tokenizer, configs) must lie in the folder, links
+    # resolved: a link or a module config may not pull in files from elsewhere.
+    for route in (spec.document, spec.query):
+        for path in sorted(route.folder.iterdir()):
+            if path.is_symlink():
+                inside(folder, path, "the file")
+        for named in route.named_files():
+            inside(folder, named, "the file")
+    return spec
+
+
+def _read(folder: Path, activation: Activation | None) -> ModelSpec:
     if (folder / MODULES_FILE).is_file():
         return _read_sentence_transformers(folder, activation)
     if not (folder / "config.json").is_file():

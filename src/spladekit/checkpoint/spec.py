@@ -98,6 +98,10 @@ class MlmRouteSpec:
         """The masked-LMs this route runs (what an export converts)."""
         return (self,)
 
+    def named_files(self) -> tuple[Path, ...]:
+        """Files its configuration names by path (beyond its folder's own)."""
+        return ()
+
     def describe(self, side: str, *, backend: str, max_length: int) -> RouteDescription:
         return RouteDescription(
             side, self.kind, self.modules, str(self.folder), _backbone(self.folder), backend,
@@ -127,6 +131,9 @@ class StaticRouteSpec:
 
     def masked_lms(self) -> tuple[MlmRouteSpec, ...]:
         return ()
+
+    def named_files(self) -> tuple[Path, ...]:
+        return (self.weights,)
 
     def describe(self, side: str, *, backend: str, max_length: int) -> RouteDescription:
         return RouteDescription(
