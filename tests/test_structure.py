@@ -19,6 +19,7 @@ PACKAGE = Path(spladekit.__file__).resolve().parent
 # Lower layers never import higher ones; units in one layer never import each other.
 LAYERS = [
     {"_version", "errors", "reference_base", "lazy", "heap"},
+    {"files"},
     {"validation"},
     {"options"},
     {"checkpoint", "tokenize", "vectors", "corpus"},

@@ -10,6 +10,7 @@ from typing import IO, Any
 import click
 
 from ..corpus import Record, open_text, read_records
+from ..files import atomic_text, refuse_same_file
 from .options import EncoderChoice, encoder_options, progress_bar, quiet_option, ray_options
 
 # Texts encoded per step: bounds memory, and each step's lines are written before the next.
@@ -91,7 +92,11 @@ def encode(
         inputs = [*texts, *([input_path] if input_path else [])]
         encode_with_ray(inputs, fmt, output, encoder=encoder, quiet=quiet, options=options)
         return
-    with click.open_file(output, "w", encoding="utf-8") as handle:
+    if input_path is not None:
+        refuse_same_file(output, [input_path], "-o")
+    # Written beside the target and moved over it when complete: a bad input or a missing
+    # model leaves an earlier output as it was.
+    with atomic_text(output) as handle:
         _encode_lines(texts, input_path, fmt, queries, encoder, top_k, explain, handle, quiet)
 
 
