@@ -224,3 +224,14 @@ def test_store_modules_import_one_way_even_for_types() -> None:
 
     for module in sorted(graph):
         visit(module, [])
+
+
+def test_the_architecture_page_shows_these_layers() -> None:
+    # docs/ARCHITECTURE.md's table is read by people adding to the code; it must be LAYERS.
+    page = (PACKAGE.parents[1] / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rows = [line.split("|") for line in page.splitlines() if line.startswith("| ")]
+    shown = [
+        {unit.strip(" `") for unit in cells[2].split(",")}
+        for cells in rows if cells[1].strip().isdigit()
+    ]
+    assert shown == LAYERS
