@@ -18,8 +18,9 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from ..checkpoint.fingerprint import stale_export
 from ..checkpoint.spec import DEFAULT_POOLING, PoolingSpec
-from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..errors import BrokenCheckpointError, InvalidArgumentError, UnsupportedModelError
 from ..options import add_backend_name, backend_names, remove_backend_name
 from ..vectors import CsrParts
 
@@ -93,6 +94,9 @@ def _onnx(request: BackendRequest) -> Backend:
             f"{sorted(request.model_kwargs)}; export the model with the options you need "
             "(spladekit.export_onnx)"
         )
+    stale = stale_export(request.folder)
+    if stale is not None:
+        raise BrokenCheckpointError(stale)
     return OnnxBackend(
         request.folder, device=request.device, precision=request.precision,
         pooling=request.pooling,

@@ -42,9 +42,14 @@ def cache_path() -> Path:
 
 
 def _key(path: Path) -> tuple[str, str]:
+    # The change time and the inode too: `cp -p`, `rsync -t` and `tar` restore a modification
+    # time (to the nanosecond), but no tool can set the change time, and a replaced file is a
+    # new inode. Same size and time with other bytes must not reuse a digest.
     resolved = path.resolve()
     stat = resolved.stat()
-    return str(resolved), f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}"
+    return str(resolved), (
+        f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}"
+    )
 
 
 def _hash_file(path: Path) -> str:
@@ -173,6 +178,24 @@ def model_fingerprint(folder: Path) -> str:
     return files_fingerprint(files)
 
 
+def stale_export(folder: Path) -> str | None:
+    """Why the ONNX export in ``folder`` no longer matches the torch weights beside it (a
+    message), or None: the graph records its source's fingerprint, and weights changed since
+    would otherwise run as the old graph under the new weights' identity."""
+    recorded = read_metadata(folder).get(FINGERPRINT_KEY)
+    weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("pytorch_model*.bin"))
+    if not isinstance(recorded, str) or not recorded or not weights:
+        return None
+    current = files_fingerprint(weights)
+    if current == recorded:
+        return None
+    return (
+        f"the ONNX export in {str(folder)!r} was made from weights with fingerprint "
+        f"{recorded}, but the weights beside it now have fingerprint {current}: the graph is "
+        "stale. Export again (spladekit.export_onnx), or use backend='torch'"
+    )
+
+
 def table_fingerprint(path: Path) -> str:
     """A short digest of one file's bytes (an inference-free route's weight table)."""
     digest = hashlib.sha256()
@@ -189,5 +212,6 @@ __all__ = [
     "file_digest",
     "files_fingerprint",
     "model_fingerprint",
+    "stale_export",
     "table_fingerprint",
 ]

@@ -35,13 +35,16 @@ def has_torch_weights(folder: Path) -> bool:
 
 
 def is_onnx_folder(folder: str | os.PathLike[str]) -> bool:
-    """True when ``folder`` holds an exported ONNX model and no torch weights.
+    """True when ``folder`` holds a finished spladekit ONNX export (its graph and, written
+    last, its metadata) and no torch weights.
 
-    The encoder uses this to pick ``backend="onnx"`` by itself for exported folders.
+    The encoder uses this to pick ``backend="onnx"`` by itself for exported folders. A folder
+    whose export stopped half-way has no metadata, and is not taken for an export.
     """
     path = Path(folder)
     has_onnx = (path / FP32_FILE).is_file() or (path / INT8_FILE).is_file()
-    return has_onnx and not has_torch_weights(path)
+    finished = (path / METADATA_FILE).is_file()
+    return has_onnx and finished and not has_torch_weights(path)
 
 
 def model_file(folder: Path, precision: str) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..checkpoint.families import family_of_type
-from ..checkpoint.fingerprint import FINGERPRINT_KEY, model_fingerprint
+from ..checkpoint.fingerprint import FINGERPRINT_KEY, file_digest, model_fingerprint
 from ..checkpoint.loading import (
     load_masked_lm,
     load_tokenizer,
@@ -127,6 +127,7 @@ def export_onnx(
         if model_dir.resolve() in out.resolve().parents or out.resolve() == model_dir.resolve():
             raise InvalidArgumentError(f"out_dir {str(out)!r} must lie outside the model folder")
         out.mkdir(parents=True, exist_ok=True)
+        (out / METADATA_FILE).unlink(missing_ok=True)  # the finished-export marker goes last
 
         def one(folder: Path, target: Path, route_pooling: PoolingSpec) -> None:
             _export_masked_lm(
@@ -160,7 +161,12 @@ def _export_masked_lm(
     onnx: Any,
     ort: Any,
 ) -> None:
-    """One masked-LM folder -> ``out``: the graph, its check against torch, config, tokenizer."""
+    """One masked-LM folder -> ``out``: the graph, its check against torch, config, tokenizer.
+
+    An earlier export's metadata goes first and the new metadata is written last, so a run
+    stopped half-way leaves a folder that no longer loads as an export (never the old
+    export's identity over the new graph)."""
+    (out / METADATA_FILE).unlink(missing_ok=True)
     tokenizer = load_tokenizer(model_dir)
     model = load_masked_lm(model_dir, **model_kwargs).float()
     family = family_of_type(model.config.model_type)
@@ -205,9 +211,10 @@ def _export_masked_lm(
 def cached_export(model_name_or_path: str | os.PathLike[str], **load_kwargs: Any) -> Path:
     """Export a model (fp32, int8 and int8-full) once into the user cache and return that folder.
 
-    ``~/.cache/spladekit/onnx`` (or ``$XDG_CACHE_HOME``); the cache key covers the folder's
-    path, its files' sizes and times, and the export format, so a changed checkpoint is
-    exported again. Load the result like any model: ``SpladeEncoder(cached_export(model))``.
+    ``~/.cache/spladekit/onnx`` (or ``$XDG_CACHE_HOME``); the cache key covers the content of
+    every file of the folder (digests cached as :mod:`spladekit.checkpoint.fingerprint` caches
+    them) and the export format, so a changed checkpoint is exported again, whatever its files'
+    times. Load the result like any model: ``SpladeEncoder(cached_export(model))``.
     """
     hub_kwargs, _ = split_load_kwargs(load_kwargs)
     model_dir = resolve_model_dir(model_name_or_path, **hub_kwargs)
@@ -285,12 +292,13 @@ def _cache_root() -> Path:
 def _cache_key(model_dir: Path) -> str:
     from .._version import __version__
 
+    # By content: every file's digest (weights, config, tokenizer, module configs), so a
+    # changed checkpoint is exported again even where its files kept their sizes and times.
     folder = model_dir.resolve()
-    parts = [str(folder), __version__, str(FORMAT_VERSION), str(DEFAULT_OPSET)]
+    parts = [__version__, str(FORMAT_VERSION), str(DEFAULT_OPSET)]
     for path in sorted(folder.rglob("*")):  # route subfolders of a Router model too
         if path.is_file():
-            stat = path.stat()
-            parts.append(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}")
+            parts.append(f"{path.relative_to(folder)}:{file_digest(path)}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     return f"{folder.name}-{digest}"
 
