@@ -44,6 +44,15 @@ def tiny_encoder(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def other_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """splade-tiny with slightly different weights: same vocabulary, another checkpoint."""
+    from support.bad_inputs import write_other_checkpoint
+
+    folder = tmp_path_factory.mktemp("models") / "splade-tiny-other"
+    return write_other_checkpoint(tiny_model_dir, folder)
+
+
+@pytest.fixture(scope="session")
 def scifact_dir() -> Path:
     if not (SCIFACT / "corpus.jsonl").is_file():
         pytest.skip(f"SciFact is not at {SCIFACT}")

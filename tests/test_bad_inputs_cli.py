@@ -11,17 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from spladekit.store.milvus import MilvusStore
-from support.bad_inputs import assert_one_line_error, run_cli, write_other_checkpoint
-
-
-@pytest.fixture(scope="module")
-def other_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """splade-tiny with slightly different weights: same vocabulary, another checkpoint."""
-    folder = tmp_path_factory.mktemp("models") / "splade-tiny-other"
-    return write_other_checkpoint(tiny_model_dir, folder)
+from support.bad_inputs import assert_one_line_error, run_cli
 
 
 def test_the_cli_refuses_a_blank_search(tiny_model_dir: Path, tmp_path: Path) -> None:

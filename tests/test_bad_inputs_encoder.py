@@ -24,12 +24,6 @@ from spladekit import (
 )
 from support.bad_inputs import SURROGATE
 
-
-@pytest.fixture(scope="module")
-def encoder(tiny_model_dir: Path) -> SpladeEncoder:
-    return SpladeEncoder(tiny_model_dir)
-
-
 # -- types --------------------------------------------------------------------------------------
 
 
@@ -45,10 +39,10 @@ def encoder(tiny_model_dir: Path) -> SpladeEncoder:
     ],
 )
 def test_texts_of_the_wrong_type_are_named(
-    encoder: SpladeEncoder, texts: object, fragment: str
+    tiny_encoder: SpladeEncoder, texts: object, fragment: str
 ) -> None:
     with pytest.raises(InputTypeError, match=re.escape(fragment)) as info:
-        encoder.encode(texts)  # type: ignore[arg-type]
+        tiny_encoder.encode(texts)  # type: ignore[arg-type]
     assert isinstance(info.value, TypeError)
 
 
@@ -77,24 +71,24 @@ def test_constructor_arguments_value_and_type_errors_are_told_apart(
     assert isinstance(info.value, expected_builtin) and isinstance(info.value, SpladeError)
 
 
-def test_encode_options_are_checked(encoder: SpladeEncoder) -> None:
+def test_encode_options_are_checked(tiny_encoder: SpladeEncoder) -> None:
     with pytest.raises(InvalidArgumentError, match="top_k must be a positive integer"):
-        encoder.encode(["x"], top_k=0)
+        tiny_encoder.encode(["x"], top_k=0)
     with pytest.raises(InputTypeError, match="top_k must be a positive integer or None"):
-        encoder.encode(["x"], top_k="3")  # type: ignore[arg-type]
+        tiny_encoder.encode(["x"], top_k="3")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="truncation must be one of right, left"):
-        encoder.encode(["x"], truncation="middle")  # type: ignore[arg-type]
+        tiny_encoder.encode(["x"], truncation="middle")  # type: ignore[arg-type]
     with pytest.raises(InputTypeError, match="prefix must be a str"):
-        encoder.encode(["x"], prefix=None)  # type: ignore[arg-type]
+        tiny_encoder.encode(["x"], prefix=None)  # type: ignore[arg-type]
     with pytest.raises(InputTypeError, match="scipy sparse matrix"):
-        encoder.decode([[1.0, 2.0]])
+        tiny_encoder.decode([[1.0, 2.0]])
 
 
 # -- empty --------------------------------------------------------------------------------------
 
 
-def test_nothing_to_encode_gives_an_empty_matrix(encoder: SpladeEncoder) -> None:
-    assert encoder.encode([]).shape == (0, encoder.dim)
+def test_nothing_to_encode_gives_an_empty_matrix(tiny_encoder: SpladeEncoder) -> None:
+    assert tiny_encoder.encode([]).shape == (0, tiny_encoder.dim)
 
 
 # -- huge ---------------------------------------------------------------------------------------
@@ -115,10 +109,10 @@ class _Seen:
 
 
 def test_a_huge_text_is_cut_before_tokenising_and_says_so(
-    encoder: SpladeEncoder, monkeypatch: pytest.MonkeyPatch
+    tiny_encoder: SpladeEncoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     huge = "graphene conducts heat " * 400_000  # ~9 MB of text
-    tokens = encoder.routes["document"].tokens
+    tokens = tiny_encoder.routes["document"].tokens
     lengths: list[int] = []
     batch = tokens._encode_batch
     monkeypatch.setattr(tokens, "_fast", _Seen(tokens._fast, lengths))
@@ -126,7 +120,7 @@ def test_a_huge_text_is_cut_before_tokenising_and_says_so(
         tokens, "_encode_batch",
         lambda texts, **kw: (lengths.extend(len(t) for t in texts), batch(texts, **kw))[1],
     )
-    result = encoder.encode_with_stats([huge, "short"])
+    result = tiny_encoder.encode_with_stats([huge, "short"])
     # The tokenizer saw a prefix of the huge text, never the 9 MB (the cost of a huge text is
     # bounded by the limit, not by its size).
     assert lengths and max(lengths) < len(huge) // 100, lengths
@@ -134,31 +128,31 @@ def test_a_huge_text_is_cut_before_tokenising_and_says_so(
     assert result.stats.truncated == 1 and result.stats.tokens <= 512 + 3
     prefix = " ".join(huge.split()[:600])
     np.testing.assert_allclose(
-        result.vectors.row(0).toarray(), encoder.encode([prefix]).toarray(), atol=1e-5
+        result.vectors.row(0).toarray(), tiny_encoder.encode([prefix]).toarray(), atol=1e-5
     )
 
 
-def test_a_text_over_the_limit_can_be_refused_instead_of_cut(encoder: SpladeEncoder) -> None:
+def test_a_text_over_the_limit_can_be_refused_instead_of_cut(tiny_encoder: SpladeEncoder) -> None:
     with pytest.raises(InvalidArgumentError, match=r"text at position 1 has \d+ tokens, more than"):
-        encoder.encode(["short", "word " * 600], truncation="error")
+        tiny_encoder.encode(["short", "word " * 600], truncation="error")
     text = "the cell membrane regulates transport of ions. " * 80 + "volcano telescope"
-    volcano = encoder.tokenizer.convert_tokens_to_ids("volcano")
-    left = encoder.encode([text], truncation="left")
-    right = encoder.encode([text], truncation="right")
+    volcano = tiny_encoder.tokenizer.convert_tokens_to_ids("volcano")
+    left = tiny_encoder.encode([text], truncation="left")
+    right = tiny_encoder.encode([text], truncation="right")
     assert left.toarray()[0, volcano] > 0.5 and right.toarray()[0, volcano] == 0  # the end kept
 
 
 # -- surrogates and control characters ----------------------------------------------------------
 
 
-def test_a_lone_surrogate_in_a_text_is_named(encoder: SpladeEncoder) -> None:
+def test_a_lone_surrogate_in_a_text_is_named(tiny_encoder: SpladeEncoder) -> None:
     with pytest.raises(InvalidArgumentError, match=r"texts\[1\] contains a lone surrogate") as info:
-        encoder.encode(["fine", SURROGATE])
+        tiny_encoder.encode(["fine", SURROGATE])
     assert "at character 3" in str(info.value) and "errors='replace'" in str(info.value)
 
 
-def test_control_characters_are_text_but_not_ids(encoder: SpladeEncoder) -> None:
-    vectors = encoder.encode(["graphene\x00conducts\x07heat\x1b"])
+def test_control_characters_are_text_but_not_ids(tiny_encoder: SpladeEncoder) -> None:
+    vectors = tiny_encoder.encode(["graphene\x00conducts\x07heat\x1b"])
     assert vectors.nnz > 0
     with pytest.raises(InvalidArgumentError, match="contains control characters"):
         MemoryStore().upsert(["bad\x00id"], [{1: 1.0}])

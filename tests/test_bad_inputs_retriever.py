@@ -19,29 +19,16 @@ from spladekit import (
     SpladeEncoder,
 )
 from spladekit.store.milvus import MilvusStore
-from support.bad_inputs import SURROGATE, write_other_checkpoint
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_model_dir: Path) -> SpladeEncoder:
-    return SpladeEncoder(tiny_model_dir)
-
-
-@pytest.fixture(scope="module")
-def other_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """splade-tiny with slightly different weights: same vocabulary, another checkpoint."""
-    folder = tmp_path_factory.mktemp("models") / "splade-tiny-other"
-    return write_other_checkpoint(tiny_model_dir, folder)
-
+from support.bad_inputs import SURROGATE
 
 # -- empty and blank ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t "])
 def test_empty_or_blank_queries_are_refused(
-    encoder: SpladeEncoder, query: str, tmp_path: Path
+    tiny_encoder: SpladeEncoder, query: str, tmp_path: Path
 ) -> None:
-    retriever = Retriever(encoder, MemoryStore())
+    retriever = Retriever(tiny_encoder, MemoryStore())
     with pytest.raises(InvalidArgumentError, match=r"query is (empty|blank)") as info:
         retriever.search(query)
     assert isinstance(info.value, ValueError)
@@ -49,19 +36,21 @@ def test_empty_or_blank_queries_are_refused(
         retriever.search_many(["fine", query])
 
 
-def test_blank_documents_are_kept_not_dropped(encoder: SpladeEncoder) -> None:
+def test_blank_documents_are_kept_not_dropped(tiny_encoder: SpladeEncoder) -> None:
     store = MemoryStore()
-    report = Retriever(encoder, store).index([("blank", "   "), ("empty", ""), ("a", "graphene")])
+    report = Retriever(tiny_encoder, store).index(
+        [("blank", "   "), ("empty", ""), ("a", "graphene")]
+    )
     assert report.encoded == 3 and store.count() == 3
 
 
 # -- surrogates ---------------------------------------------------------------------------------
 
 
-def test_indexing_names_the_record_with_a_surrogate(encoder: SpladeEncoder) -> None:
+def test_indexing_names_the_record_with_a_surrogate(tiny_encoder: SpladeEncoder) -> None:
     store = MemoryStore()
     with pytest.raises(InvalidArgumentError, match=r"record 1 \(id 'b'\) text contains"):
-        Retriever(encoder, store).index([("a", "ok"), ("b", SURROGATE)])
+        Retriever(tiny_encoder, store).index([("a", "ok"), ("b", SURROGATE)])
 
 
 # -- wrong models -------------------------------------------------------------------------------
@@ -71,7 +60,7 @@ def test_indexing_names_the_record_with_a_surrogate(encoder: SpladeEncoder) -> N
 def test_a_collection_refuses_another_models_vectors(
     uri_kind: str,
     tmp_path: Path,
-    encoder: SpladeEncoder,
+    tiny_encoder: SpladeEncoder,
     other_model_dir: Path,
     collection_name: str,
     request: pytest.FixtureRequest,
@@ -82,35 +71,35 @@ def test_a_collection_refuses_another_models_vectors(
     # The Milvus 2.5 server cannot alter a collection's properties, and spladekit no longer
     # drops and re-creates a collection to record its model: there the record is made when
     # the collection is created.
-    model = encoder.model_identity if uri_kind == "server" else None
+    model = tiny_encoder.model_identity if uri_kind == "server" else None
     with MilvusStore(uri, collection=collection_name, model=model) as store:
-        Retriever(encoder, store).index([("a", "graphene conducts heat")])
+        Retriever(tiny_encoder, store).index([("a", "graphene conducts heat")])
     other = SpladeEncoder(other_model_dir)
-    assert other.model_identity.fingerprint != encoder.model_identity.fingerprint
+    assert other.model_identity.fingerprint != tiny_encoder.model_identity.fingerprint
     with MilvusStore(uri, collection=collection_name) as store:
         with pytest.raises(ModelMismatchError) as info:
             Retriever(other, store)
         message = str(info.value)
-        assert encoder.model_identity.fingerprint in message
+        assert tiny_encoder.model_identity.fingerprint in message
         assert other.model_identity.fingerprint in message and "splade-tiny-other" in message
         # The explicit override mixes them anyway.
         assert Retriever(other, store, allow_other_model=True).search("graphene")
-    with MilvusStore(uri, collection=collection_name, model=encoder.model_identity) as store:
-        assert store.recorded_model() == encoder.model_identity
+    with MilvusStore(uri, collection=collection_name, model=tiny_encoder.model_identity) as store:
+        assert store.recorded_model() == tiny_encoder.model_identity
         store.drop()
 
 
 # -- concurrency --------------------------------------------------------------------------------
 
 
-def test_two_retrievers_indexing_one_memory_store_lose_nothing(encoder: SpladeEncoder) -> None:
+def test_two_retrievers_indexing_one_memory_store_lose_nothing(tiny_encoder: SpladeEncoder) -> None:
     import threading
 
     store = MemoryStore()
     records = [(f"d{i}", f"document number {i} about cells") for i in range(40)]
 
     def index(part: list[tuple[str, str]]) -> None:
-        Retriever(encoder, store).index(part, chunk_size=7)
+        Retriever(tiny_encoder, store).index(part, chunk_size=7)
 
     threads = [threading.Thread(target=index, args=(records[i::2],)) for i in range(2)]
     for t in threads:
