@@ -23,7 +23,7 @@ def atomic_text(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     target = Path(path)
-    fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             yield handle

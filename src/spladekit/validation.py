@@ -80,6 +80,13 @@ def fraction(name: str, value: object) -> float:
     return float(value)
 
 
+def flag(name: str, value: object) -> bool:
+    """A ``bool`` (not a number or a string that reads like one)."""
+    if not isinstance(value, bool):
+        raise InputTypeError(f"{name} must be a bool, got {value!r}")
+    return value
+
+
 def choice(name: str, value: object, choices: Collection[T]) -> T:
     """One of ``choices``, matched exactly."""
     if value not in choices:
@@ -222,6 +229,7 @@ __all__ = [
     "check_unicode",
     "choice",
     "document_id",
+    "flag",
     "fraction",
     "int_in_range",
     "non_negative_number",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..errors import InputTypeError, InvalidArgumentError, MissingDependencyError
 from ..options import EncoderConfig
 from ..store.config import StoreConfig
-from ..validation import non_negative_number, optional_positive_int, positive_int, string
+from ..validation import flag, non_negative_number, optional_positive_int, positive_int, string
 
 INSTALL = 'pip install "spladekit[serve]"'
 DEFAULT_HOST = "127.0.0.1"
@@ -126,8 +126,7 @@ class ServeConfig:
                     f"allowed_hosts holds {name!r}, which is not a host name; give names such "
                     "as search.example.com (no scheme, port or path), or * for any"
                 )
-        if not isinstance(self.auto_truncate, bool):
-            raise InputTypeError(f"auto_truncate must be a bool, got {self.auto_truncate!r}")
+        flag("auto_truncate", self.auto_truncate)
 
     @property
     def collection(self) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 from ..errors import InputTypeError, InvalidArgumentError
 from ..options import OptionSet
-from ..validation import choice, non_negative_number
+from ..validation import choice, flag, non_negative_number
 from .lite import is_lite_uri
 
 DEFAULT_URI = "spladekit.db"
@@ -86,8 +86,7 @@ class StoreConfig(OptionSet):
         if self.timeout is not None:
             non_negative_number("timeout", self.timeout)
         for name in ("bm25", "allow_other_model"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+            flag(name, getattr(self, name))
         if self.analyzer is not None:
             if not isinstance(self.analyzer, str) or not self.analyzer:
                 raise InputTypeError(f"analyzer must be a non-empty str, got {self.analyzer!r}")

@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from ..checkpoint.identity import ModelIdentity
 from ..errors import InputTypeError, InvalidArgumentError
-from ..validation import check_unicode, choice, fraction, int_in_range, positive_int
+from ..validation import check_unicode, choice, flag, fraction, int_in_range, positive_int
 
 MAX_K = 16384  # Milvus's limit on top-k
 
@@ -112,8 +112,7 @@ class SearchOptions:
             self, "drop_ratio_search", fraction("drop_ratio_search", self.drop_ratio_search)
         )
         for name in ("with_text", "with_metadata"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputTypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+            flag(name, getattr(self, name))
         choice("mode", self.mode, SEARCH_MODES)
         choice("fusion", self.fusion, FUSIONS)
         choice("consistency", self.consistency, CONSISTENCY_LEVELS)
