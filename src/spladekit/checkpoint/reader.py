@@ -64,12 +64,11 @@ def read_spec(folder: Path, *, activation: Activation | None = None) -> ModelSpe
     spec = _read(folder, activation)
     # Every file a route reads (weights, tokenizer, configs) must lie in the folder, links
     # resolved: a link or a module config may not pull in files from elsewhere.
-    for route in (spec.document, spec.query):
-        for path in sorted(route.folder.iterdir()):
-            if path.is_symlink():
-                inside(folder, path, "the file")
-        for named in route.named_files():
-            inside(folder, named, "the file")
+    routes = spec.routes().values()
+    folders = {r.folder for r in routes}  # both sides often share one
+    linked = {p for f in folders for p in f.iterdir() if p.is_symlink()}
+    for path in sorted(linked | {p for r in routes for p in r.named_files()}):
+        inside(folder, path, "the file")
     return spec
 
 
